@@ -1,0 +1,93 @@
+"""The command line: start-up without heavy imports, the losses table, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hem_bench.cli import main
+from hem_bench.losses import available_losses, loss_info
+from tests.helpers import run_cli
+
+
+def test_help_imports_neither_torch_nor_lightning():
+    code = (
+        "import sys, contextlib, io\n"
+        "from hem_bench.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['--help']) if False else None\n"
+        "    try:\n"
+        "        main(['--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = [m for m in ('torch', 'lightning', 'torchvision', 'timm', 'pandas') if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_help_lists_the_commands():
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    assert "losses" in proc.stdout
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    assert main([]) == 2
+    assert "usage: hem-bench" in capsys.readouterr().out
+
+
+def test_losses_table_lists_every_loss_with_its_metadata(capsys):
+    assert main(["losses", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("| name | paper | year | tasks |")
+    for name in available_losses():
+        info = loss_info(name)
+        row = next(line for line in lines if line.startswith(f"| {name} |"))
+        assert info.paper.authors in row and str(info.paper.year) in row
+        for param, default in info.params.items():
+            assert f"{param}={default}" in row
+    hem_plus = next(line for line in lines if line.startswith("| hem-plus |"))
+    assert "needed" in hem_plus
+
+
+def test_losses_json(capsys):
+    assert main(["losses", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    by_name = {row["name"]: row for row in rows}
+    assert set(by_name) == set(available_losses())
+    assert by_name["hem"]["parameters"] == {"margin": 1.0}
+    assert by_name["hem"]["year"] == 2025
+    assert by_name["hem-plus"]["class_counts"] is True
+    assert by_name["dice"]["tasks"] == ["classification", "segmentation"]
+
+
+def test_losses_terminal_table(capsys):
+    assert main(["losses"]) == 0
+    out = capsys.readouterr().out
+    assert "hem-plus" in out and "Spratling" in out and "margin=1.0" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["losses", "--format", "xml"], "invalid choice: 'xml'"),
+        (["nonsense"], "invalid choice: 'nonsense'"),
+    ],
+)
+def test_usage_errors_exit_2_without_traceback(args, message):
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_version():
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith("hem-bench ")

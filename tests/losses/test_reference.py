@@ -1,0 +1,193 @@
+"""Each loss against an independent computation: torch's own losses, pytorch-ood's
+LogitNorm, segmentation-models-pytorch's Dice loss, or the formula evaluated per example."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hem_bench.losses import get_loss
+
+from . import reference as ref
+
+
+@pytest.fixture
+def batch():
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randn(48, 7, generator=gen) * 2
+    t = torch.randint(0, 7, (48,), generator=gen)
+    return y, t
+
+
+def per_example(fn, y, t, **kw):
+    y_np = y.double().numpy()
+    return np.array([fn(y_np[i], int(t[i]), **kw) for i in range(len(t))])
+
+
+def test_ce_is_torch_cross_entropy(batch):
+    y, t = batch
+    for reduction in ("mean", "sum", "none"):
+        ours = get_loss("ce", reduction=reduction)(y, t)
+        np.testing.assert_allclose(ours, F.cross_entropy(y, t, reduction=reduction), rtol=1e-6)
+    dense = torch.randn(2, 4, 3, 3)
+    dense_t = torch.randint(0, 4, (2, 3, 3))
+    dense_t[0, 0, 0] = 255
+    np.testing.assert_allclose(
+        get_loss("ce", ignore_index=255)(dense, dense_t),
+        F.cross_entropy(dense, dense_t, ignore_index=255),
+        rtol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.1, 0.4])
+def test_label_smoothing_formula(batch, alpha):
+    y, t = batch
+    ours = get_loss("label-smoothing", alpha=alpha, reduction="none")(y, t)
+    np.testing.assert_allclose(
+        ours, per_example(ref.label_smoothing_example, y, t, alpha=alpha), rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize("gamma", [0.0, 1.0, 2.0, 5.0])
+def test_focal_formula(batch, gamma):
+    y, t = batch
+    ours = get_loss("focal", gamma=gamma, reduction="none")(y, t)
+    np.testing.assert_allclose(
+        ours, per_example(ref.focal_example, y, t, gamma=gamma), rtol=1e-5, atol=1e-7
+    )
+
+
+def test_focal_with_gamma_zero_is_ce(batch):
+    y, t = batch
+    np.testing.assert_allclose(get_loss("focal", gamma=0.0)(y, t), F.cross_entropy(y, t), rtol=1e-6)
+
+
+@pytest.mark.parametrize("tau", [0.04, 0.5, 1.0])
+def test_logitnorm_matches_pytorch_ood(batch, tau):
+    from pytorch_ood.loss import LogitNorm
+
+    y, t = batch
+    for reduction in ("mean", "sum", "none"):
+        theirs = LogitNorm(t=tau, reduction=reduction)(y, t)
+        ours = get_loss("logitnorm", tau=tau, reduction=reduction)(y, t)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+@pytest.mark.parametrize("tau", [0.0, 1.0, 2.0])
+def test_logit_adjusted_formula(batch, tau):
+    y, t = batch
+    counts = np.array([500.0, 200, 100, 50, 20, 10, 5])
+    ours = get_loss("logit-adjusted", class_counts=counts, tau=tau, reduction="none")(y, t)
+    expected = per_example(ref.logit_adjusted_example, y, t, counts=counts, tau=tau)
+    np.testing.assert_allclose(ours, expected, rtol=1e-5)
+
+
+def test_logit_adjusted_with_balanced_counts_is_ce(batch):
+    y, t = batch
+    ours = get_loss("logit-adjusted", class_counts=[3] * 7)(y, t)
+    np.testing.assert_allclose(ours, F.cross_entropy(y, t), rtol=1e-6)
+
+
+@pytest.mark.parametrize(("margin", "p"), [(1.0, 1), (0.5, 1), (2.0, 2)])
+def test_multi_margin_is_torch_multi_margin(batch, margin, p):
+    y, t = batch
+    for reduction in ("mean", "sum", "none"):
+        theirs = torch.nn.MultiMarginLoss(p=p, margin=margin, reduction=reduction)(y, t)
+        ours = get_loss("multi-margin", margin=margin, p=p, reduction=reduction)(y, t)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    np.testing.assert_allclose(
+        get_loss("multi-margin", margin=margin, p=p, reduction="none")(y, t),
+        per_example(ref.multi_margin_example, y, t, margin=margin, p=p),
+        rtol=1e-5,
+    )
+
+
+def test_sigmoid_ce_formula(batch):
+    y, t = batch
+    ours = get_loss("sigmoid-ce", reduction="none")(y, t)
+    np.testing.assert_allclose(ours, per_example(ref.sigmoid_ce_example, y, t), rtol=1e-5)
+
+
+def test_sigmoid_ce_asks_for_an_output_bias_of_minus_log_c():
+    assert get_loss("sigmoid-ce").output_bias_init(10) == pytest.approx(-np.log(10))
+    assert get_loss("ce").output_bias_init(10) is None
+
+
+@pytest.mark.parametrize(("k", "target_value"), [(1.0, 1.0), (5.0, 30.0)])
+def test_squared_error_formula(batch, k, target_value):
+    y, t = batch
+    ours = get_loss("squared-error", k=k, target_value=target_value, reduction="none")(y, t)
+    expected = per_example(ref.squared_error_example, y, t, k=k, target_value=target_value)
+    np.testing.assert_allclose(ours, expected, rtol=1e-5)
+
+
+def test_squared_error_with_unit_target_is_mse_against_one_hot(batch):
+    y, t = batch
+    ours = get_loss("squared-error")(y, t)
+    theirs = F.mse_loss(y, F.one_hot(t, 7).float())
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+@pytest.mark.parametrize("beta", [0.0, 8e-4, 0.1])
+def test_logit_penalty_formula(batch, beta):
+    y, t = batch
+    ours = get_loss("logit-penalty", beta=beta, reduction="none")(y, t)
+    np.testing.assert_allclose(
+        ours, per_example(ref.logit_penalty_example, y, t, beta=beta), rtol=1e-5
+    )
+
+
+def test_dice_matches_smp_when_every_class_is_present():
+    from segmentation_models_pytorch.losses import DiceLoss as SmpDice
+
+    gen = torch.Generator().manual_seed(1)
+    y = torch.randn(3, 4, 8, 8, generator=gen)
+    t = torch.randint(0, 4, (3, 8, 8), generator=gen)
+    assert len(t.unique()) == 4
+    # smp computes (I + s) / ((P + G) / 2 + s) as a Tversky score: its s is half our eps
+    theirs = SmpDice(mode="multiclass", smooth=0.5, from_logits=True)(y, t)
+    ours = get_loss("dice", smooth=1.0)(y, t)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+def test_dice_by_hand():
+    """Two pixels, two classes. p = softmax([0, ln 3]) = [1/4, 3/4] at both pixels, targets
+    0 and 1. Class 0: 2*(1/4) + 1 over (1/2 + 1) + 1 = 1.5/2.5; class 1: 2*(3/4) + 1 over
+    (3/2 + 1) + 1 = 2.5/3.5. Loss = 1 - (0.6 + 5/7) / 2."""
+    logit = np.log(3.0)
+    y = torch.tensor([[[[0.0, 0.0]], [[logit, logit]]]])  # (1, 2, 1, 2)
+    t = torch.tensor([[[0, 1]]])
+    assert get_loss("dice")(y, t).item() == pytest.approx(1 - (0.6 + 5 / 7) / 2, rel=1e-6)
+
+
+def test_dice_keeps_absent_classes_in_the_average():
+    """An absent class scores eps / (sum of its probability + eps): 1 when it gets none."""
+    y = torch.tensor([[[[9.0]], [[0.0]], [[-50.0]]]])  # class 2 gets ~no probability
+    t = torch.tensor([[[0]]])
+    p = torch.softmax(y[0, :, 0, 0], 0).double().numpy()
+    dice0 = (2 * p[0] + 1) / (p[0] + 1 + 1)
+    dice1 = 1 / (p[1] + 1)
+    dice2 = 1 / (p[2] + 1)
+    expected = 1 - (dice0 + dice1 + dice2) / 3
+    assert get_loss("dice")(y, t).item() == pytest.approx(expected, abs=1e-6)
+    # giving the absent class probability raises the loss
+    y_worse = y.clone()
+    y_worse[0, 2] = 9.0
+    assert get_loss("dice")(y_worse, t).item() > get_loss("dice")(y, t).item() + 0.1
+
+
+def test_dice_none_is_per_image():
+    gen = torch.Generator().manual_seed(2)
+    y = torch.randn(3, 4, 5, 5, generator=gen)
+    t = torch.randint(0, 4, (3, 5, 5), generator=gen)
+    per_image = get_loss("dice", reduction="none")(y, t)
+    assert per_image.shape == (3,)
+    for i in range(3):
+        assert per_image[i].item() == pytest.approx(
+            get_loss("dice")(y[i : i + 1], t[i : i + 1]).item(), rel=1e-6
+        )
+    assert get_loss("dice", reduction="sum")(y, t).item() == pytest.approx(
+        per_image.sum().item(), rel=1e-6
+    )
