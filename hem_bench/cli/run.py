@@ -1,0 +1,233 @@
+"""``hem-bench run``: train and evaluate one model, and write its run record.
+
+Settings come from the task's recipe, then ``--config FILE.yaml``, then the flags. They
+are validated before training starts: bad input exits with code 2 and one line naming the
+value and what is accepted. A run that fails while training writes a failed record and
+exits with code 1. A configuration whose completed record exists is not run again (its
+record is shown) unless ``--force`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from hem_bench.errors import ConfigError
+
+#: flags copied into the configuration when given (dest -> config field)
+SETTINGS = (
+    "task",
+    "loss",
+    "dataset",
+    "data_dir",
+    "model",
+    "head",
+    "dropout",
+    "final_l2",
+    "seed",
+    "max_epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "precision",
+    "accelerator",
+    "devices",
+    "strategy",
+    "out",
+)
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    if "=" not in text or not text.split("=", 1)[0].strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE; got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip().replace("-", "_"), value.strip()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    what = parser.add_argument_group("what to run")
+    what.add_argument("--task", help="task (hem-bench tasks lists them; default ood)")
+    what.add_argument("--loss", help="loss (hem-bench losses lists them; default ce)")
+    what.add_argument(
+        "--loss-param",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the loss, typed by the loss (repeatable), e.g. margin=2",
+    )
+    what.add_argument(
+        "--dataset", help="data set (hem-bench datasets lists them; default: the task's)"
+    )
+    what.add_argument("--data-dir", help="folder holding data sets that are not shipped")
+    what.add_argument(
+        "--download", action="store_true", default=None, help="fetch missing data sets"
+    )
+    what.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        default=None,
+        help="load data files whose checksums do not match the official release",
+    )
+    what.add_argument(
+        "--task-option",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of the task (hem-bench tasks lists them; repeatable)",
+    )
+    model = parser.add_argument_group(
+        "model and recipe (defaults: the task's recipe for the data set)"
+    )
+    model.add_argument("--model", help="built-in model or timm/<name>")
+    model.add_argument("--head", choices=("linear", "cosine"), help="output layer (default linear)")
+    model.add_argument("--dropout", type=float, help="dropout on the penultimate layer (default 0)")
+    model.add_argument(
+        "--final-l2", type=float, help="extra L2 penalty on the final layer (default 0)"
+    )
+    model.add_argument("--seed", type=int, help="random seed (default 0)")
+    model.add_argument("--max-epochs", type=int, help="training epochs")
+    model.add_argument("--batch-size", type=int, help="training batch size")
+    model.add_argument("--lr", type=float, help="initial learning rate")
+    model.add_argument("--weight-decay", type=float, help="weight decay")
+    engine = parser.add_argument_group("engineering (passed to Lightning's Trainer)")
+    engine.add_argument("--precision", help="32-true (default), bf16-mixed, 16-mixed, 64-true, ...")
+    engine.add_argument("--accelerator", help="auto (default), cpu, gpu, mps")
+    engine.add_argument(
+        "--devices", help="number of devices, 'auto', or a list like 0,1 (default 1)"
+    )
+    engine.add_argument("--strategy", help="auto (default), ddp, ddp_spawn, fsdp, ...")
+    output = parser.add_argument_group("output")
+    output.add_argument("--out", help="results folder (default results/)")
+    output.add_argument("--config", metavar="FILE.yaml", help="settings file; flags override it")
+    output.add_argument(
+        "--print-config", action="store_true", help="print the resolved settings and exit"
+    )
+    output.add_argument(
+        "--resume", action="store_true", help="continue from the run's last checkpoint"
+    )
+    output.add_argument(
+        "--force", action="store_true", help="run again even if a completed record exists"
+    )
+    output.add_argument("--no-progress", action="store_true", help="no progress bar")
+    output.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="FILE.py",
+        help="a Python file that registers losses (repeatable)",
+    )
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        name: getattr(args, name) for name in SETTINGS if getattr(args, name, None) is not None
+    }
+    for name in ("download", "verify"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    if args.loss_param:
+        values["loss_params"] = dict(args.loss_param)
+    if args.task_option:
+        values["task_options"] = dict(args.task_option)
+    if args.plugin:
+        values["plugins"] = list(args.plugin)
+    if args.no_progress:
+        values["progress"] = False
+    return values
+
+
+def resolve(args: argparse.Namespace):
+    """The resolved configuration of ``args``; raises :class:`ConfigError` on bad input."""
+    from hem_bench.config import RunConfig
+    from hem_bench.losses import parse_loss_params
+    from hem_bench.models import check_model_name
+    from hem_bench.plugins import load_plugin_files
+
+    config = RunConfig.from_sources(args.config, overrides_from(args))
+    load_plugin_files(config.plugins)
+    if config.loss_params:
+        config.loss_params = parse_loss_params(
+            config.loss, {k: str(v) for k, v in config.loss_params.items()}
+        )
+    resolved = config.resolve()
+    check_model_name(resolved.model)
+    _check_accelerator(resolved.accelerator)
+    return resolved
+
+
+def _check_accelerator(accelerator: str) -> None:
+    if accelerator in ("gpu", "cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"--accelerator {accelerator}: no CUDA GPU is available here; use --accelerator cpu or auto"
+            )
+    if accelerator == "mps":
+        import torch
+
+        if not torch.backends.mps.is_available():
+            raise ConfigError(
+                "--accelerator mps: Apple's MPS is not available here; use cpu or auto"
+            )
+
+
+def summary_rows(record: dict) -> list[dict[str, str]]:
+    metrics = record["metrics"]
+    headline = record["headline"]["name"]
+    keys = [headline] + [
+        k
+        for k in (
+            "acc",
+            "nll",
+            "ece",
+            "brier",
+            "corruption/mean_acc",
+            "auroc",
+            "fpr95",
+            "aupr_in",
+            "aupr_out",
+        )
+        if k in metrics and k != headline
+    ]
+    keys += [k for k in metrics if k.endswith("/unknown/auroc") and not k.startswith("msp/")]
+    return [
+        {"metric": k + (" (headline)" if k == headline else ""), "value": f"{metrics[k]:.4f}"}
+        for k in keys
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    from hem_bench.cli._output import print_rows
+    from hem_bench.config import to_yaml
+
+    resolved = resolve(args)
+    if args.print_config:
+        sys.stdout.write(to_yaml(resolved))
+        return 0
+
+    from hem_bench.runner import RunFailed, existing_record
+    from hem_bench.runner import run as run_one
+
+    record = None if args.force or args.resume else existing_record(resolved)
+    path = resolved.run_dir() / "record.json"
+    if record is not None:
+        print(
+            f"hem-bench run: already completed (run {resolved.run_id}); use --force to run again",
+            file=sys.stderr,
+        )
+    else:
+        try:
+            record, path = run_one(resolved, resume=args.resume)
+        except RunFailed as exc:
+            print(f"hem-bench run: failed: {exc}", file=sys.stderr)
+            print(f"hem-bench run: failed record: {exc.record_path}", file=sys.stderr)
+            return 1
+    title = f"{record['task']} / {record['dataset']} / {record['loss']} (seed {record['seed']})"
+    print_rows(summary_rows(record), ["metric", "value"], "table", title=title)
+    print(f"record: {path}")
+    return 0

@@ -1,0 +1,275 @@
+"""Run settings: validated (pydantic) from command-line flags, a YAML file, or both.
+
+Precedence: the task's recipe for the data set < the YAML file < the flags. A
+:class:`RunConfig` holds what the user asked for; :meth:`RunConfig.resolve` fills in the
+task's defaults and checks names against the registries, giving a :class:`ResolvedConfig`
+in which every field is concrete. Its :attr:`~ResolvedConfig.run_id` is a hash of the
+fields that define the experiment, so the same configuration run again is recognised.
+
+This module imports neither torch nor lightning; :meth:`RunConfig.resolve` imports the
+loss and data registries (torch) but nothing heavier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hem_bench.errors import ConfigError
+
+SCHEMA_VERSION = 1
+PRECISIONS = ("32-true", "32", "64-true", "64", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_notebook", "ddp_find_unused_parameters_true", "fsdp")
+#: fields that do not change what is computed, left out of the run id
+NOT_IN_RUN_ID = ("out", "data_dir", "download", "plugins", "progress", "verify")
+
+
+class RunConfig(BaseModel):
+    """What the user asked for. ``None`` means: the task's recipe decides."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    task: str = "ood"
+    loss: str = "ce"
+    loss_params: dict[str, Any] = Field(default_factory=dict)
+    dataset: str | None = None
+    data_dir: str | None = None
+    download: bool = False
+    verify: bool = True
+    model: str | None = None
+    head: Literal["linear", "cosine"] = "linear"
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    final_l2: float = Field(0.0, ge=0.0)
+    seed: int = Field(0, ge=0)
+    max_epochs: int | None = Field(None, ge=1)
+    batch_size: int | None = Field(None, ge=1)
+    lr: float | None = Field(None, gt=0.0)
+    weight_decay: float | None = Field(None, ge=0.0)
+    precision: str = "32-true"
+    accelerator: str = "auto"
+    devices: int | str = 1
+    strategy: str = "auto"
+    out: str = "results"
+    task_options: dict[str, Any] = Field(default_factory=dict)
+    plugins: list[str] = Field(default_factory=list)
+    progress: bool = True
+
+    @field_validator("precision")
+    @classmethod
+    def _precision(cls, value: str) -> str:
+        if str(value) not in PRECISIONS:
+            raise ValueError(f"must be one of {', '.join(PRECISIONS)}")
+        return str(value)
+
+    @field_validator("accelerator")
+    @classmethod
+    def _accelerator(cls, value: str) -> str:
+        if value not in ACCELERATORS:
+            raise ValueError(f"must be one of {', '.join(ACCELERATORS)}")
+        return value
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, value: str) -> str:
+        if value not in STRATEGIES:
+            raise ValueError(f"must be one of {', '.join(STRATEGIES)}")
+        return value
+
+    @field_validator("devices")
+    @classmethod
+    def _devices(cls, value: int | str) -> int | str:
+        if isinstance(value, int):
+            if value < 1:
+                raise ValueError(
+                    "must be a positive number of devices, 'auto', or a list like '0,1'"
+                )
+            return value
+        text = str(value).strip()
+        if text == "auto":
+            return text
+        if text.isdigit():
+            return cls._devices(int(text))
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        if not parts or not all(p.isdigit() for p in parts):
+            raise ValueError("must be a positive number of devices, 'auto', or a list like '0,1'")
+        return ",".join(parts)
+
+    @classmethod
+    def from_sources(
+        cls, file: str | Path | None = None, overrides: dict[str, Any] | None = None
+    ) -> RunConfig:
+        """Settings from a YAML file (optional) with ``overrides`` (flags) on top."""
+        values: dict[str, Any] = {}
+        if file is not None:
+            values.update(read_yaml(file))
+        for key, value in (overrides or {}).items():
+            if key in ("loss_params", "task_options") and key in values:
+                values[key] = {**values[key], **value}
+            else:
+                values[key] = value
+        return validated(values)
+
+    def resolve(self) -> ResolvedConfig:
+        """Fill in the task's defaults and check every name against its registry."""
+        from hem_bench.datamodules.base import dataset_info
+        from hem_bench.losses import loss_info
+        from hem_bench.plugins import load_plugin_files
+        from hem_bench.recipes import task_spec, with_recipe
+
+        load_plugin_files(self.plugins)
+        spec = task_spec(self.task)
+        dataset = self.dataset or spec.default_dataset
+        data = dataset_info(dataset)
+        if spec.kind == "classification" and data.kind != "classification":
+            raise ConfigError(
+                f"task {self.task!r} needs a classification data set; {dataset!r} is a "
+                f"{data.kind} data set"
+            )
+        recipe = with_recipe(
+            spec,
+            dataset,
+            model=self.model,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+        )
+        info = loss_info(self.loss)
+        if not info.supports(spec.kind):
+            raise ConfigError(
+                f"loss {self.loss!r} cannot serve task {self.task!r}: it supports "
+                f"{', '.join(sorted(info.tasks))}, the task needs {spec.kind}"
+            )
+        unknown = sorted(set(self.loss_params) - set(info.params))
+        if unknown:
+            accepted = ", ".join(f"{k} (default {v!r})" for k, v in info.params.items()) or "none"
+            raise ConfigError(
+                f"loss {self.loss!r} has no parameter {unknown[0]!r}; its parameters: {accepted}"
+            )
+        options = {name: option.default for name, option in spec.options.items()}
+        for key, value in self.task_options.items():
+            if key not in spec.options:
+                accepted = ", ".join(spec.options) or "none"
+                raise ConfigError(
+                    f"task {self.task!r} has no option {key!r}; its options: {accepted}"
+                )
+            kind = spec.options[key].type
+            try:
+                options[key] = kind(value)
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"task option {key}={value!r} must be of type {kind.__name__}"
+                ) from None
+        return ResolvedConfig(
+            **{
+                **self.model_dump(),
+                "dataset": dataset,
+                "model": recipe.model,
+                "max_epochs": recipe.max_epochs,
+                "batch_size": recipe.batch_size,
+                "lr": recipe.lr,
+                "weight_decay": recipe.weight_decay,
+                "task_options": options,
+                "loss_params": {**info.params, **self.loss_params},
+            },
+            momentum=recipe.momentum,
+            crop_padding=recipe.crop_padding,
+            flip=recipe.flip,
+            eval_batch_size=recipe.eval_batch_size,
+            recipe_source=recipe.source,
+        )
+
+
+class ResolvedConfig(RunConfig):
+    """A configuration with every default filled in: what a run actually does."""
+
+    dataset: str
+    model: str
+    max_epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    lr: float = Field(gt=0.0)
+    weight_decay: float = Field(ge=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    crop_padding: int = Field(0, ge=0)
+    flip: bool = False
+    eval_batch_size: int = Field(1024, ge=1)
+    recipe_source: str = ""
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that define the experiment (the run id is their hash)."""
+        values = self.model_dump()
+        for key in NOT_IN_RUN_ID:
+            values.pop(key, None)
+        values.pop("recipe_source", None)
+        return values
+
+    @property
+    def run_id(self) -> str:
+        text = json.dumps(self.identity(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def run_name(self) -> str:
+        """Folder name of the run: readable parts and the run id."""
+        return f"{self.task}-{self.dataset}-{self.loss}-seed{self.seed}-{self.run_id[:8]}"
+
+    def run_dir(self) -> Path:
+        return Path(self.out) / self.run_name
+
+
+FLAG_NAMES = {
+    "max_epochs": "--max-epochs",
+    "batch_size": "--batch-size",
+    "data_dir": "--data-dir",
+    "loss_params": "--loss-param",
+    "task_options": "--task-option",
+    "final_l2": "--final-l2",
+    "weight_decay": "--weight-decay",
+    "plugins": "--plugin",
+}
+
+
+def validated(values: dict[str, Any]) -> RunConfig:
+    """A :class:`RunConfig` from ``values``; errors name the setting (as a flag) and value."""
+    values = {str(k).replace("-", "_"): v for k, v in values.items()}
+    try:
+        return RunConfig(**values)
+    except ValidationError as exc:
+        messages = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            flag = FLAG_NAMES.get(field, "--" + field.replace("_", "-"))
+            if error["type"] == "extra_forbidden":
+                accepted = ", ".join(sorted(RunConfig.model_fields))
+                messages.append(f"unknown setting {field!r} (accepted: {accepted})")
+                continue
+            message = error["msg"].removeprefix("Value error, ")
+            messages.append(f"{flag} {error.get('input')!r}: {message}")
+        raise ConfigError("; ".join(messages)) from None
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML configuration file."""
+    import yaml
+
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping of settings")
+    return data
+
+
+def to_yaml(config: RunConfig) -> str:
+    import yaml
+
+    return yaml.safe_dump(config.model_dump(), sort_keys=False)

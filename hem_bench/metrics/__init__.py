@@ -1,0 +1,1 @@
+"""Metrics: calibration and accuracy (torchmetrics), OOD detection (pytorch-ood)."""

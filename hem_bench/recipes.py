@@ -1,0 +1,155 @@
+"""Tasks and training recipes, as plain data (no torch import), so that the command line can
+list and validate them before any heavy import.
+
+One recipe per (task, data set), chosen for cross-entropy and used unchanged for every
+loss: the comparison is only fair that way (Spratling & Schütt 2025 take all training
+hyper-parameters from the cross-entropy literature). Users may override any field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from hem_bench.errors import unknown_name
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a model is trained: SGD with momentum, cosine learning-rate decay to zero over
+    the run, weight decay and a small augmentation (random crops after zero padding, and
+    horizontal flips where the classes are mirror-invariant)."""
+
+    model: str
+    max_epochs: int
+    batch_size: int
+    lr: float
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    crop_padding: int = 0
+    flip: bool = False
+    eval_batch_size: int = 1024
+    #: where the recipe comes from
+    source: str = ""
+
+
+_SMALL = "recipe of this suite for the embedded data: SGD, momentum 0.9, cosine decay"
+_MNIST = "LeNet-style CNN recipe (SGD 0.05, momentum 0.9, weight decay 5e-4), 20 epochs"
+_CIFAR = "standard CIFAR ResNet recipe (He et al. 2016): SGD 0.1, momentum 0.9, weight decay 5e-4, 200 epochs, crop 4 + flip"
+
+#: recipes of the classification tasks, per data set
+RECIPES: dict[str, Recipe] = {
+    "digits": Recipe("digits-cnn", 30, 64, 0.05, crop_padding=1, source=_SMALL),
+    "mnist": Recipe("mnist-cnn", 20, 128, 0.05, crop_padding=2, source=_MNIST),
+    "fashion-mnist": Recipe("mnist-cnn", 20, 128, 0.05, crop_padding=2, source=_MNIST),
+    "kmnist": Recipe("mnist-cnn", 20, 128, 0.05, crop_padding=2, source=_MNIST),
+    "cifar10": Recipe("resnet18-cifar", 200, 128, 0.1, crop_padding=4, flip=True, source=_CIFAR),
+    "cifar100": Recipe("resnet18-cifar", 200, 128, 0.1, crop_padding=4, flip=True, source=_CIFAR),
+    "svhn": Recipe(
+        "resnet18-cifar",
+        40,
+        128,
+        0.01,
+        crop_padding=4,
+        source="SVHN ResNet recipe: SGD 0.01, momentum 0.9, weight decay 5e-4, 40 epochs, crop 4",
+    ),
+    "image-folder": Recipe(
+        "timm/resnet18",
+        100,
+        128,
+        0.1,
+        crop_padding=8,
+        flip=True,
+        source="ImageNet-style ResNet-18 from timm, SGD 0.1, cosine, 100 epochs, crop + flip",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class TaskOption:
+    """A setting of one task (``--task-option KEY=VALUE``)."""
+
+    type: type
+    default: Any
+    help: str
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task family: its data, default data set, metrics and headline."""
+
+    name: str
+    summary: str
+    #: 'classification' or 'segmentation': the losses it accepts must support this
+    kind: str
+    default_dataset: str
+    #: the task's main metric: (name, higher_is_better)
+    headline: tuple[str, bool]
+    #: where the LightningModule lives: "module:Class"
+    module: str
+    metrics: str
+    options: dict[str, TaskOption] = field(default_factory=dict)
+    recipes: dict[str, Recipe] = field(default_factory=lambda: dict(RECIPES))
+
+    def recipe(self, dataset: str) -> Recipe:
+        if dataset in self.recipes:
+            return self.recipes[dataset]
+        raise unknown_name(f"dataset for task {self.name!r}", dataset, self.recipes)
+
+
+CORRUPTION_OPTION = TaskOption(
+    str, "all", "corruptions for the shift evaluation: all, none, or a comma-separated list"
+)
+
+TASKS: dict[str, TaskSpec] = {
+    "classify": TaskSpec(
+        name="classify",
+        summary="closed-set accuracy, calibration and robustness to corruptions",
+        kind="classification",
+        default_dataset="digits",
+        headline=("acc", True),
+        module="hem_bench.tasks.classify:ClassifyTask",
+        metrics="acc, nll, ece (15 bins), brier; acc and ece per corruption and severity; "
+        "corruption/mean_acc",
+        options={
+            "corruptions": CORRUPTION_OPTION,
+            "severities": TaskOption(str, "1,2,3,4,5", "corruption severities, comma-separated"),
+        },
+    ),
+    "ood": TaskSpec(
+        name="ood",
+        summary="unknown-class rejection (open set, Vaze et al. 2022) and OOD detection",
+        kind="classification",
+        default_dataset="digits",
+        headline=("auroc", True),
+        module="hem_bench.tasks.ood:OODTask",
+        metrics="acc (closed set); auroc, fpr95, aupr_in, aupr_out per detector (msp, "
+        "maxlogit, energy, mahalanobis, vim) and OOD set (unknown, gaussian, uniform, ...)",
+        options={
+            "known": TaskOption(int, 0, "known classes (0: 6 of 10, else 60 %)"),
+            "ood_sets": TaskOption(
+                str,
+                "",
+                "extra OOD data sets (registered names, comma-separated), converted "
+                "to the in-distribution image shape",
+            ),
+            "noise_count": TaskOption(int, 1000, "images in each noise OOD set"),
+        },
+    ),
+}
+
+
+def available_tasks() -> list[str]:
+    return sorted(TASKS)
+
+
+def task_spec(name: str) -> TaskSpec:
+    if name not in TASKS:
+        raise unknown_name("task", name, TASKS)
+    return TASKS[name]
+
+
+def with_recipe(spec: TaskSpec, dataset: str, **changes: Any) -> Recipe:
+    """The task's recipe for ``dataset`` with ``changes`` applied (``None`` values ignored)."""
+    recipe = spec.recipe(dataset)
+    return replace(recipe, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,1 @@
+"""The results store: one JSON record per run (see :mod:`hem_bench.results.record`)."""

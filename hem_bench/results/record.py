@@ -1,0 +1,125 @@
+"""Run records: one JSON file per run, written atomically.
+
+A record holds ``schema_version``, ``run_id``, ``status`` ("completed" or "failed"),
+``task``, ``dataset``, ``model``, ``loss``, ``loss_params``, ``seed``, ``config`` (the whole
+resolved configuration), ``metrics`` (a flat mapping of lowercase '/'-separated keys to
+floats), ``headline`` (``{"name", "value", "higher_is_better"}``), ``timings`` (seconds),
+``env`` (versions and devices), ``started_at`` and ``finished_at`` (UTC, ISO 8601), and
+``error`` for a failed run. Records are written to a temporary file in the same folder and
+renamed into place: a crashed run leaves no half record, and parallel workers never write
+the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from hem_bench.config import SCHEMA_VERSION, ResolvedConfig
+
+RECORD_NAME = "record.json"
+STATUSES = ("completed", "failed")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2, sort_keys=False, allow_nan=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def environment() -> dict[str, Any]:
+    """Versions and devices, for the record."""
+    import lightning
+    import torch
+
+    import hem_bench
+
+    env = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "hem_bench": hem_bench.__version__,
+        "torch": torch.__version__,
+        "lightning": lightning.__version__,
+        "cpu_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    try:
+        from hem_bench.losses.hem import kernel_available
+
+        env["hem_kernel"] = kernel_available()
+    except ImportError:  # pragma: no cover
+        pass
+    return env
+
+
+def clean_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """Metrics as a flat mapping of lowercase keys to floats."""
+    out = {}
+    for key, value in metrics.items():
+        number = float(value)
+        out[str(key).lower()] = number
+    return out
+
+
+def make_record(
+    config: ResolvedConfig,
+    status: str,
+    metrics: dict[str, Any],
+    headline: tuple[str, bool],
+    timings: dict[str, float],
+    started_at: str,
+    error: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}; got {status!r}")
+    metrics = clean_metrics(metrics)
+    name, higher_is_better = headline
+    value = metrics.get(name, math.nan)
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": config.run_id,
+        "status": status,
+        "task": config.task,
+        "dataset": config.dataset,
+        "model": config.model,
+        "loss": config.loss,
+        "loss_params": dict(config.loss_params),
+        "seed": config.seed,
+        "config": config.model_dump(),
+        "metrics": metrics,
+        "headline": {"name": name, "value": value, "higher_is_better": higher_is_better},
+        "timings": {k: round(float(v), 3) for k, v in timings.items()},
+        "env": environment(),
+        "started_at": started_at,
+        "finished_at": now(),
+    }
+    if error is not None:
+        record["error"] = error
+    if extra:
+        record.update(extra)
+    return record
+
+
+def read_record(path: str | Path) -> dict[str, Any]:
+    with open(path) as handle:
+        return json.load(handle)

@@ -1,0 +1,276 @@
+"""One run, from a resolved configuration to a run record (the path of DESIGN.md).
+
+config -> task spec -> DataModule (+ the task's split) -> loss (class counts injected) ->
+model -> LightningModule -> lightning.Trainer -> run record, written atomically into the
+run folder ``<out>/<task>-<dataset>-<loss>-seed<seed>-<run id>/``, which also holds the
+resolved configuration (``config.yaml``), Lightning's logs (CSV; TensorBoard when
+installed), the last checkpoint (``checkpoints/last.ckpt``, for ``--resume``) and the
+trained weights (``model.pt``, a plain state dict).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from hem_bench.config import ResolvedConfig, to_yaml
+from hem_bench.errors import HemBenchError
+from hem_bench.recipes import task_spec
+from hem_bench.results.record import RECORD_NAME, make_record, now, read_record, write_json_atomic
+
+
+class RunFailed(RuntimeError):
+    """The run started but failed; a failed record was written."""
+
+    def __init__(self, message: str, record_path: Path) -> None:
+        super().__init__(message)
+        self.record_path = record_path
+
+
+def existing_record(config: ResolvedConfig) -> dict | None:
+    """The completed record of this configuration, if one exists."""
+    path = config.run_dir() / RECORD_NAME
+    if path.is_file():
+        try:
+            record = read_record(path)
+        except (OSError, ValueError):
+            return None
+        if record.get("status") == "completed" and record.get("run_id") == config.run_id:
+            return record
+    return None
+
+
+def _atomic_checkpoint_io():
+    from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+    class AtomicCheckpointIO(TorchCheckpointIO):
+        """Checkpoints written to a temporary file and renamed into place, so that a run
+        killed while saving keeps its previous checkpoint intact."""
+
+        def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+            import torch
+
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            os.close(fd)
+            try:
+                torch.save(checkpoint, tmp)
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+
+    return AtomicCheckpointIO()
+
+
+def build_datamodule(config: ResolvedConfig):
+    from hem_bench.datamodules.classification import ClassificationDataModule
+
+    known = int(config.task_options.get("known") or 0) if config.task == "ood" else None
+    return ClassificationDataModule(
+        dataset=config.dataset,
+        data_dir=config.data_dir,
+        download=config.download,
+        verify=config.verify,
+        seed=config.seed,
+        batch_size=config.batch_size,
+        eval_batch_size=config.eval_batch_size,
+        open_set_known=known,
+        crop_padding=config.crop_padding,
+        flip=config.flip,
+    )
+
+
+def build_loss(config: ResolvedConfig, class_counts: list[int]):
+    from hem_bench.losses import get_loss, loss_info
+
+    params = dict(config.loss_params)
+    if loss_info(config.loss).needs_class_counts:
+        params["class_counts"] = class_counts
+    return get_loss(config.loss, **params)
+
+
+def build_task(config: ResolvedConfig, datamodule):
+    from hem_bench.models import build_classifier
+
+    spec = task_spec(config.task)
+    loss = build_loss(config, datamodule.class_counts)
+    model = build_classifier(
+        config.model,
+        datamodule.num_classes,
+        datamodule.input_shape,
+        datamodule.mean,
+        datamodule.std,
+        head=config.head,
+        dropout=config.dropout,
+    )
+    bias = (
+        loss.output_bias_init(datamodule.num_classes) if hasattr(loss, "output_bias_init") else None
+    )
+    if bias is not None:
+        model.set_output_bias(bias)
+    module_name, class_name = spec.module.split(":")
+    task_class = getattr(importlib.import_module(module_name), class_name)
+    task = task_class(
+        model,
+        loss,
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        final_l2=config.final_l2,
+        seed=config.seed,
+        options=config.task_options,
+    )
+    task.data = datamodule
+    return task
+
+
+def quiet_lightning() -> None:
+    """Keep the terminal for the progress bar and the summary: no banners or tips."""
+    import logging
+    import warnings
+
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*treespec.*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*LitLogger.*")
+
+
+def _last_checkpoint_callback(path: Path):
+    from lightning.pytorch.callbacks import Callback
+
+    class LastCheckpoint(Callback):
+        """Saves ``last.ckpt`` at the end of every training epoch (after its validation),
+        through the atomic checkpoint IO: ``--resume`` continues from there."""
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            trainer.save_checkpoint(str(path))
+
+    return LastCheckpoint()
+
+
+def build_trainer(config: ResolvedConfig, run_dir: Path):
+    import lightning as L
+    from lightning.pytorch.loggers import CSVLogger
+
+    loggers = [CSVLogger(save_dir=str(run_dir), name="logs", version="")]
+    try:
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(save_dir=str(run_dir), name="logs", version="tensorboard"))
+    except (ImportError, ModuleNotFoundError):
+        pass
+    checkpoint = _last_checkpoint_callback(run_dir / "checkpoints" / "last.ckpt")
+    accelerator = "gpu" if config.accelerator == "cuda" else config.accelerator
+    return L.Trainer(
+        accelerator=accelerator,
+        devices=config.devices,
+        strategy=config.strategy,
+        precision=config.precision,
+        max_epochs=config.max_epochs,
+        # CPU kernels are deterministic for a fixed seed as they are; torch's deterministic mode
+        # would switch convolutions to slow reference kernels (30x here)
+        deterministic=False,
+        logger=loggers,
+        callbacks=[checkpoint],
+        enable_checkpointing=False,
+        plugins=[_atomic_checkpoint_io()],
+        enable_progress_bar=config.progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        default_root_dir=str(run_dir),
+        log_every_n_steps=10,
+    )
+
+
+def _tensorboard_available() -> bool:
+    try:
+        importlib.import_module("tensorboard")
+        return True
+    except ImportError:
+        try:
+            importlib.import_module("tensorboardX")
+            return True
+        except ImportError:
+            return False
+
+
+def run(config: ResolvedConfig, resume: bool = False) -> tuple[dict[str, Any], Path]:
+    """Train and evaluate; returns the record and its path.
+
+    Raises :class:`~hem_bench.errors.HemBenchError` for bad input found while building
+    (no record is written), and :class:`RunFailed` when training or evaluation fails (a
+    failed record is written first).
+    """
+    import lightning as L
+    import torch
+
+    started_at, start = now(), time.perf_counter()
+    run_dir = config.run_dir()
+    record_path = run_dir / RECORD_NAME
+    spec = task_spec(config.task)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(to_yaml(config))
+    quiet_lightning()
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    timings: dict[str, float] = {}
+
+    datamodule = build_datamodule(config)
+    datamodule.setup("fit")
+    task = build_task(config, datamodule)
+    if not _tensorboard_available():
+        os.environ.setdefault("HEM_BENCH_NO_TENSORBOARD", "1")
+    trainer = build_trainer(config, run_dir)
+    timings["setup"] = time.perf_counter() - start
+
+    last = run_dir / "checkpoints" / "last.ckpt"
+    try:
+        t = time.perf_counter()
+        trainer.fit(
+            task, datamodule=datamodule, ckpt_path=str(last) if resume and last.is_file() else None
+        )
+        timings["fit"] = time.perf_counter() - t
+        t = time.perf_counter()
+        trainer.test(task, dataloaders=task.evaluation_loaders(), verbose=False)
+        timings["test"] = time.perf_counter() - t
+    except HemBenchError:
+        raise
+    except Exception as exc:
+        timings["total"] = time.perf_counter() - start
+        message = f"{type(exc).__name__}: {exc}"
+        if trainer.is_global_zero:
+            (run_dir / "error.log").write_text(traceback.format_exc())
+            record = make_record(
+                config, "failed", {}, spec.headline, timings, started_at, error=message
+            )
+            write_json_atomic(record_path, record)
+        raise RunFailed(message, record_path) from exc
+
+    timings["total"] = time.perf_counter() - start
+    record = make_record(config, "completed", task.results, spec.headline, timings, started_at)
+    if trainer.is_global_zero:
+        (run_dir / "error.log").unlink(missing_ok=True)  # left by an earlier failed attempt
+        torch.save(task.model.state_dict(), run_dir / "model.pt")
+        _save_artifacts(task.artifacts, run_dir)
+        write_json_atomic(record_path, record)
+    return record, record_path
+
+
+def _save_artifacts(artifacts: dict[str, Any], run_dir: Path) -> None:
+    import numpy as np
+
+    if "ood_scores" in artifacts:
+        folder = run_dir / "scores"
+        folder.mkdir(exist_ok=True)
+        arrays = {k.replace("/", "__"): v for k, v in artifacts["ood_scores"].items()}
+        tmp = folder / ".ood_scores.tmp.npz"
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, folder / "ood_scores.npz")

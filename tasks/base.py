@@ -1,0 +1,182 @@
+"""The classification base shared by every classification task.
+
+A task receives its model and its loss (it never builds them) and holds the science:
+the training step (the loss under test, plus Kornblith et al.'s optional extra L2 on the
+final layer), the optimiser of the recipe, and the evaluation. Evaluation runs in
+Lightning's test loop over named sets (the clean test set, corrupted copies, OOD sets):
+``test_step`` gathers logits, labels and, where a task needs them, penultimate features
+per set in torchmetrics ``CatMetric`` objects, which also gather across processes under
+DDP; ``summarize`` then turns them into the flat metric mapping of the run record.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torchmetrics.aggregation import CatMetric
+
+from hem_bench.datamodules.loading import tensor_loader
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite during training."""
+
+
+class ClassificationTask(L.LightningModule):
+    """Training and evaluation of a :class:`~hem_bench.models.classifier.Classifier`.
+
+    Subclasses define :meth:`evaluation_sets` (named image sets to test on) and
+    :meth:`summarize` (metrics from the gathered outputs); ``needs_features`` makes the
+    test loop keep penultimate features too.
+    """
+
+    needs_features = False
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: nn.Module,
+        *,
+        lr: float,
+        momentum: float,
+        weight_decay: float,
+        final_l2: float = 0.0,
+        seed: int = 0,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.model, self.loss = model, loss
+        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        self.final_l2, self.seed = final_l2, seed
+        self.options = dict(options or {})
+        self.data = None  # the DataModule, attached by the runner for evaluation
+        self.set_names: list[str] = []
+        self.outputs = nn.ModuleDict()
+        self.results: dict[str, float] = {}
+        self.artifacts: dict[str, Any] = {}
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model(x)
+
+    # -- training ------------------------------------------------------------------------
+    def on_train_epoch_start(self) -> None:
+        # Random draws of the epoch (dropout) depend only on (seed, epoch), so a run resumed
+        # from an end-of-epoch checkpoint repeats exactly what it would have done.
+        torch.manual_seed(self.seed * 1_000_003 + self.current_epoch)
+
+    def objective(self, logits: Tensor, target: Tensor) -> Tensor:
+        loss = self.loss(logits, target)
+        if self.final_l2 > 0:
+            loss = loss + self.final_l2 * self.model.head.weight.square().sum()
+        return loss
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        images, target = batch
+        loss = self.objective(self.model(images), target)
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"the loss became {loss.item()} at epoch {self.current_epoch}, step "
+                f"{self.global_step}; lower the learning rate (--lr) or check the loss's parameters"
+            )
+        self.log(
+            "train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(target)
+        )
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        images, target = batch
+        logits = self.model(images)
+        acc = (logits.argmax(1) == target).float().mean()
+        self.log("val/acc", acc, prog_bar=True, sync_dist=True, batch_size=len(target))
+        self.log("val/loss", self.loss(logits, target), sync_dist=True, batch_size=len(target))
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(
+            self.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
+        )
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+
+        def cosine(step: int) -> float:  # decay to zero over the run, per step
+            return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+    # -- evaluation ----------------------------------------------------------------------
+    def evaluation_sets(self) -> dict[str, Any]:
+        """Named sets to test on; each an ImageSet or a map-style data set of batches."""
+        return {"test": self.data.test_set}
+
+    def evaluation_loaders(self) -> list:
+        sets = self.evaluation_sets()
+        self.set_names = list(sets)
+        return [
+            s if hasattr(s, "batch_sampler") else tensor_loader(s, self.data.eval_batch_size, False)
+            for s in sets.values()
+        ]
+
+    def on_test_start(self) -> None:
+        names = ["logits", "labels"] + (["features"] if self.needs_features else [])
+        self.outputs = nn.ModuleDict(
+            {
+                f"{i}_{n}": CatMetric().to(self.device)
+                for i in range(len(self.set_names))
+                for n in names
+            }
+        )
+
+    def test_step(
+        self, batch: tuple[Tensor, Tensor], batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        images, target = batch
+        features = self.model.features(images)
+        logits = self.model.head(features)
+        self.outputs[f"{dataloader_idx}_logits"].update(logits.float())
+        self.outputs[f"{dataloader_idx}_labels"].update(target.float())
+        if self.needs_features:
+            self.outputs[f"{dataloader_idx}_features"].update(features.float())
+
+    def gathered(self, name: str) -> dict[str, Tensor]:
+        """``logits``, ``labels`` (and ``features``) of the evaluation set ``name``."""
+        index = self.set_names.index(name)
+        out = {}
+        for key in ("logits", "labels", "features"):
+            if f"{index}_{key}" not in self.outputs:
+                continue
+            value = self.outputs[f"{index}_{key}"].compute().cpu()
+            if key == "logits" and value.dim() == 1:  # a single example
+                value = value.view(1, -1)
+            out[key] = value.long() if key == "labels" else value
+        return out
+
+    def on_test_epoch_end(self) -> None:
+        self.results = self.summarize()
+
+    def summarize(self) -> dict[str, float]:
+        """Metrics of the run record (flat, lowercase, '/'-separated keys)."""
+        from hem_bench.metrics.classification import classification_metrics
+
+        test = self.gathered("test")
+        return classification_metrics(test["logits"], test["labels"])
+
+    @torch.no_grad()
+    def extract(self, data) -> tuple[Tensor, Tensor, Tensor]:
+        """Features, logits and labels of an image set, in evaluation mode."""
+        was_training = self.model.training
+        self.model.eval()
+        feats, logits, labels = [], [], []
+        for images, target in tensor_loader(data, self.data.eval_batch_size, shuffle=False):
+            f = self.model.features(images.to(self.device))
+            feats.append(f.float().cpu())
+            logits.append(self.model.head(f).float().cpu())
+            labels.append(target)
+        self.model.train(was_training)
+        return torch.cat(feats), torch.cat(logits), torch.cat(labels)
