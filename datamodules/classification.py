@@ -41,8 +41,9 @@ class ClassificationDataModule(L.LightningDataModule):
 
     After :meth:`setup`: ``num_classes``, ``input_shape``, ``class_counts`` (of the
     training set actually used), ``mean`` / ``std``, ``class_names``, and the splits
-    ``train_set``, ``val_set``, ``test_set`` (:class:`ImageSet`); ``unknown_test`` holds the
-    test images of classes left out by ``classes`` (None when all are kept).
+    ``train_set``, ``val_set``, ``test_set`` (:class:`ImageSet`); ``unknown_train``,
+    ``unknown_val`` and ``unknown_test`` hold the images of the classes left out by
+    ``classes`` or an open-set split (None when all are kept).
     """
 
     def __init__(
@@ -90,6 +91,9 @@ class ClassificationDataModule(L.LightningDataModule):
         self.dataset_options = dict(dataset_options or {})
         self.raw: LoadedData | None = None
         self.train_set = self.val_set = self.test_set = None
+        #: images of the classes left out by ``classes``, with their original labels
+        self.unknown_train: ImageSet | None = None
+        self.unknown_val: ImageSet | None = None
         self.unknown_test: ImageSet | None = None
         self.unknown_class_names: list[str] = []
 
@@ -176,8 +180,8 @@ class ClassificationDataModule(L.LightningDataModule):
             rest, held = stratified_split(train.labels, (self.val_fraction,), self.seed)
             train, val = train.subset(rest), train.subset(held)
         if self.classes is not None:
-            train, _ = restrict_classes(train, self.classes)
-            val, _ = restrict_classes(val, self.classes)
+            train, self.unknown_train = restrict_classes(train, self.classes)
+            val, self.unknown_val = restrict_classes(val, self.classes)
             test, self.unknown_test = restrict_classes(test, self.classes)
             unknown = sorted(set(range(total)) - set(self.classes))
             self.unknown_class_names = [raw.class_names[c] for c in unknown]

@@ -88,6 +88,13 @@ class TaskSpec:
     #: where the LightningModule lives: "module:Class"
     module: str
     metrics: str
+    #: "module:function(config) -> LightningDataModule" building the task's data and split
+    datamodule: str = ""
+    #: "module:function(config, task, datamodule, make_trainer, checkpoint) -> timings": how
+    #: the task is trained and evaluated (default: one fit, then one test)
+    procedure: str = "hem_bench.runner:fit_and_test"
+    #: "module:function" building the model (signature of models.build_classifier)
+    model_builder: str = "hem_bench.models:build_classifier"
     options: dict[str, TaskOption] = field(default_factory=dict)
     recipes: dict[str, Recipe] = field(default_factory=lambda: dict(RECIPES))
 
@@ -109,11 +116,18 @@ TASKS: dict[str, TaskSpec] = {
         default_dataset="digits",
         headline=("acc", True),
         module="hem_bench.tasks.classify:ClassifyTask",
+        datamodule="hem_bench.tasks.classify:make_datamodule",
         metrics="acc, nll, ece (15 bins), brier; acc and ece per corruption and severity; "
         "corruption/mean_acc",
         options={
             "corruptions": CORRUPTION_OPTION,
             "severities": TaskOption(str, "1,2,3,4,5", "corruption severities, comma-separated"),
+            "classes": TaskOption(
+                str,
+                "",
+                "train on these classes only (comma-separated indices; default all); "
+                "the others are kept aside, e.g. for linear-probe transfer",
+            ),
         },
     ),
     "ood": TaskSpec(
@@ -123,6 +137,7 @@ TASKS: dict[str, TaskSpec] = {
         default_dataset="digits",
         headline=("auroc", True),
         module="hem_bench.tasks.ood:OODTask",
+        datamodule="hem_bench.tasks.ood:make_datamodule",
         metrics="acc (closed set); auroc, fpr95, aupr_in, aupr_out per detector (msp, "
         "maxlogit, energy, mahalanobis, vim) and OOD set (unknown, gaussian, uniform, ...)",
         options={
@@ -136,6 +151,8 @@ TASKS: dict[str, TaskSpec] = {
             "noise_count": TaskOption(int, 1000, "images in each noise OOD set"),
         },
     ),
+    # -- adversarial and imbalanced tasks --
+    # -- continual and segmentation tasks --
 }
 
 

@@ -69,22 +69,15 @@ def _atomic_checkpoint_io():
     return AtomicCheckpointIO()
 
 
-def build_datamodule(config: ResolvedConfig):
-    from hem_bench.datamodules.classification import ClassificationDataModule
+def load_object(path: str):
+    """The object named ``"package.module:attribute"``."""
+    module_name, attribute = path.split(":")
+    return getattr(importlib.import_module(module_name), attribute)
 
-    known = int(config.task_options.get("known") or 0) if config.task == "ood" else None
-    return ClassificationDataModule(
-        dataset=config.dataset,
-        data_dir=config.data_dir,
-        download=config.download,
-        verify=config.verify,
-        seed=config.seed,
-        batch_size=config.batch_size,
-        eval_batch_size=config.eval_batch_size,
-        open_set_known=known,
-        crop_padding=config.crop_padding,
-        flip=config.flip,
-    )
+
+def build_datamodule(config: ResolvedConfig):
+    """The task's DataModule (with its split), from the task spec's factory."""
+    return load_object(task_spec(config.task).datamodule)(config)
 
 
 def build_loss(config: ResolvedConfig, class_counts: list[int]):
@@ -115,9 +108,7 @@ def build_task(config: ResolvedConfig, datamodule):
     )
     if bias is not None:
         model.set_output_bias(bias)
-    module_name, class_name = spec.module.split(":")
-    task_class = getattr(importlib.import_module(module_name), class_name)
-    task = task_class(
+    task = load_object(spec.module)(
         model,
         loss,
         lr=config.lr,
@@ -191,16 +182,21 @@ def build_trainer(config: ResolvedConfig, run_dir: Path):
     )
 
 
-def _tensorboard_available() -> bool:
-    try:
-        importlib.import_module("tensorboard")
-        return True
-    except ImportError:
-        try:
-            importlib.import_module("tensorboardX")
-            return True
-        except ImportError:
-            return False
+def fit_and_test(config: ResolvedConfig, task, datamodule, make_trainer, checkpoint):
+    """The default procedure: one fit (resumed from ``checkpoint`` if given), then one test
+    over the task's evaluation sets. Returns the timings."""
+    trainer = make_trainer()
+    start = time.perf_counter()
+    trainer.fit(task, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
+    fit = time.perf_counter() - start
+    trainer.test(task, dataloaders=task.evaluation_loaders(), verbose=False)
+    return {"fit": fit, "test": time.perf_counter() - start - fit}
+
+
+def _is_global_zero() -> bool:
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0
 
 
 def run(config: ResolvedConfig, resume: bool = False) -> tuple[dict[str, Any], Path]:
@@ -221,32 +217,30 @@ def run(config: ResolvedConfig, resume: bool = False) -> tuple[dict[str, Any], P
     (run_dir / "config.yaml").write_text(to_yaml(config))
     quiet_lightning()
     L.seed_everything(config.seed, workers=True, verbose=False)
-    timings: dict[str, float] = {}
 
     datamodule = build_datamodule(config)
     datamodule.setup("fit")
     task = build_task(config, datamodule)
-    if not _tensorboard_available():
-        os.environ.setdefault("HEM_BENCH_NO_TENSORBOARD", "1")
-    trainer = build_trainer(config, run_dir)
-    timings["setup"] = time.perf_counter() - start
+    timings: dict[str, float] = {"setup": time.perf_counter() - start}
 
     last = run_dir / "checkpoints" / "last.ckpt"
+    procedure = load_object(spec.procedure)
     try:
-        t = time.perf_counter()
-        trainer.fit(
-            task, datamodule=datamodule, ckpt_path=str(last) if resume and last.is_file() else None
+        timings.update(
+            procedure(
+                config,
+                task,
+                datamodule,
+                lambda: build_trainer(config, run_dir),
+                last if resume and last.is_file() else None,
+            )
         )
-        timings["fit"] = time.perf_counter() - t
-        t = time.perf_counter()
-        trainer.test(task, dataloaders=task.evaluation_loaders(), verbose=False)
-        timings["test"] = time.perf_counter() - t
     except HemBenchError:
         raise
     except Exception as exc:
         timings["total"] = time.perf_counter() - start
         message = f"{type(exc).__name__}: {exc}"
-        if trainer.is_global_zero:
+        if _is_global_zero():
             (run_dir / "error.log").write_text(traceback.format_exc())
             record = make_record(
                 config, "failed", {}, spec.headline, timings, started_at, error=message
@@ -256,7 +250,7 @@ def run(config: ResolvedConfig, resume: bool = False) -> tuple[dict[str, Any], P
 
     timings["total"] = time.perf_counter() - start
     record = make_record(config, "completed", task.results, spec.headline, timings, started_at)
-    if trainer.is_global_zero:
+    if _is_global_zero():
         (run_dir / "error.log").unlink(missing_ok=True)  # left by an earlier failed attempt
         torch.save(task.model.state_dict(), run_dir / "model.pt")
         _save_artifacts(task.artifacts, run_dir)

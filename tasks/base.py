@@ -23,6 +23,46 @@ from torchmetrics.aggregation import CatMetric
 from hem_bench.datamodules.loading import tensor_loader
 
 
+def classification_datamodule(config, **split: Any):
+    """The classification DataModule of a resolved run configuration, with the task's
+    ``split`` (``classes``, ``open_set_known``, ``long_tail``)."""
+    from hem_bench.datamodules.classification import ClassificationDataModule
+
+    return ClassificationDataModule(
+        dataset=config.dataset,
+        data_dir=config.data_dir,
+        download=config.download,
+        verify=config.verify,
+        seed=config.seed,
+        batch_size=config.batch_size,
+        eval_batch_size=config.eval_batch_size,
+        crop_padding=config.crop_padding,
+        flip=config.flip,
+        **split,
+    )
+
+
+def parse_classes(text: str) -> list[int] | None:
+    """Class indices from ``"0,1,2"`` or ranges ``"0-4"``; ``None`` for ``""`` (all)."""
+    from hem_bench.errors import ConfigError
+
+    text = str(text).strip()
+    if not text:
+        return None
+    classes: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                low, high = (int(v) for v in part.split("-", 1))
+                classes.extend(range(low, high + 1))
+            elif part:
+                classes.append(int(part))
+    except ValueError:
+        raise ConfigError(f"classes must be indices or ranges like '0-4,7'; got {text!r}") from None
+    return classes
+
+
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite during training."""
 

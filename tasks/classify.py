@@ -4,7 +4,9 @@ Metrics (Guo et al. 2017; Kornblith et al. 2021): test ``acc``, ``nll``, ``ece``
 bins) and ``brier``; for every corruption and severity (CIFAR-10-C / MNIST-C style, see
 :mod:`hem_bench.datamodules.corruptions`) ``corruption/<name>/<severity>/acc`` and
 ``.../ece``; ``corruption/<name>/acc`` (mean over severities) and ``corruption/mean_acc``
-(mean over all corruptions and severities, Hendrycks & Dietterich 2019). Headline: ``acc``.
+(mean over all corruptions and severities, Hendrycks & Dietterich 2019); the reliability
+diagram of the clean test set as ``calibration/<bin>/conf``, ``acc`` and ``frac`` (15 bins).
+Headline: ``acc``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ from torch import Tensor
 
 from hem_bench.datamodules.base import ImageSet
 from hem_bench.errors import ConfigError
-from hem_bench.tasks.base import ClassificationTask
+from hem_bench.tasks.base import ClassificationTask, classification_datamodule, parse_classes
+
+
+def make_datamodule(config):
+    """All classes, or those of ``--task-option classes=...`` (the rest kept aside)."""
+    return classification_datamodule(
+        config, classes=parse_classes(config.task_options.get("classes", ""))
+    )
 
 
 class CorruptedBatches:
@@ -71,9 +80,15 @@ class ClassifyTask(ClassificationTask):
         return sets
 
     def summarize(self) -> dict[str, float]:
-        from hem_bench.metrics.classification import accuracy, expected_calibration_error
+        from hem_bench.metrics.classification import (
+            accuracy,
+            expected_calibration_error,
+            reliability_bins,
+        )
 
         results = super().summarize()
+        test = self.gathered("test")
+        results.update(reliability_bins(test["logits"].softmax(1), test["labels"]))
         per_corruption: dict[str, list[float]] = {}
         for set_name in self.set_names:
             if not set_name.startswith("corruption/"):

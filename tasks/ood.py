@@ -27,7 +27,15 @@ from torch import Tensor
 from hem_bench.datamodules.base import ImageSet, dataset_info, load_dataset
 from hem_bench.datamodules.splits import convert_images, noise_images
 from hem_bench.errors import ConfigError
-from hem_bench.tasks.base import ClassificationTask
+from hem_bench.tasks.base import ClassificationTask, classification_datamodule
+
+
+def make_datamodule(config):
+    """The known classes of an open-set split drawn from the seed (Vaze et al. 2022)."""
+    return classification_datamodule(
+        config, open_set_known=int(config.task_options.get("known") or 0)
+    )
+
 
 DETECTORS = ("msp", "maxlogit", "energy", "mahalanobis", "vim")
 HEADLINE = ("msp", "unknown")

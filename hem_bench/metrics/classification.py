@@ -5,6 +5,7 @@ ECE comes from torchmetrics; NLL and the Brier score are one line each.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics.functional.classification import multiclass_calibration_error
@@ -25,6 +26,23 @@ def expected_calibration_error(probs: Tensor, target: Tensor, n_bins: int = ECE_
     return multiclass_calibration_error(
         probs, target, num_classes=probs.shape[1], n_bins=n_bins, norm="l1"
     )
+
+
+def reliability_bins(probs: Tensor, target: Tensor, n_bins: int = ECE_BINS) -> dict[str, float]:
+    """Per-bin mean confidence, accuracy and fraction of examples (the reliability diagram
+    of Guo et al. 2017), bins ``(k/n, (k+1)/n]`` of the top-class confidence, as keys
+    ``calibration/<k>/conf``, ``.../acc``, ``.../frac``; empty bins are left out."""
+    confidence, prediction = probs.max(1)
+    correct = (prediction == target).float()
+    index = torch.clamp((confidence * n_bins).ceil().long() - 1, 0, n_bins - 1)
+    out = {}
+    for k in range(n_bins):
+        inside = index == k
+        if inside.any():
+            out[f"calibration/{k}/conf"] = confidence[inside].mean().item()
+            out[f"calibration/{k}/acc"] = correct[inside].mean().item()
+            out[f"calibration/{k}/frac"] = inside.float().mean().item()
+    return out
 
 
 def classification_metrics(logits: Tensor, target: Tensor) -> dict[str, float]:
