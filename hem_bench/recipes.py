@@ -152,7 +152,114 @@ TASKS: dict[str, TaskSpec] = {
         },
     ),
     # -- adversarial and imbalanced tasks --
+    "adversarial": TaskSpec(
+        name="adversarial",
+        summary="robustness to adversarial examples: FGSM, PGD and AutoAttack (torchattacks)",
+        kind="classification",
+        default_dataset="digits",
+        headline=("robust_acc", True),
+        module="hem_bench.tasks.adversarial:AdversarialTask",
+        datamodule="hem_bench.tasks.adversarial:make_datamodule",
+        metrics="acc (clean); robust_acc/<attack>/<eps> for fgsm, pgd, autoattack; robust_acc "
+        "= PGD at the default budget (digits 0.1, MNIST 0.3, CIFAR 8/255)",
+        options={
+            "attacks": TaskOption(str, "fgsm,pgd,autoattack", "attacks, comma-separated"),
+            "norm": TaskOption(str, "linf", "linf or l2"),
+            "eps": TaskOption(
+                str, "", "budgets, e.g. 0.05,0.1 or 2/255,8/255 (default: per data set)"
+            ),
+            "headline_eps": TaskOption(
+                str, "", "budget of the headline PGD (default: per data set)"
+            ),
+            "pgd_steps": TaskOption(int, 10, "PGD iterations"),
+            "pgd_step_size": TaskOption(str, "", "PGD step (default 2.5 eps / steps)"),
+            "autoattack_n": TaskOption(int, 200, "test images AutoAttack runs on (0: none)"),
+            "autoattack_eps": TaskOption(str, "headline", "headline or all budgets"),
+            "adv_train": TaskOption(str, "", "pgd: adversarial training (Madry et al. 2018)"),
+            "adv_train_steps": TaskOption(int, 7, "PGD steps of adversarial training"),
+        },
+    ),
+    "imbalanced": TaskSpec(
+        name="imbalanced",
+        summary="long-tailed training set (Cao et al. 2019), balanced test set",
+        kind="classification",
+        default_dataset="digits",
+        headline=("balanced_acc", True),
+        module="hem_bench.tasks.imbalanced:ImbalancedTask",
+        datamodule="hem_bench.tasks.imbalanced:make_datamodule",
+        metrics="balanced_acc, acc, macro_f1, class_acc/<c>, group/<many|medium|few>/acc",
+        options={
+            "ratio": TaskOption(
+                float, 0.0, "imbalance ratio n_max / n_min (0: digits 10, others 100)"
+            ),
+            "kind": TaskOption(str, "exp", "exp or step imbalance"),
+        },
+    ),
     # -- continual and segmentation tasks --
+    "segmentation": TaskSpec(
+        name="segmentation",
+        summary="semantic segmentation: every pixel classified by the loss (mIoU)",
+        kind="segmentation",
+        default_dataset="digit-scenes",
+        headline=("miou", True),
+        module="hem_bench.tasks.segmentation:SegmentationTask",
+        datamodule="hem_bench.tasks.segmentation:make_datamodule",
+        model_builder="hem_bench.models.segmentation:build_segmenter",
+        metrics="miou (classes present in prediction or target), pixel_acc, mean_class_acc, "
+        "dice, iou/<class> — from one confusion matrix over the test set, 255 ignored",
+        options={
+            "scenes": TaskOption(
+                str,
+                "",
+                "digit-scenes only: scenes per split, e.g. 'train=400,val=50,test=100' "
+                "(default: the data set's 800/100/200)",
+            ),
+            "size": TaskOption(
+                str, "", "image size 'S' or 'H,W' (default: the data set's; scenes: square)"
+            ),
+            "val_fraction": TaskOption(
+                float, 0.1, "training images held out for validation (cityscapes, voc)"
+            ),
+            "num_workers": TaskOption(int, 0, "DataLoader worker processes (cityscapes, voc)"),
+        },
+        recipes={
+            "digit-scenes": Recipe(
+                "smp/unet:tu-regnetx_002:encoder_depth=3:decoder_channels=64-32-16",
+                6,
+                32,
+                0.05,
+                eval_batch_size=200,
+                source="recipe of this suite for the embedded scenes (SGD, momentum 0.9, "
+                "cosine decay, no augmentation), measured on 2 CPU cores: about 2 minutes",
+            ),
+            "cityscapes": Recipe(
+                "smp/deeplabv3plus:resnet50",
+                160,
+                16,
+                0.1,
+                weight_decay=1e-4,
+                flip=True,
+                eval_batch_size=8,
+                source="DeepLabV3+ (Chen et al. 2018, arXiv:1802.02611) as trained on "
+                "Cityscapes by VainF/DeepLabV3Plus-Pytorch: SGD 0.1, momentum 0.9, weight "
+                "decay 1e-4, batch 16, 30k iterations (~160 epochs of 2,975 images), flips; "
+                "cosine instead of poly decay, no pretrained encoder (offline)",
+            ),
+            "voc": Recipe(
+                "smp/deeplabv3plus:resnet50",
+                330,
+                16,
+                0.01,
+                weight_decay=1e-4,
+                flip=True,
+                eval_batch_size=16,
+                source="DeepLabV3+ (Chen et al. 2018, arXiv:1802.02611) as trained on VOC "
+                "2012 by VainF/DeepLabV3Plus-Pytorch: SGD 0.01, momentum 0.9, weight decay "
+                "1e-4, batch 16, 30k iterations (~330 epochs of the 1,464 train images), "
+                "flips; cosine instead of poly decay, no pretrained encoder (offline)",
+            ),
+        },
+    ),
 }
 
 

@@ -80,12 +80,20 @@ def build_datamodule(config: ResolvedConfig):
     return load_object(task_spec(config.task).datamodule)(config)
 
 
-def build_loss(config: ResolvedConfig, class_counts: list[int]):
+#: label of ignored pixels in segmentation masks (Cityscapes, VOC, digit scenes)
+SEGMENTATION_IGNORE = 255
+
+
+def build_loss(config: ResolvedConfig, datamodule):
+    """The loss under test; losses that need class counts get those of the training set
+    actually used (``datamodule.class_counts``: examples, or pixels for segmentation)."""
     from hem_bench.losses import get_loss, loss_info
 
     params = dict(config.loss_params)
     if loss_info(config.loss).needs_class_counts:
-        params["class_counts"] = class_counts
+        params["class_counts"] = datamodule.class_counts
+    if task_spec(config.task).kind == "segmentation":
+        params["ignore_index"] = SEGMENTATION_IGNORE
     return get_loss(config.loss, **params)
 
 
@@ -93,7 +101,7 @@ def build_task(config: ResolvedConfig, datamodule):
     from hem_bench.models import build_classifier
 
     spec = task_spec(config.task)
-    loss = build_loss(config, datamodule.class_counts)
+    loss = build_loss(config, datamodule)
     model = build_classifier(
         config.model,
         datamodule.num_classes,
@@ -142,7 +150,7 @@ def _last_checkpoint_callback(path: Path):
         through the atomic checkpoint IO: ``--resume`` continues from there."""
 
         def on_train_epoch_end(self, trainer, pl_module) -> None:
-            trainer.save_checkpoint(str(path))
+            trainer.save_checkpoint(str(path), weights_only=False)
 
     return LastCheckpoint()
 
@@ -177,6 +185,9 @@ def build_trainer(config: ResolvedConfig, run_dir: Path):
         enable_model_summary=False,
         num_sanity_val_steps=0,
         use_distributed_sampler=False,
+        # evaluation may need input gradients (attacks): the test loop runs under no_grad,
+        # not inference mode, and a task enables gradients where it needs them
+        inference_mode=False,
         default_root_dir=str(run_dir),
         log_every_n_steps=10,
     )
@@ -249,7 +260,15 @@ def run(config: ResolvedConfig, resume: bool = False) -> tuple[dict[str, Any], P
         raise RunFailed(message, record_path) from exc
 
     timings["total"] = time.perf_counter() - start
-    record = make_record(config, "completed", task.results, spec.headline, timings, started_at)
+    record = make_record(
+        config,
+        "completed",
+        task.results,
+        spec.headline,
+        timings,
+        started_at,
+        extra=getattr(task, "record_extra", None),
+    )
     if _is_global_zero():
         (run_dir / "error.log").unlink(missing_ok=True)  # left by an earlier failed attempt
         torch.save(task.model.state_dict(), run_dir / "model.pt")

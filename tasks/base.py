@@ -98,7 +98,10 @@ class ClassificationTask(L.LightningModule):
         self.set_names: list[str] = []
         self.outputs = nn.ModuleDict()
         self.results: dict[str, float] = {}
+        #: files saved into the run folder (e.g. OOD scores)
         self.artifacts: dict[str, Any] = {}
+        #: fields added to the run record beside the metrics (e.g. class counts)
+        self.record_extra: dict[str, Any] = {}
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)

@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tasks": ("tasks", "list the tasks with their default data, model, recipe and headline"),
     "losses": ("losses", "list the losses in the registry, with their papers and parameters"),
     "datasets": ("datasets", "list the data sets: embedded ones and those read from --data-dir"),
+    "analyze": ("analyze", "representation analysis: class separation, CKA, transfer"),
+    "leaderboard": ("leaderboard", "tables and an HTML report from many runs"),
 }
 
 EXIT_USAGE = 2
@@ -63,7 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     module = importlib.import_module(f"hem_bench.cli.{args._module}")
-    warnings.showwarning = _show_warning
+    with warnings.catch_warnings():  # restores the previous showwarning afterwards
+        warnings.showwarning = _show_warning
+        return _run(module, args)
+
+
+def _run(module, args: argparse.Namespace) -> int:
     try:
         return int(module.run(args) or 0)
     except HemBenchError as exc:

@@ -9,7 +9,7 @@ Every loss takes ``reduction`` ('mean' | 'sum' | 'none') and ``ignore_index`` (d
 The call contract is stated once, in :mod:`hem_bench.losses._base`.
 """
 
-from hem_bench.losses import dice, hem, kornblith, margin, softmax  # noqa: F401  (register)
+from hem_bench.losses import dice, hem, kornblith, longtail, margin, softmax  # noqa: F401
 from hem_bench.losses._base import REDUCTIONS, ClassCountsMixin, ClassificationLoss, reduce_loss
 from hem_bench.losses._registry import (
     ENTRY_POINT_GROUP,

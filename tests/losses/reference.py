@@ -76,3 +76,15 @@ def logit_adjusted_example(y: np.ndarray, t: int, counts: np.ndarray, tau: float
 
 def multi_margin_example(y: np.ndarray, t: int, margin: float, p: int) -> float:
     return sum(max(0.0, margin - y[t] + y[j]) ** p for j in range(len(y)) if j != t) / len(y)
+
+
+def balanced_softmax_example(y: np.ndarray, t: int, counts: np.ndarray) -> float:
+    return -log_softmax(y + np.log(counts))[t]
+
+
+def ldam_example(y: np.ndarray, t: int, counts: np.ndarray, max_margin: float, s: float) -> float:
+    margins = counts**-0.25
+    margins = margins * max_margin / margins.max()
+    z = y.copy()
+    z[t] -= margins[t]
+    return -log_softmax(s * z)[t]

@@ -39,7 +39,7 @@ def test_unknown_parameter_lists_the_accepted_ones():
         get_loss("hem", margn=2.0)
 
 
-@pytest.mark.parametrize("name", ["hem-plus", "logit-adjusted"])
+@pytest.mark.parametrize("name", ["hem-plus", "logit-adjusted", "ldam", "balanced-softmax"])
 def test_class_counts_are_required(name):
     with pytest.raises(ValueError, match=f"loss '{name}' needs class counts"):
         get_loss(name)

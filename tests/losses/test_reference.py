@@ -191,3 +191,27 @@ def test_dice_none_is_per_image():
     assert get_loss("dice", reduction="sum")(y, t).item() == pytest.approx(
         per_image.sum().item(), rel=1e-6
     )
+
+
+def test_balanced_softmax_formula_and_equivalence(batch):
+    y, t = batch
+    counts = np.array([500.0, 200, 100, 50, 20, 10, 5])
+    ours = get_loss("balanced-softmax", class_counts=counts, reduction="none")(y, t)
+    np.testing.assert_allclose(ours, per_example(ref.balanced_softmax_example, y, t, counts=counts), rtol=1e-5)
+    # equal to logit adjustment with tau = 1 (Menon et al. 2021)
+    np.testing.assert_allclose(ours, get_loss("logit-adjusted", class_counts=counts, reduction="none")(y, t), rtol=1e-5)
+
+
+@pytest.mark.parametrize(("max_margin", "s"), [(0.5, 30.0), (0.3, 1.0)])
+def test_ldam_formula(batch, max_margin, s):
+    y, t = batch
+    y = y / 10  # cosine-like logits, as in the paper
+    counts = np.array([500.0, 200, 100, 50, 20, 10, 5])
+    ours = get_loss("ldam", class_counts=counts, max_margin=max_margin, s=s, reduction="none")(y, t)
+    expected = per_example(ref.ldam_example, y, t, counts=counts, max_margin=max_margin, s=s)
+    np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_ldam_margins():
+    loss = get_loss("ldam", class_counts=[10000, 625, 16])
+    np.testing.assert_allclose(loss.margins.numpy(), [0.5 * 16**0.25 / 10000**0.25, 0.5 * 16**0.25 / 625**0.25, 0.5], rtol=1e-6)

@@ -1,0 +1,321 @@
+"""Reading the results store: every run record under a folder, as one pandas DataFrame.
+
+A results folder holds one folder per run with its ``record.json`` (see
+:mod:`hem_bench.results.record`); any depth of nesting is allowed, so the records of several
+machines or sweeps can be gathered under one folder and read together. :func:`load_results`
+finds every ``**/record.json``, reads it and keeps the completed runs of the current
+``schema_version`` as one DataFrame row each. What it leaves out is counted and named with
+a warning (:class:`RecordWarning`), and the rest still aggregate:
+
+- ``schema``: a record of another ``schema_version`` (the fields may mean something else);
+- ``failed``: a failed run (it has no metrics);
+- ``invalid``: a file that is not valid JSON, or lacks the fields of a record;
+- ``duplicate``: a second run of the same (task, dataset, model, loss, seed) -- the same
+  experiment with another recipe, say; the one that finished last is kept.
+
+Columns of the frame: :data:`RUN_COLUMNS`, then one column per metric key (the union over
+runs; NaN where a run lacks the metric). A metric whose key is also a run column is stored
+as ``metric:<key>``. Losses run with different parameter values (``hem`` with ``margin=1``
+and ``margin=2``) are different entries of the comparison: their ``loss`` column holds the
+name with the parameters that differ, ``hem(margin=2.0)``; ``loss_name`` always holds the
+registry name.
+
+pandas does the tabulation; nothing here is computed by hand beyond reading JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hem_bench.config import SCHEMA_VERSION
+from hem_bench.errors import ConfigError
+
+RECORD_GLOB = "**/record.json"
+
+#: the columns of every row, in order; the metric columns follow
+RUN_COLUMNS = (
+    "task",
+    "dataset",
+    "model",
+    "loss",
+    "loss_name",
+    "loss_params",
+    "seed",
+    "status",
+    "run_id",
+    "headline",
+    "headline_value",
+    "higher_is_better",
+    "finished_at",
+    "path",
+)
+
+#: why a record was left out -> how the warning describes it
+SKIP_REASONS = {
+    "schema": "of another schema_version (this version of hem-bench reads {version})",
+    "failed": "of failed runs",
+    "invalid": "that could not be read",
+    "duplicate": "repeating a (task, dataset, model, loss, seed) already read (kept the latest)",
+}
+
+#: how many file names a warning lists before it says "and N more"
+MAX_LISTED = 20
+
+
+class RecordWarning(UserWarning):
+    """Some records under a results folder were left out of the aggregation."""
+
+
+@dataclass
+class Skipped:
+    """A record left out: its path, the category (a key of :data:`SKIP_REASONS`) and why."""
+
+    path: Path
+    category: str
+    reason: str
+
+
+@dataclass
+class Results:
+    """What :func:`load_results` found: the frame of usable runs and what was left out."""
+
+    root: Path
+    frame: Any  # pandas.DataFrame; typed loosely so that importing this module stays light
+    found: int
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def metric_columns(self) -> list[str]:
+        """The frame's metric columns (everything after :data:`RUN_COLUMNS`)."""
+        return metric_columns(self.frame)
+
+    def skipped_by(self, category: str) -> list[Skipped]:
+        """The records left out for ``category`` (``schema``, ``failed``, ...)."""
+        return [s for s in self.skipped if s.category == category]
+
+    def counts(self) -> dict[str, int]:
+        """Records found, used, and left out per category."""
+        out = {"found": self.found, "used": len(self.frame)}
+        for category in SKIP_REASONS:
+            out[category] = len(self.skipped_by(category))
+        return out
+
+
+def metric_columns(frame) -> list[str]:
+    """The metric columns of a frame made by :func:`records_frame`."""
+    return [c for c in frame.columns if c not in RUN_COLUMNS]
+
+
+def find_record_files(root: str | Path) -> list[Path]:
+    """Every ``record.json`` under ``root`` (any depth), sorted by path."""
+    return sorted(p for p in Path(root).glob(RECORD_GLOB) if p.is_file())
+
+
+class InvalidRecord(ValueError):
+    """A file that is not a run record this version can read."""
+
+
+def read_record_file(path: Path) -> dict[str, Any]:
+    """The record in ``path``; raises :class:`InvalidRecord` for unreadable JSON or a file
+    that is not a JSON object."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidRecord(f"cannot read it: {exc}") from None
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        raise InvalidRecord(f"invalid JSON: {exc}") from None
+    if not isinstance(record, dict):
+        raise InvalidRecord(f"expected a JSON object; found {type(record).__name__}")
+    return record
+
+
+def _number(value: Any) -> float:
+    """``value`` as a float; NaN for what is not a number (None, a string, ...)."""
+    if isinstance(value, bool):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def record_row(record: dict[str, Any], path: Path) -> dict[str, Any]:
+    """One frame row from a completed record of the current schema: the run columns and
+    its metrics. Raises :class:`InvalidRecord` when a field a row needs is missing."""
+    for key in ("task", "dataset", "loss", "seed", "metrics", "headline"):
+        if key not in record:
+            raise InvalidRecord(f"the field {key!r} is missing")
+    metrics, headline = record["metrics"], record["headline"]
+    if not isinstance(metrics, dict):
+        raise InvalidRecord("'metrics' must be a mapping of metric names to numbers")
+    if not isinstance(headline, dict) or not isinstance(headline.get("name"), str):
+        raise InvalidRecord("'headline' must be an object with 'name', 'value', 'higher_is_better'")
+    try:
+        seed = int(record["seed"])
+    except (TypeError, ValueError):
+        raise InvalidRecord(f"'seed' must be an integer; found {record['seed']!r}") from None
+    name = headline["name"]
+    value = _number(headline.get("value"))
+    if math.isnan(value):
+        value = _number(metrics.get(name))
+    params = record.get("loss_params") or {}
+    if not isinstance(params, dict):
+        raise InvalidRecord("'loss_params' must be a mapping")
+    row: dict[str, Any] = {
+        "task": str(record["task"]),
+        "dataset": str(record["dataset"]),
+        "model": str(record.get("model") or ""),
+        "loss": str(record["loss"]),
+        "loss_name": str(record["loss"]),
+        "loss_params": json.dumps(params, sort_keys=True, default=str),
+        "seed": seed,
+        "status": str(record.get("status")),
+        "run_id": str(record.get("run_id") or ""),
+        "headline": name,
+        "headline_value": value,
+        "higher_is_better": bool(headline.get("higher_is_better", True)),
+        "finished_at": str(record.get("finished_at") or ""),
+        "path": str(path),
+    }
+    for key, number in metrics.items():
+        key = str(key)
+        row[f"metric:{key}" if key in RUN_COLUMNS else key] = _number(number)
+    return row
+
+
+def _loss_labels(frame) -> None:
+    """Name each loss by its parameters where one loss was run with several values of a
+    parameter: ``hem(margin=1.0)`` and ``hem(margin=2.0)``. Only the parameters whose
+    values differ are named; a loss whose runs agree on every parameter they state keeps
+    its plain name, and so does a run that does not state a varying parameter."""
+    for name, rows in frame.groupby("loss_name", sort=False):
+        variants = {text: json.loads(text) for text in rows["loss_params"].unique()}
+        if len(variants) < 2:
+            continue
+        seen: dict[str, set[str]] = {}
+        for params in variants.values():
+            for key, value in params.items():
+                seen.setdefault(key, set()).add(json.dumps(value, sort_keys=True))
+        varying = [key for key, values in seen.items() if len(values) > 1]
+        if not varying:
+            continue
+        for text, params in variants.items():
+            shown = [f"{key}={params[key]}" for key in sorted(varying) if key in params]
+            if shown:
+                selected = (frame["loss_name"] == name) & (frame["loss_params"] == text)
+                frame.loc[selected, "loss"] = f"{name}({', '.join(shown)})"
+
+
+def records_frame(rows: list[dict[str, Any]]):
+    """The DataFrame of ``rows`` (from :func:`record_row`): run columns, then metric
+    columns sorted by name."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    for column in RUN_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = pd.Series(dtype=object)
+    metrics = sorted(c for c in frame.columns if c not in RUN_COLUMNS)
+    frame = frame[list(RUN_COLUMNS) + metrics]
+    if len(frame):
+        frame["seed"] = frame["seed"].astype(int)
+        frame["higher_is_better"] = frame["higher_is_better"].astype(bool)
+        frame["headline_value"] = frame["headline_value"].astype(float)
+        for column in metrics:
+            frame[column] = frame[column].astype(float)
+        _loss_labels(frame)
+    return frame.reset_index(drop=True)
+
+
+def _describe(paths: list[Skipped]) -> str:
+    """The paths of ``paths``, comma-separated, the first :data:`MAX_LISTED` of them."""
+    listed = [str(s.path) for s in paths[:MAX_LISTED]]
+    more = len(paths) - len(listed)
+    return ", ".join(listed) + (f" and {more} more" if more else "")
+
+
+def warn_skipped(skipped: list[Skipped], stacklevel: int = 3) -> None:
+    """One :class:`RecordWarning` per category of left-out records, naming how many and
+    which files (an unreadable file also with why)."""
+    for category, text in SKIP_REASONS.items():
+        items = [s for s in skipped if s.category == category]
+        if not items:
+            continue
+        what = text.format(version=SCHEMA_VERSION)
+        noun = "record" if len(items) == 1 else "records"
+        if category == "invalid":
+            files = "; ".join(f"{s.path} ({s.reason})" for s in items[:MAX_LISTED])
+            more = len(items) - min(len(items), MAX_LISTED)
+            files += f"; and {more} more" if more else ""
+        else:
+            files = _describe(items)
+        warnings.warn(
+            f"hem-bench: skipped {len(items)} {noun} {what}: {files}",
+            RecordWarning,
+            stacklevel=stacklevel,
+        )
+
+
+def _drop_duplicates(frame, skipped: list[Skipped]):
+    """Keep one run per (task, dataset, model, loss, seed): the one that finished last."""
+    key = ["task", "dataset", "model", "loss", "seed"]
+    ordered = frame.sort_values(["finished_at", "path"], kind="stable")
+    dropped = ordered[ordered.duplicated(key, keep="last")]
+    for _, row in dropped.iterrows():
+        kept = ordered[(ordered[key] == row[key]).all(axis=1)].iloc[-1]
+        skipped.append(Skipped(Path(row["path"]), "duplicate", f"kept {kept['path']}"))
+    return frame.drop(index=dropped.index).reset_index(drop=True)
+
+
+def load_results(root: str | Path, warn: bool = True) -> Results:
+    """Read every run record under ``root`` into :class:`Results`.
+
+    Raises :class:`~hem_bench.errors.ConfigError` when ``root`` is not a folder, holds no
+    ``record.json``, or holds none that can be used (the message counts what was left out).
+    With ``warn`` (the default) the left-out records are reported with :func:`warn_skipped`.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise ConfigError(f"results folder {str(root)!r} does not exist")
+    if not root.is_dir():
+        raise ConfigError(f"results folder {str(root)!r} is not a folder")
+    paths = find_record_files(root)
+    if not paths:
+        raise ConfigError(
+            f"no run records (record.json) found under {str(root)!r}; "
+            "'hem-bench run --out DIR' writes them"
+        )
+    rows, skipped = [], []
+    for path in paths:
+        try:
+            record = read_record_file(path)
+            if record.get("schema_version") != SCHEMA_VERSION:
+                version = record.get("schema_version", "none")
+                skipped.append(Skipped(path, "schema", f"schema_version {version!r}"))
+                continue
+            status = record.get("status")
+            if status == "failed":
+                skipped.append(Skipped(path, "failed", str(record.get("error", ""))))
+                continue
+            if status != "completed":
+                raise InvalidRecord(f"unknown status {status!r}")
+            rows.append(record_row(record, path))
+        except InvalidRecord as exc:
+            skipped.append(Skipped(path, "invalid", str(exc)))
+    frame = records_frame(rows)
+    if len(frame):
+        frame = _drop_duplicates(frame, skipped)
+    if warn:
+        warn_skipped(skipped)
+    results = Results(root=root, frame=frame, found=len(paths), skipped=skipped)
+    if not len(frame):
+        counts = ", ".join(f"{n} {k}" for k, n in results.counts().items() if k != "used" and n)
+        raise ConfigError(f"no usable run records under {str(root)!r} ({counts})")
+    return results

@@ -1,0 +1,303 @@
+"""``adversarial``: robustness to adversarial examples.
+
+Attacks come from torchattacks and run in [0, 1] pixel space against the model with its
+normalisation inside: FGSM (Goodfellow et al. 2015), PGD (Madry et al. 2018; random start,
+step size 2.5 eps / steps by default) and AutoAttack in its standard version (Croce & Hein
+2020: APGD-CE, APGD-T, FAB-T, Square). The norm is L-infinity by default, L2 as an option
+(``--task-option norm=l2``; "fgsm" is then the L2 fast gradient method, PGD-L2 with one
+step of size eps). Default budgets: the digits 0.05, 0.1, 0.2; the MNIST family 0.1, 0.2,
+0.3; CIFAR and SVHN 1/255, 2/255, 4/255, 8/255 (L2: 0.5, 1, 2; 1, 2, 3; 0.25, 0.5, 1).
+AutoAttack is slow: it runs on the first ``autoattack_n`` test images (default 200) at the
+headline budget only (``autoattack_eps=all`` for every budget); the record states both.
+
+Metrics: clean ``acc``, ``robust_acc/<attack>/<eps>`` for each attack and budget, and the
+headline ``robust_acc`` = PGD at the task's default budget (digits 0.1, MNIST 0.3, CIFAR
+8/255; L2: 1, 2, 0.5).
+
+Adversarial training (``--task-option adv_train=pgd``, Madry et al. 2018): every training
+batch is replaced by PGD examples (``adv_train_steps`` steps, default 7, at the headline
+budget) that maximise the loss under test, which is then minimised on them.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import torch
+from torch import Tensor, nn
+from torchmetrics.aggregation import SumMetric
+
+from hem_bench.errors import ConfigError
+from hem_bench.tasks.base import ClassificationTask, classification_datamodule
+
+ATTACKS = ("fgsm", "pgd", "autoattack")
+NORMS = ("linf", "l2")
+_CIFAR = ["1/255", "2/255", "4/255", "8/255"]
+_MNIST = ["0.1", "0.2", "0.3"]
+#: default budgets per norm and data set, and the headline budget (last item of the pair)
+BUDGETS = {
+    "linf": {
+        "digits": (["0.05", "0.1", "0.2"], "0.1"),
+        "mnist": (_MNIST, "0.3"),
+        "fashion-mnist": (_MNIST, "0.3"),
+        "kmnist": (_MNIST, "0.3"),
+        "cifar10": (_CIFAR, "8/255"),
+        "cifar100": (_CIFAR, "8/255"),
+        "svhn": (_CIFAR, "8/255"),
+    },
+    "l2": {
+        "digits": (["0.5", "1", "2"], "1"),
+        "mnist": (["1", "2", "3"], "2"),
+        "fashion-mnist": (["1", "2", "3"], "2"),
+        "kmnist": (["1", "2", "3"], "2"),
+        "cifar10": (["0.25", "0.5", "1"], "0.5"),
+        "cifar100": (["0.25", "0.5", "1"], "0.5"),
+        "svhn": (["0.25", "0.5", "1"], "0.5"),
+    },
+}
+FALLBACK = {"linf": (_CIFAR, "8/255"), "l2": (["0.25", "0.5", "1"], "0.5")}
+
+
+def parse_eps(text: str) -> float:
+    """A budget from ``"0.1"`` or ``"8/255"``."""
+    try:
+        value = float(Fraction(text.strip()))
+    except (ValueError, ZeroDivisionError):
+        raise ConfigError(f"attack budget {text!r} must be a number such as 0.1 or 8/255") from None
+    if value < 0:
+        raise ConfigError(f"attack budget {text!r} must be >= 0")
+    return value
+
+
+def eps_key(eps: float) -> str:
+    """Metric-key form of a budget: a decimal with up to 6 significant digits."""
+    return f"{eps:.6g}"
+
+
+def make_datamodule(config):
+    return classification_datamodule(config)
+
+
+def fgsm_or_fgm(model: nn.Module, eps: float, norm: str):
+    import torchattacks
+
+    if norm == "linf":
+        return torchattacks.FGSM(model, eps=eps)
+    return torchattacks.PGDL2(model, eps=eps, alpha=eps, steps=1, random_start=False)
+
+
+def pgd(model: nn.Module, eps: float, norm: str, steps: int, step_size: float | None):
+    import torchattacks
+
+    alpha = step_size if step_size else 2.5 * eps / steps
+    if norm == "linf":
+        return torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=True)
+    return torchattacks.PGDL2(model, eps=eps, alpha=alpha, steps=steps, random_start=True)
+
+
+def autoattack(model: nn.Module, eps: float, norm: str, num_classes: int, seed: int):
+    import torchattacks
+
+    return torchattacks.AutoAttack(
+        model,
+        norm="Linf" if norm == "linf" else "L2",
+        eps=eps,
+        version="standard",
+        n_classes=num_classes,
+        seed=seed,
+    )
+
+
+def pgd_training_examples(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    images: Tensor,
+    target: Tensor,
+    eps: float,
+    steps: int,
+    generator: torch.Generator,
+    norm: str = "linf",
+) -> Tensor:
+    """PGD examples that maximise ``loss_fn`` (Madry et al. 2018), for adversarial training."""
+    alpha = 2.5 * eps / steps
+    if norm == "linf":
+        noise = torch.rand(images.shape, generator=generator).to(images.device) * 2 - 1
+        adv = (images + eps * noise).clamp(0, 1)
+    else:
+        adv = images.clone()
+    for _ in range(steps):
+        adv = adv.detach().requires_grad_(True)
+        with torch.enable_grad():
+            (grad,) = torch.autograd.grad(loss_fn(model(adv), target), adv)
+        if norm == "linf":
+            adv = adv.detach() + alpha * grad.sign()
+            adv = torch.min(torch.max(adv, images - eps), images + eps)
+        else:
+            flat = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+            adv = adv.detach() + alpha * grad / flat
+            delta = adv - images
+            scale = (eps / delta.flatten(1).norm(dim=1).clamp_min(1e-12)).clamp(max=1.0)
+            adv = images + delta * scale.view(-1, 1, 1, 1)
+        adv = adv.clamp(0, 1)
+    return adv.detach()
+
+
+class AdversarialTask(ClassificationTask):
+    def setup(self, stage: str) -> None:
+        options = self.options
+        self.norm = str(options.get("norm", "linf")).lower()
+        if self.norm not in NORMS:
+            raise ConfigError(f"norm must be one of {', '.join(NORMS)}; got {self.norm!r}")
+        dataset = self.data.dataset
+        budgets, headline = BUDGETS[self.norm].get(dataset, FALLBACK[self.norm])
+        if options.get("eps"):
+            budgets = [e for e in str(options["eps"]).split(",") if e.strip()]
+            headline = options.get("headline_eps") or budgets[-1]
+        self.budgets = [parse_eps(e) for e in budgets]
+        self.headline_eps = parse_eps(str(headline))
+        if self.headline_eps not in self.budgets:
+            self.budgets.append(self.headline_eps)
+        self.attacks = [
+            a.strip()
+            for a in str(options.get("attacks", "fgsm,pgd,autoattack")).split(",")
+            if a.strip()
+        ]
+        for attack in self.attacks:
+            if attack not in ATTACKS:
+                raise ConfigError(f"unknown attack {attack!r}; available: {', '.join(ATTACKS)}")
+        if "pgd" not in self.attacks:
+            raise ConfigError(
+                "the attacks must include pgd: the headline is PGD at the default budget"
+            )
+        self.pgd_steps = int(options.get("pgd_steps", 10))
+        self.pgd_step_size = parse_eps(str(options.get("pgd_step_size") or "0")) or None
+        self.autoattack_n = int(options.get("autoattack_n", 200))
+        self.autoattack_all = str(options.get("autoattack_eps", "headline")) == "all"
+        self.adv_train = str(options.get("adv_train", "")).strip().lower()
+        if self.adv_train not in ("", "pgd"):
+            raise ConfigError(f"adv_train must be 'pgd' or empty; got {self.adv_train!r}")
+        if self.pgd_steps < 1 or self.autoattack_n < 0:
+            raise ConfigError("pgd_steps must be >= 1 and autoattack_n >= 0")
+
+    # -- adversarial training --------------------------------------------------------------
+    def training_step(self, batch, batch_idx):
+        if not self.adv_train:
+            return super().training_step(batch, batch_idx)
+        images, target = batch
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.global_step)
+        was_training = self.model.training
+        self.model.eval()
+        adversarial = pgd_training_examples(
+            self.model,
+            self.loss,
+            images,
+            target,
+            self.headline_eps,
+            int(self.options.get("adv_train_steps", 7)),
+            generator,
+            self.norm,
+        )
+        self.model.train(was_training)
+        return super().training_step((adversarial, target), batch_idx)
+
+    # -- evaluation ----------------------------------------------------------------------
+    def evaluation_sets(self) -> dict:
+        sets = {"test": self.data.test_set}
+        if "autoattack" in self.attacks and self.autoattack_n > 0:
+            n = min(self.autoattack_n, len(self.data.test_set))
+            sets["autoattack"] = self.data.test_set.subset(torch.arange(n))
+        return sets
+
+    def _evaluated(self) -> list[tuple[str, int, float]]:
+        """(attack, set index, budget) pairs to evaluate."""
+        pairs = []
+        for attack in self.attacks:
+            if attack == "autoattack":
+                if "autoattack" in self.set_names:
+                    eps_list = self.budgets if self.autoattack_all else [self.headline_eps]
+                    pairs += [(attack, self.set_names.index("autoattack"), e) for e in eps_list]
+            else:
+                pairs += [(attack, 0, e) for e in self.budgets]
+        return pairs
+
+    def on_test_start(self) -> None:
+        counters = {"clean_correct", "clean_total"}
+        for attack, _, eps in self._evaluated():
+            counters |= {f"{attack}|{eps_key(eps)}|correct", f"{attack}|{eps_key(eps)}|total"}
+        self.counts = nn.ModuleDict(
+            {k.replace(".", "_"): SumMetric().to(self.device) for k in counters}
+        )
+
+    def _count(self, name: str, value: Tensor | float) -> None:
+        self.counts[name.replace(".", "_")].update(
+            torch.as_tensor(value, dtype=torch.float64, device=self.device)
+        )
+
+    def _attack(
+        self, attack: str, eps: float, images: Tensor, target: Tensor, batch_idx: int
+    ) -> Tensor:
+        if eps == 0:
+            return images
+        seed = (self.seed * 1_000_003 + batch_idx) * 101 + ATTACKS.index(attack)
+        torch.manual_seed(seed)
+        if attack == "fgsm":
+            attacker = fgsm_or_fgm(self.model, eps, self.norm)
+        elif attack == "pgd":
+            attacker = pgd(self.model, eps, self.norm, self.pgd_steps, self.pgd_step_size)
+        else:
+            attacker = autoattack(self.model, eps, self.norm, self.model.num_classes, seed)
+        with torch.enable_grad():
+            return attacker(images, target)
+
+    def test_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        images, target = batch
+        if dataloader_idx == 0:
+            with torch.no_grad():
+                correct = (self.model(images).argmax(1) == target).sum()
+            self._count("clean_correct", correct)
+            self._count("clean_total", len(target))
+        for attack, set_index, eps in self._evaluated():
+            if set_index != dataloader_idx:
+                continue
+            adversarial = self._attack(attack, eps, images, target, batch_idx)
+            with torch.no_grad():
+                correct = (self.model(adversarial).argmax(1) == target).sum()
+            self._count(f"{attack}|{eps_key(eps)}|correct", correct)
+            self._count(f"{attack}|{eps_key(eps)}|total", len(target))
+
+    def _autoattack_settings(self) -> dict | None:
+        if "autoattack" not in self.set_names:
+            return None
+        budgets = self.budgets if self.autoattack_all else [self.headline_eps]
+        return {
+            "version": "standard",
+            "examples": min(self.autoattack_n, len(self.data.test_set)),
+            "budgets": [eps_key(e) for e in budgets],
+        }
+
+    def summarize(self) -> dict[str, float]:
+        def total(name: str) -> float:
+            return float(self.counts[name.replace(".", "_")].compute())
+
+        results = {"acc": total("clean_correct") / total("clean_total")}
+        for attack, _, eps in self._evaluated():
+            key = f"{attack}|{eps_key(eps)}"
+            results[f"robust_acc/{attack}/{eps_key(eps)}"] = total(f"{key}|correct") / total(
+                f"{key}|total"
+            )
+        results["robust_acc"] = results[f"robust_acc/pgd/{eps_key(self.headline_eps)}"]
+        self.record_extra = {
+            "attacks": {
+                "norm": self.norm,
+                "budgets": [eps_key(e) for e in self.budgets],
+                "headline": {"attack": "pgd", "eps": eps_key(self.headline_eps)},
+                "pgd": {
+                    "steps": self.pgd_steps,
+                    "step_size": self.pgd_step_size or "2.5 eps / steps",
+                    "random_start": True,
+                },
+                "autoattack": self._autoattack_settings(),
+                "adversarial_training": self.adv_train or None,
+            }
+        }
+        return results
