@@ -260,6 +260,27 @@ TASKS: dict[str, TaskSpec] = {
             ),
         },
     ),
+    "continual": TaskSpec(
+        name="continual",
+        summary="class-incremental learning with experience replay (reservoir buffer)",
+        kind="classification",
+        default_dataset="digits",
+        headline=("avg_acc", True),
+        module="hem_bench.tasks.continual:ContinualTask",
+        datamodule="hem_bench.tasks.continual:make_datamodule",
+        procedure="hem_bench.tasks.continual:procedure",
+        metrics="avg_acc (mean final accuracy over experiences), bwt, forgetting, "
+        "acc_matrix/<t>/<i>",
+        options={
+            "buffer": TaskOption(int, 200, "replay buffer size (0: naive fine-tuning)"),
+            "experiences": TaskOption(int, 0, "experiences (0: 5, CIFAR-100 10)"),
+            "shuffle": TaskOption(str, "false", "true: class order drawn from the seed"),
+        },
+        recipes={
+            name: replace(recipe, max_epochs=max(1, recipe.max_epochs // 3))
+            for name, recipe in RECIPES.items()
+        },
+    ),
 }
 
 

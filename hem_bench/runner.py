@@ -140,6 +140,11 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*treespec.*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LitLogger.*")
+    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+    # tasks that fit several times (continual learning) write one log folder
+    warnings.filterwarnings(
+        "ignore", message=".*Experiment logs directory .* exists and is not empty.*"
+    )
 
 
 def _last_checkpoint_callback(path: Path):

@@ -176,6 +176,32 @@ def _check_accelerator(accelerator: str) -> None:
             )
 
 
+#: metrics shown in the summary table after the headline, where a record has them
+SUMMARY_KEYS = (
+    "acc",
+    "nll",
+    "ece",
+    "brier",
+    "corruption/mean_acc",
+    "auroc",
+    "fpr95",
+    "aupr_in",
+    "aupr_out",
+    "balanced_acc",
+    "macro_f1",
+    "group/many/acc",
+    "group/medium/acc",
+    "group/few/acc",
+    "avg_acc",
+    "bwt",
+    "forgetting",
+    "miou",
+    "pixel_acc",
+    "mean_class_acc",
+    "dice",
+)
+
+
 def summary_rows(record: dict) -> list[dict[str, str]]:
     metrics = record["metrics"]
     headline = record["headline"]["name"]

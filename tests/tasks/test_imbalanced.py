@@ -22,7 +22,9 @@ def test_shot_groups_partition_the_classes():
     groups, rule = shot_groups(counts)
     assert rule.startswith("Liu")
     assert sorted(sum(groups.values(), [])) == list(range(100))
-    assert all(counts[c] > 100 for c in groups["many"]) and all(counts[c] < 20 for c in groups["few"])
+    assert all(counts[c] > 100 for c in groups["many"]) and all(
+        counts[c] < 20 for c in groups["few"]
+    )
     digits = long_tail_counts(107, 10, 10)  # one class above 100: thirds instead
     groups, rule = shot_groups(digits)
     assert rule.startswith("thirds")
@@ -30,7 +32,11 @@ def test_shot_groups_partition_the_classes():
     groups, _ = shot_groups([5, 50, 20, 40, 10, 30])  # order by frequency, not index
     assert groups == {"many": [1, 3], "medium": [2, 5], "few": [0, 4]}
     groups, rule = shot_groups(long_tail_counts(5000, 10, 100))  # CIFAR-10-LT: no few-shot class
-    assert rule.startswith("Liu") and groups["few"] == [] and len(groups["many"]) + len(groups["medium"]) == 10
+    assert (
+        rule.startswith("Liu")
+        and groups["few"] == []
+        and len(groups["many"]) + len(groups["medium"]) == 10
+    )
 
 
 def test_class_counts_of_the_long_tail_reach_the_loss():
@@ -48,7 +54,9 @@ def test_class_counts_of_the_long_tail_reach_the_loss():
 
 @pytest.mark.parametrize("loss", ["hem-plus", "ldam", "balanced-softmax"])
 def test_imbalanced_run(tmp_path, loss):
-    assert main(["run", "--task", "imbalanced", "--loss", loss, *QUICK, "--out", str(tmp_path)]) == 0
+    assert (
+        main(["run", "--task", "imbalanced", "--loss", loss, *QUICK, "--out", str(tmp_path)]) == 0
+    )
     record = record_of(tmp_path)
     m = record["metrics"]
     assert record["headline"]["name"] == "balanced_acc"
@@ -56,11 +64,15 @@ def test_imbalanced_run(tmp_path, loss):
     assert m["balanced_acc"] == pytest.approx(np.mean(per_class))
     groups = record["groups"]
     for name in ("many", "medium", "few"):
-        assert m[f"group/{name}/acc"] == pytest.approx(np.mean([per_class[c] for c in groups[name]]))
+        assert m[f"group/{name}/acc"] == pytest.approx(
+            np.mean([per_class[c] for c in groups[name]])
+        )
     assert groups["rule"].startswith("thirds")
     assert sorted(groups["many"] + groups["medium"] + groups["few"]) == list(range(10))
     counts = record["class_counts"]
-    assert counts == sorted(counts, reverse=True) and counts[0] / counts[-1] == pytest.approx(10, rel=0.1)
+    assert counts == sorted(counts, reverse=True) and counts[0] / counts[-1] == pytest.approx(
+        10, rel=0.1
+    )
     assert record["imbalance"] == {"ratio": 10.0, "kind": "exp"}
     assert 0 <= m["macro_f1"] <= 1
 
@@ -68,9 +80,13 @@ def test_imbalanced_run(tmp_path, loss):
 def test_macro_f1_agrees_with_scikit_learn(tmp_path):
     from sklearn.metrics import f1_score
 
-    assert main(["run", "--task", "imbalanced", "--loss", "ce", *QUICK, "--out", str(tmp_path)]) == 0
+    assert (
+        main(["run", "--task", "imbalanced", "--loss", "ce", *QUICK, "--out", str(tmp_path)]) == 0
+    )
     record = record_of(tmp_path)
-    config = RunConfig(**{k: v for k, v in record["config"].items() if k in RunConfig.model_fields}).resolve()
+    config = RunConfig(
+        **{k: v for k, v in record["config"].items() if k in RunConfig.model_fields}
+    ).resolve()
     dm = build_datamodule(config)
     dm.setup()
     task = build_task(config, dm)
@@ -83,18 +99,64 @@ def test_macro_f1_agrees_with_scikit_learn(tmp_path):
 
 
 def test_step_imbalance_and_bad_ratio(tmp_path, capsys):
-    assert main(["run", "--task", "imbalanced", "--task-option", "kind=step", *QUICK, "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--task",
+                "imbalanced",
+                "--task-option",
+                "kind=step",
+                *QUICK,
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     counts = record_of(tmp_path)["class_counts"]
     assert len(set(counts[:5])) == 1 and len(set(counts[5:])) == 1 and counts[0] // 10 == counts[-1]
-    assert main(["run", "--task", "imbalanced", "--task-option", "ratio=0.5", *QUICK, "--out", str(tmp_path / "b")]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--task",
+                "imbalanced",
+                "--task-option",
+                "ratio=0.5",
+                *QUICK,
+                "--out",
+                str(tmp_path / "b"),
+            ]
+        )
+        == 2
+    )
     assert "ratio must be a finite number >= 1" in capsys.readouterr().err
 
 
 def test_runs_on_cifar_format_data(tmp_path):
     write_cifar10(tmp_path, per_batch=40)
-    args = ["run", "--task", "imbalanced", "--dataset", "cifar10", "--data-dir", str(tmp_path), "--no-verify",
-            "--model", "timm/resnet10t", "--max-epochs", "1", "--batch-size", "32", "--no-progress",
-            "--task-option", "ratio=2", "--out", str(tmp_path / "out")]
+    args = [
+        "run",
+        "--task",
+        "imbalanced",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        str(tmp_path),
+        "--no-verify",
+        "--model",
+        "timm/resnet10t",
+        "--max-epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--no-progress",
+        "--task-option",
+        "ratio=2",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     assert main(args) == 0
     record = record_of(tmp_path / "out")
     assert record["dataset"] == "cifar10" and record["imbalance"]["ratio"] == 2.0

@@ -1,0 +1,159 @@
+"""The continual task: metric formulas, the reservoir buffer, forgetting, resume."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hem_bench.cli import main
+from tasks.continual import ReservoirBuffer, continual_metrics
+from tests.tasks.helpers import record_of
+
+QUICK = ["--max-epochs", "3", "--no-progress"]
+
+
+def test_metrics_against_hand_computed_matrices():
+    # R[t][i]: after experience t, accuracy on experience i
+    matrix = [[0.9], [0.6, 0.8], [0.5, 0.7, 0.95]]
+    m = continual_metrics(matrix)
+    assert m["avg_acc"] == pytest.approx((0.5 + 0.7 + 0.95) / 3)
+    assert m["bwt"] == pytest.approx(((0.5 - 0.9) + (0.7 - 0.8)) / 2)
+    # forgetting: exp 0 max(0.9, 0.6) - 0.5 = 0.4; exp 1 max(0.8) - 0.7 = 0.1
+    assert m["forgetting"] == pytest.approx((0.4 + 0.1) / 2)
+    # a peak after the diagonal counts for forgetting, not for backward transfer
+    m = continual_metrics([[0.5], [0.8, 0.9], [0.6, 0.9, 0.9]])
+    assert m["forgetting"] == pytest.approx(((0.8 - 0.6) + 0.0) / 2)
+    assert m["bwt"] == pytest.approx(((0.6 - 0.5) + 0.0) / 2)
+    assert continual_metrics([[0.7]]) == {"avg_acc": 0.7, "bwt": 0.0, "forgetting": 0.0}
+
+
+def test_reservoir_holds_at_most_m_and_samples_the_stream_uniformly():
+    stream = torch.arange(200)
+    inclusion = torch.zeros(200)
+    trials = 400
+    for seed in range(trials):
+        buffer = ReservoirBuffer(20, seed=seed)
+        buffer.add(stream.view(-1, 1, 1, 1).float(), stream)
+        assert len(buffer) == 20 and buffer.seen == 200
+        assert len(buffer.labels.unique()) == 20
+        inclusion[buffer.labels] += 1
+    freq = inclusion / trials
+    # every example is kept with probability m / N = 0.1, early or late in the stream
+    assert freq.mean().item() == pytest.approx(0.1, abs=1e-6)
+    assert abs(freq[:100].mean().item() - freq[100:].mean().item()) < 0.01
+    expected_std = (0.1 * 0.9 / trials) ** 0.5
+    assert (freq - 0.1).abs().max().item() < 5 * expected_std
+
+
+def test_reservoir_fills_first_and_zero_capacity_stores_nothing():
+    buffer = ReservoirBuffer(5, seed=0)
+    buffer.add(torch.zeros(3, 1, 2, 2), torch.tensor([1, 2, 3]))
+    assert buffer.labels.tolist() == [1, 2, 3]
+    empty = ReservoirBuffer(0)
+    empty.add(torch.zeros(3, 1, 2, 2), torch.tensor([1, 2, 3]))
+    assert len(empty) == 0
+    with pytest.raises(ValueError, match="buffer size must be >= 0"):
+        ReservoirBuffer(-1)
+
+
+def test_continual_run_and_replay_against_fine_tuning(tmp_path):
+    assert (
+        main(["run", "--task", "continual", "--loss", "ce", *QUICK, "--out", str(tmp_path / "er")])
+        == 0
+    )
+    assert (
+        main(
+            [
+                "run",
+                "--task",
+                "continual",
+                "--loss",
+                "ce",
+                *QUICK,
+                "--task-option",
+                "buffer=0",
+                "--out",
+                str(tmp_path / "ft"),
+            ]
+        )
+        == 0
+    )
+    er, ft = record_of(tmp_path / "er"), record_of(tmp_path / "ft")
+    for record in (er, ft):
+        matrix = record["accuracy_matrix"]
+        assert len(matrix) == 5 and all(
+            row[t + 1 :] == [None] * (4 - t) for t, row in enumerate(matrix)
+        )
+        lower = [[v for v in row if v is not None] for row in matrix]
+        expected = continual_metrics(lower)
+        for key in ("avg_acc", "bwt", "forgetting"):
+            assert record["metrics"][key] == pytest.approx(expected[key])
+        assert record["metrics"]["acc_matrix/4/0"] == matrix[4][0]
+        assert record["experiences"] == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
+    # naive fine-tuning forgets: old experiences are lost, class-incrementally
+    assert ft["metrics"]["forgetting"] > 0.5
+    assert ft["buffer"]["stored"] == 0 and er["buffer"]["stored"] == 200
+    # replay keeps more of the past
+    assert er["metrics"]["avg_acc"] > ft["metrics"]["avg_acc"] + 0.1
+    assert er["metrics"]["forgetting"] < ft["metrics"]["forgetting"]
+
+
+def test_resume_continues_after_the_last_saved_experience(tmp_path):
+    args = [
+        "run",
+        "--task",
+        "continual",
+        "--loss",
+        "hem",
+        "--max-epochs",
+        "2",
+        "--no-progress",
+        "--task-option",
+        "experiences=5",
+        "--out",
+        str(tmp_path),
+    ]
+    assert main(args) == 0
+    whole = record_of(tmp_path)
+    run_dir = next(tmp_path.glob("continual-*"))
+    (run_dir / "record.json").unlink()
+    for late in sorted((run_dir / "checkpoints").glob("experience-*.pt"))[3:]:
+        late.unlink()  # as if the run had been killed during experience 3
+    assert main([*args, "--resume"]) == 0
+    resumed = record_of(tmp_path)
+    assert resumed["metrics"] == whole["metrics"]
+
+
+def test_bad_continual_options(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "run",
+                "--task",
+                "continual",
+                "--task-option",
+                "experiences=3",
+                *QUICK,
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
+    assert "10 classes do not divide into 3 experiences" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "run",
+                "--task",
+                "continual",
+                "--task-option",
+                "buffer=-5",
+                *QUICK,
+                "--out",
+                str(tmp_path / "b"),
+            ]
+        )
+        == 2
+    )
+    assert "buffer size must be >= 0; got -5" in capsys.readouterr().err
