@@ -19,8 +19,21 @@ def test_default_ood_run_wall_time():
         with tempfile.TemporaryDirectory() as out:
             start = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "hem_bench", "run", "--task", "ood", "--loss", "hem", "--no-progress", "--out", out],
-                check=True, capture_output=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "hem_bench",
+                    "run",
+                    "--task",
+                    "ood",
+                    "--loss",
+                    "hem",
+                    "--no-progress",
+                    "--out",
+                    out,
+                ],
+                check=True,
+                capture_output=True,
             )
             wall = time.perf_counter() - start
             record = json.loads(next(Path(out).glob("*/record.json")).read_text())

@@ -29,9 +29,13 @@ EPOCHS = 10
 
 def _hand_loop(task, datamodule, epochs: int) -> float:
     model, loss_fn = task.model, task.loss
-    optimizer = torch.optim.SGD(model.parameters(), lr=task.lr, momentum=task.momentum, weight_decay=task.weight_decay)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=task.lr, momentum=task.momentum, weight_decay=task.weight_decay
+    )
     total = epochs * len(datamodule.train_dataloader())
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
+    )
     start = time.perf_counter()
     step = 0
     for epoch in range(epochs):
@@ -78,16 +82,32 @@ def test_training_loop_overhead():
         hand_times.append(_hand_loop(copy.deepcopy(task), datamodule, EPOCHS))
         start = time.perf_counter()
         for epoch in range(EPOCHS):
-            for images, target in datamodule.train_dataloader():
+            for images, _ in datamodule.train_dataloader():
                 datamodule.augment(images, epoch, 0)
         loading_times.append((time.perf_counter() - start) / EPOCHS)
     light, hand, load = min(lightning_times), min(hand_times), min(loading_times)
     report(
         "training_loop",
         [
-            {"what": "hand-written loop, one epoch (train + validation)", "ms": f"{hand * 1e3:.1f}", "ratio": "1.00x"},
-            {"what": "Lightning as the runner configures it, one epoch", "ms": f"{light * 1e3:.1f}", "ratio": f"{light / hand:.2f}x"},
-            {"what": "data loading + augmentation alone, one epoch", "ms": f"{load * 1e3:.1f}", "ratio": f"{load / hand:.2%} of the hand loop"},
-            {"what": "median Lightning / hand over repeats", "ms": "", "ratio": f"{statistics.median(lightning_times) / statistics.median(hand_times):.2f}x"},
+            {
+                "what": "hand-written loop, one epoch (train + validation)",
+                "ms": f"{hand * 1e3:.1f}",
+                "ratio": "1.00x",
+            },
+            {
+                "what": "Lightning as the runner configures it, one epoch",
+                "ms": f"{light * 1e3:.1f}",
+                "ratio": f"{light / hand:.2f}x",
+            },
+            {
+                "what": "data loading + augmentation alone, one epoch",
+                "ms": f"{load * 1e3:.1f}",
+                "ratio": f"{load / hand:.2%} of the hand loop",
+            },
+            {
+                "what": "median Lightning / hand over repeats",
+                "ms": "",
+                "ratio": f"{statistics.median(lightning_times) / statistics.median(hand_times):.2f}x",
+            },
         ],
     )
