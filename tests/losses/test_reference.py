@@ -197,9 +197,13 @@ def test_balanced_softmax_formula_and_equivalence(batch):
     y, t = batch
     counts = np.array([500.0, 200, 100, 50, 20, 10, 5])
     ours = get_loss("balanced-softmax", class_counts=counts, reduction="none")(y, t)
-    np.testing.assert_allclose(ours, per_example(ref.balanced_softmax_example, y, t, counts=counts), rtol=1e-5)
+    np.testing.assert_allclose(
+        ours, per_example(ref.balanced_softmax_example, y, t, counts=counts), rtol=1e-5
+    )
     # equal to logit adjustment with tau = 1 (Menon et al. 2021)
-    np.testing.assert_allclose(ours, get_loss("logit-adjusted", class_counts=counts, reduction="none")(y, t), rtol=1e-5)
+    np.testing.assert_allclose(
+        ours, get_loss("logit-adjusted", class_counts=counts, reduction="none")(y, t), rtol=1e-5
+    )
 
 
 @pytest.mark.parametrize(("max_margin", "s"), [(0.5, 30.0), (0.3, 1.0)])
@@ -214,4 +218,8 @@ def test_ldam_formula(batch, max_margin, s):
 
 def test_ldam_margins():
     loss = get_loss("ldam", class_counts=[10000, 625, 16])
-    np.testing.assert_allclose(loss.margins.numpy(), [0.5 * 16**0.25 / 10000**0.25, 0.5 * 16**0.25 / 625**0.25, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(
+        loss.margins.numpy(),
+        [0.5 * 16**0.25 / 10000**0.25, 0.5 * 16**0.25 / 625**0.25, 0.5],
+        rtol=1e-6,
+    )

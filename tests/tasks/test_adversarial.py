@@ -24,8 +24,15 @@ def trained():
     dm = build_datamodule(config)
     dm.setup()
     task = build_task(config, dm)
-    trainer = L.Trainer(max_epochs=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, num_sanity_val_steps=0, use_distributed_sampler=False)
+    trainer = L.Trainer(
+        max_epochs=3,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+    )
     trainer.fit(task, datamodule=dm)
     task.model.eval()
     return task.model, dm.test_set.float_images()[:200], dm.test_set.labels[:200]
@@ -71,7 +78,9 @@ def test_training_examples_maximise_the_loss_under_test(trained):
 
     model, images, labels = trained
     loss = get_loss("hem")
-    adv = pgd_training_examples(model, loss, images, labels, 0.1, 5, torch.Generator().manual_seed(0))
+    adv = pgd_training_examples(
+        model, loss, images, labels, 0.1, 5, torch.Generator().manual_seed(0)
+    )
     assert adv.min() >= 0 and adv.max() <= 1 and (adv - images).abs().max() <= 0.1 + 1e-6
     with torch.no_grad():
         assert loss(model(adv), labels) > loss(model(images), labels)
@@ -85,8 +94,20 @@ def test_parse_eps():
 
 
 def test_adversarial_run_records_ordered_metrics(tmp_path):
-    args = ["run", "--task", "adversarial", "--loss", "hem", *QUICK, "--task-option", "eps=0,0.05,0.1",
-            "--task-option", "headline_eps=0.1", "--out", str(tmp_path)]
+    args = [
+        "run",
+        "--task",
+        "adversarial",
+        "--loss",
+        "hem",
+        *QUICK,
+        "--task-option",
+        "eps=0,0.05,0.1",
+        "--task-option",
+        "headline_eps=0.1",
+        "--out",
+        str(tmp_path),
+    ]
     assert main(args) == 0
     record = record_of(tmp_path)
     m = record["metrics"]
@@ -103,9 +124,26 @@ def test_adversarial_run_records_ordered_metrics(tmp_path):
 
 
 def test_adversarial_training_and_l2(tmp_path):
-    args = ["run", "--task", "adversarial", "--loss", "ce", "--max-epochs", "1", "--no-progress",
-            "--task-option", "adv_train=pgd", "--task-option", "adv_train_steps=2",
-            "--task-option", "norm=l2", "--task-option", "attacks=fgsm,pgd", "--out", str(tmp_path)]
+    args = [
+        "run",
+        "--task",
+        "adversarial",
+        "--loss",
+        "ce",
+        "--max-epochs",
+        "1",
+        "--no-progress",
+        "--task-option",
+        "adv_train=pgd",
+        "--task-option",
+        "adv_train_steps=2",
+        "--task-option",
+        "norm=l2",
+        "--task-option",
+        "attacks=fgsm,pgd",
+        "--out",
+        str(tmp_path),
+    ]
     assert main(args) == 0
     record = record_of(tmp_path)
     assert record["attacks"]["adversarial_training"] == "pgd"
@@ -115,18 +153,54 @@ def test_adversarial_training_and_l2(tmp_path):
 
 @pytest.mark.parametrize(
     ("option", "message"),
-    [("norm=l3", "norm must be one of linf, l2"), ("attacks=fgsm,cw", "unknown attack 'cw'"),
-     ("eps=abc", "must be a number"), ("attacks=fgsm", "must include pgd")],
+    [
+        ("norm=l3", "norm must be one of linf, l2"),
+        ("attacks=fgsm,cw", "unknown attack 'cw'"),
+        ("eps=abc", "must be a number"),
+        ("attacks=fgsm", "must include pgd"),
+    ],
 )
 def test_bad_attack_options(tmp_path, option, message, capsys):
-    assert main(["run", "--task", "adversarial", "--max-epochs", "1", "--no-progress", "--task-option", option, "--out", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--task",
+                "adversarial",
+                "--max-epochs",
+                "1",
+                "--no-progress",
+                "--task-option",
+                option,
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert message in capsys.readouterr().err
 
 
 def test_runs_on_mnist_format_data(tmp_path):
     write_mnist(tmp_path, "MNIST", sizes=(120, 40))
-    args = ["run", "--task", "adversarial", "--dataset", "mnist", "--data-dir", str(tmp_path), "--max-epochs", "1",
-            "--no-progress", "--task-option", "attacks=fgsm,pgd", "--task-option", "pgd_steps=2", "--out", str(tmp_path / "out")]
+    args = [
+        "run",
+        "--task",
+        "adversarial",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(tmp_path),
+        "--max-epochs",
+        "1",
+        "--no-progress",
+        "--task-option",
+        "attacks=fgsm,pgd",
+        "--task-option",
+        "pgd_steps=2",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     assert main(args) == 0
     record = record_of(tmp_path / "out")
     assert record["dataset"] == "mnist" and record["model"] == "mnist-cnn"
