@@ -127,7 +127,8 @@ class ClassificationTask(L.LightningModule):
                 f"{self.global_step}; lower the learning rate (--lr) or check the loss's parameters"
             )
         self.log(
-            "train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(target)
+            "train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True,
+            batch_size=len(target),
         )
         return loss
 
@@ -202,6 +203,12 @@ class ClassificationTask(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self.results = self.summarize()
+        # how many examples each evaluation set saw, summed over processes: under DDP every
+        # example is evaluated exactly once (the sampler shards without padding)
+        if self.outputs and all(f"{i}_labels" in self.outputs for i in range(len(self.set_names))):
+            self.record_extra.setdefault(
+                "evaluated", {name: len(self.gathered(name)["labels"]) for name in self.set_names}
+            )
 
     def summarize(self) -> dict[str, float]:
         """Metrics of the run record (flat, lowercase, '/'-separated keys)."""

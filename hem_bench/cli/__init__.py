@@ -22,6 +22,7 @@ from hem_bench.errors import HemBenchError
 #: subcommand -> (module under hem_bench.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "train and evaluate one model on one task; writes a run record"),
+    "sweep": ("sweep", "run a grid of tasks x losses x seeds on local workers or SLURM"),
     "tasks": ("tasks", "list the tasks with their default data, model, recipe and headline"),
     "losses": ("losses", "list the losses in the registry, with their papers and parameters"),
     "datasets": ("datasets", "list the data sets: embedded ones and those read from --data-dir"),

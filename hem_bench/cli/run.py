@@ -253,6 +253,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"hem-bench run: failed: {exc}", file=sys.stderr)
             print(f"hem-bench run: failed record: {exc.record_path}", file=sys.stderr)
             return 1
+    from hem_bench.runner import _is_global_zero
+
+    if not _is_global_zero():  # other DDP processes: rank 0 reports
+        return 0
     title = f"{record['task']} / {record['dataset']} / {record['loss']} (seed {record['seed']})"
     print_rows(summary_rows(record), ["metric", "value"], "table", title=title)
     print(f"record: {path}")

@@ -1,0 +1,307 @@
+"""Grids of runs: tasks x losses x seeds (x data sets x models), on local worker processes or
+a SLURM cluster through submitit.
+
+Every run is identified by its configuration's run id. A run whose completed record exists
+is skipped and its record left untouched, so an interrupted sweep, run again, repeats
+nothing and loses nothing. A run that fails is recorded as failed and the sweep goes on.
+
+Local workers are long-lived processes (the spawn start method), each importing the suite
+once and running its share of the grid one run after another, with the machine's CPU
+threads divided between them. On SLURM every run is one task of a job array
+(``slurm_array_parallelism`` at a time); submitit's local executor runs the same code path
+without a cluster, which is how it is tested.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hem_bench.config import ResolvedConfig, RunConfig
+from hem_bench.errors import ConfigError, HemBenchError
+
+#: the losses compared by the HEM paper on every task (Spratling & Schütt 2025)
+CORE_LOSSES = ("ce", "hem", "hem-plus", "logitnorm", "logit-adjusted", "dice", "focal")
+#: the offline grid: every task on its embedded data, the core losses, three seeds. Epochs
+#: are cut for the slower tasks so that the whole grid fits a laptop's afternoon (the
+#: settings are part of each run's configuration and therefore of its record).
+PRESETS: dict[str, dict[str, Any]] = {
+    "embedded": {
+        "tasks": ["classify", "ood", "adversarial", "imbalanced", "continual", "segmentation"],
+        "losses": list(CORE_LOSSES),
+        "seeds": [0, 1, 2],
+        "per_task": {
+            "classify": {"max_epochs": 15, "task_options": {"severities": "1,3,5"}},
+            "ood": {"max_epochs": 15},
+            "adversarial": {"max_epochs": 15, "task_options": {"autoattack_n": 100}},
+            "imbalanced": {"max_epochs": 15},
+            "continual": {"max_epochs": 4},
+            "segmentation": {"max_epochs": 4},
+        },
+    }
+}
+STATES = ("pending", "running", "done", "failed", "skipped")
+
+
+@dataclass
+class SweepRun:
+    config: ResolvedConfig
+    state: str = "pending"
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.config.task}/{self.config.dataset}/{self.config.loss}/seed{self.config.seed}"
+
+
+@dataclass
+class SweepResult:
+    runs: list[SweepRun]
+    seconds: float
+    per_task: dict[str, float] = field(default_factory=dict)
+
+    def count(self, state: str) -> int:
+        return sum(run.state == state for run in self.runs)
+
+    @property
+    def failed(self) -> list[SweepRun]:
+        return [run for run in self.runs if run.state == "failed"]
+
+
+def grid(
+    tasks: Sequence[str],
+    losses: Sequence[str],
+    seeds: Sequence[int],
+    datasets: Sequence[str | None] = (None,),
+    models: Sequence[str | None] = (None,),
+    settings: dict[str, Any] | None = None,
+    per_task: dict[str, dict[str, Any]] | None = None,
+) -> list[ResolvedConfig]:
+    """Resolved configurations of the full grid, validated before anything runs."""
+    if not tasks or not losses or not seeds:
+        raise ConfigError("a sweep needs at least one task, one loss and one seed")
+    configs, seen = [], set()
+    for task, dataset, model, loss, seed in itertools.product(tasks, datasets, models, losses, seeds):
+        values = dict(settings or {})
+        extra = dict((per_task or {}).get(task, {}))
+        options = {**extra.pop("task_options", {}), **values.pop("task_options", {})}
+        values.update({k: v for k, v in extra.items() if k not in values})
+        values.update(task=task, loss=loss, seed=seed)
+        if options:
+            values["task_options"] = options
+        if dataset is not None:
+            values["dataset"] = dataset
+        if model is not None:
+            values["model"] = model
+        try:
+            resolved = RunConfig.from_sources(None, values).resolve()
+        except HemBenchError as exc:
+            raise ConfigError(f"sweep cell {task}/{dataset or 'default'}/{loss}/seed{seed}: {exc}") from None
+        if resolved.run_id not in seen:
+            seen.add(resolved.run_id)
+            configs.append(resolved)
+    return configs
+
+
+def _threads_per_worker(workers: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def _init_worker(threads: int) -> None:
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ["MKL_NUM_THREADS"] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def execute(config_values: dict[str, Any]) -> dict[str, Any]:
+    """Run one configuration (in a worker process or a SLURM task); never raises.
+
+    Returns ``{"state": "done" | "failed" | "skipped", "error": ..., "seconds": ...}``.
+    A failure before training starts (bad data folder, say) also leaves a failed record.
+    """
+    from hem_bench.plugins import load_plugin_files
+    from hem_bench.runner import RunFailed, existing_record, run
+
+    start = time.perf_counter()
+    config = None
+    try:
+        load_plugin_files(config_values.get("plugins") or [])
+        config = ResolvedConfig(**config_values)
+        if existing_record(config) is not None:
+            return {"state": "skipped", "error": "", "seconds": 0.0}
+        run(config)
+        return {"state": "done", "error": "", "seconds": time.perf_counter() - start}
+    except RunFailed as exc:
+        return {"state": "failed", "error": str(exc), "seconds": time.perf_counter() - start}
+    except Exception as exc:  # includes bad input found while building: record it
+        message = f"{type(exc).__name__}: {exc}"
+        if config is not None:
+            _write_failed_record(config, message, traceback.format_exc())
+        return {"state": "failed", "error": message, "seconds": time.perf_counter() - start}
+
+
+def _write_failed_record(config: ResolvedConfig, message: str, trace: str) -> None:
+    from hem_bench.recipes import task_spec
+    from hem_bench.results.record import RECORD_NAME, make_record, now, write_json_atomic
+
+    run_dir = config.run_dir()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "error.log").write_text(trace)
+    record = make_record(config, "failed", {}, task_spec(config.task).headline, {}, now(), error=message)
+    write_json_atomic(run_dir / RECORD_NAME, record)
+
+
+Progress = Callable[[SweepRun, dict[str, int]], None]
+
+
+def _counts(runs: Iterable[SweepRun]) -> dict[str, int]:
+    runs = list(runs)
+    return {state: sum(r.state == state for r in runs) for state in STATES}
+
+
+def run_local(configs: list[ResolvedConfig], workers: int = 1, progress: Progress | None = None) -> SweepResult:
+    """Run the grid on ``workers`` local processes."""
+    from hem_bench.runner import existing_record
+
+    start = time.perf_counter()
+    runs = [SweepRun(c) for c in configs]
+    todo = []
+    for run in runs:
+        if existing_record(run.config) is not None:
+            run.state = "skipped"
+            if progress:
+                progress(run, _counts(runs))
+        else:
+            todo.append(run)
+    if todo:
+        if workers <= 1:
+            _init_worker(_threads_per_worker(1))
+            for run in todo:
+                run.state = "running"
+                if progress:
+                    progress(run, _counts(runs))
+                _finish(run, execute(run.config.model_dump()), runs, progress)
+        else:
+            _run_pool(todo, runs, workers, progress)
+    return _result(runs, time.perf_counter() - start)
+
+
+def _finish(run: SweepRun, outcome: dict[str, Any], runs: list[SweepRun], progress: Progress | None) -> None:
+    run.state, run.error, run.seconds = outcome["state"], outcome["error"], outcome["seconds"]
+    if progress:
+        progress(run, _counts(runs))
+
+
+def _run_pool(todo: list[SweepRun], runs: list[SweepRun], workers: int, progress: Progress | None) -> None:
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    context = multiprocessing.get_context("spawn")
+    queue = list(todo)
+    while queue:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_init_worker,
+            initargs=(_threads_per_worker(workers),),
+        ) as pool:
+            futures = {}
+            broken = False
+            while (queue or futures) and not broken:
+                while queue and len(futures) < workers:
+                    run = queue.pop(0)
+                    run.state = "running"
+                    futures[pool.submit(execute, run.config.model_dump())] = run
+                    if progress:
+                        progress(run, _counts(runs))
+                finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    run = futures.pop(future)
+                    try:
+                        outcome = future.result()
+                    except BrokenProcessPool as exc:  # a worker died (out of memory, a signal)
+                        outcome = {"state": "failed", "error": f"worker process died: {exc}", "seconds": 0.0}
+                        broken = True
+                    _finish(run, outcome, runs, progress)
+            if broken:  # runs in flight when the pool broke are retried in a fresh pool
+                for future, run in futures.items():
+                    run.state = "pending"
+                    queue.insert(0, run)
+
+
+def run_slurm(
+    configs: list[ResolvedConfig],
+    folder: str | Path,
+    cluster: str = "slurm",
+    partition: str | None = None,
+    timeout_min: int = 60,
+    gpus_per_run: int = 0,
+    cpus_per_run: int = 2,
+    array_parallelism: int = 16,
+    progress: Progress | None = None,
+) -> SweepResult:
+    """Submit the runs without a completed record as a SLURM job array (submitit)."""
+    import submitit
+
+    from hem_bench.runner import existing_record
+
+    start = time.perf_counter()
+    runs = [SweepRun(c) for c in configs]
+    todo = []
+    for run in runs:
+        if existing_record(run.config) is not None:
+            run.state = "skipped"
+            if progress:
+                progress(run, _counts(runs))
+        else:
+            todo.append(run)
+    if todo:
+        executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+        parameters: dict[str, Any] = {"timeout_min": timeout_min, "cpus_per_task": cpus_per_run}
+        if cluster == "slurm":
+            parameters["slurm_array_parallelism"] = array_parallelism
+            if partition:
+                parameters["slurm_partition"] = partition
+            if gpus_per_run:
+                parameters["gpus_per_node"] = gpus_per_run
+        executor.update_parameters(**parameters)
+        jobs = executor.map_array(execute, [run.config.model_dump() for run in todo])
+        for run in todo:
+            run.state = "running"
+        pending = dict(zip(jobs, todo))
+        while pending:
+            for job in [j for j in pending if j.done()]:
+                run = pending.pop(job)
+                try:
+                    outcome = job.result()
+                except Exception as exc:  # the job itself failed (killed, timed out)
+                    outcome = {"state": "failed", "error": f"job {job.job_id} failed: {exc}", "seconds": 0.0}
+                _finish(run, outcome, runs, progress)
+            if pending:
+                time.sleep(0.5)
+    return _result(runs, time.perf_counter() - start)
+
+
+def _result(runs: list[SweepRun], seconds: float) -> SweepResult:
+    per_task: dict[str, float] = {}
+    for run in runs:
+        per_task[run.config.task] = per_task.get(run.config.task, 0.0) + run.seconds
+    return SweepResult(runs, seconds, per_task)
+
+
+def print_line(run: SweepRun, counts: dict[str, int]) -> None:
+    """Plain progress (one line per change), for logs and non-terminals."""
+    total = sum(counts.values())
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("done", "running", "failed", "skipped"))
+    extra = f": {run.error}" if run.state == "failed" else ""
+    print(f"[{total - counts['pending'] - counts['running']}/{total}] {run.state:>7} {run.label} ({summary}){extra}",
+          file=sys.stderr, flush=True)

@@ -1,0 +1,143 @@
+"""``hem-bench sweep``: the grid, skipping, failures, resuming, workers, submitit; and
+multi-device runs (DDP on CPU, bf16 on CPU)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hem_bench.cli import main
+from tests.helpers import run_cli
+
+QUICK = ["--max-epochs", "1", "--task-option", "corruptions=none", "--no-progress"]
+BOOM = (
+    "from hem_bench.losses import ClassificationLoss, LossInfo, Paper, register_loss\n"
+    "@register_loss('boom', info=LossInfo(summary='fails', paper=Paper('t', 'a', 'v', 2020, 'https://x')))\n"
+    "class Boom(ClassificationLoss):\n"
+    "    '''Raises (a 2020).'''\n"
+    "    def per_example(self, logits, target):\n"
+    "        raise RuntimeError('boom inside the loss')\n"
+)
+
+
+def records(out: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/record.json")}
+
+
+def test_dry_run_of_the_embedded_preset(capsys):
+    assert main(["sweep", "--preset", "embedded", "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert len(lines) == 6 * 7 * 3 and "126 runs" in captured.err
+    tasks = {line.split()[1] for line in lines}
+    assert tasks == {"classify", "ood", "adversarial", "imbalanced", "continual", "segmentation"}
+
+
+def test_the_grid_is_validated_before_anything_runs(tmp_path, capsys):
+    assert main(["sweep", "--tasks", "ood", "--losses", "ce,hemm", "--seeds", "0", "--out", str(tmp_path)]) == 2
+    assert "unknown loss 'hemm'" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+    assert main(["sweep", "--tasks", "ood", "--losses", "ce", "--seeds", "zero"]) == 2
+    assert "--seeds must be integers" in capsys.readouterr().err
+    assert main(["sweep", "--losses", "ce", "--seeds", "0"]) == 2
+    assert "the sweep has no tasks" in capsys.readouterr().err
+    assert main(["sweep", "--tasks", "ood", "--losses", "ce", "--seeds", "0", "--task-option", "colour=red"]) == 2
+    assert "no task of the sweep has option 'colour'" in capsys.readouterr().err
+
+
+def test_completed_runs_are_skipped_and_failures_recorded(tmp_path, capsys):
+    plugin = tmp_path / "boom.py"
+    plugin.write_text(BOOM)
+    out = tmp_path / "results"
+    args = ["sweep", "--tasks", "classify", "--losses", "ce,boom", "--seeds", "0,1", *QUICK,
+            "--plugin", str(plugin), "--out", str(out)]
+    assert main(args) == 1  # a run failed
+    first = records(out)
+    assert len(first) == 4
+    states = sorted(r["status"] for r in first.values())
+    assert states == ["completed", "completed", "failed", "failed"]
+    failed = [r for r in first.values() if r["status"] == "failed"]
+    assert all("boom inside the loss" in r["error"] for r in failed)
+    capsys.readouterr()
+    # again: completed runs are skipped and left untouched; failed ones are retried
+    assert main(args) == 1
+    second = records(out)
+    for name, record in first.items():
+        if record["status"] == "completed":
+            assert second[name] == record
+    assert "2 skipped" in capsys.readouterr().err
+    assert main(["sweep", "--tasks", "classify", "--losses", "ce", "--seeds", "0,1", *QUICK, "--out", str(out)]) == 0
+
+
+@pytest.mark.slow
+def test_an_interrupted_sweep_resumes_without_repeating_work(tmp_path):
+    out = tmp_path / "results"
+    args = [sys.executable, "-m", "hem_bench", "sweep", "--tasks", "ood", "--losses", "ce,hem",
+            "--seeds", "0,1", "--max-epochs", "2", "--no-progress", "--out", str(out)]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None and not list(out.glob("*/record.json")):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done_before = records(out)
+    assert 1 <= len(done_before) < 4, "the sweep was not interrupted mid-way"
+    resumed = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    after = records(out)
+    assert len(after) == 4 and all(r["status"] == "completed" for r in after.values())
+    for name, record in done_before.items():
+        assert after[name] == record  # not run again, not rewritten
+    assert f"{len(done_before)} skipped" in resumed.stderr
+
+
+def test_local_workers_divide_the_threads(tmp_path):
+    out = tmp_path / "results"
+    assert main(["sweep", "--tasks", "ood", "--losses", "ce,hem", "--seeds", "0", "--max-epochs", "1",
+                 "--no-progress", "--workers", "2", "--then-leaderboard", "--out", str(out)]) == 0
+    found = records(out)
+    assert len(found) == 2
+    import os
+
+    expected = max(1, (os.cpu_count() or 1) // 2)
+    assert all(r["env"]["cpu_threads"] == expected for r in found.values())
+    assert (out / "leaderboard" / "leaderboard.md").is_file()
+
+
+def test_slurm_launcher_through_submitits_local_executor(tmp_path):
+    out = tmp_path / "results"
+    proc = run_cli("sweep", "--tasks", "ood", "--losses", "ce", "--seeds", "0,1", "--max-epochs", "1",
+                   "--no-progress", "--launcher", "slurm", "--slurm-cluster", "local",
+                   "--slurm-folder", str(tmp_path / "logs"), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    found = records(out)
+    assert len(found) == 2 and all(r["status"] == "completed" for r in found.values())
+    assert list((tmp_path / "logs").iterdir())  # submitit's job logs
+
+
+@pytest.mark.slow
+def test_ddp_on_cpu_writes_one_record_and_evaluates_each_example_once(tmp_path):
+    proc = run_cli("run", "--task", "classify", "--loss", "hem", "--accelerator", "cpu", "--devices", "2",
+                   "--strategy", "ddp", *QUICK, "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    found = records(tmp_path)
+    assert len(found) == 1
+    (record,) = found.values()
+    assert record["status"] == "completed" and record["config"]["devices"] == 2
+    from hem_bench.datamodules.base import load_dataset
+
+    assert record["evaluated"] == {"test": len(load_dataset("digits", seed=0).test)}
+    assert proc.stdout.count("record:") == 1  # one summary, from rank 0
+
+
+def test_bf16_mixed_precision_on_cpu(tmp_path):
+    assert main(["run", "--task", "classify", "--loss", "hem", "--precision", "bf16-mixed", *QUICK, "--out", str(tmp_path)]) == 0
+    (record,) = records(tmp_path).values()
+    assert record["config"]["precision"] == "bf16-mixed"
+    assert 0 <= record["metrics"]["acc"] <= 1 and record["metrics"]["nll"] == record["metrics"]["nll"]
