@@ -89,7 +89,9 @@ def grid(
     if not tasks or not losses or not seeds:
         raise ConfigError("a sweep needs at least one task, one loss and one seed")
     configs, seen = [], set()
-    for task, dataset, model, loss, seed in itertools.product(tasks, datasets, models, losses, seeds):
+    for task, dataset, model, loss, seed in itertools.product(
+        tasks, datasets, models, losses, seeds
+    ):
         values = dict(settings or {})
         extra = dict((per_task or {}).get(task, {}))
         options = {**extra.pop("task_options", {}), **values.pop("task_options", {})}
@@ -104,7 +106,9 @@ def grid(
         try:
             resolved = RunConfig.from_sources(None, values).resolve()
         except HemBenchError as exc:
-            raise ConfigError(f"sweep cell {task}/{dataset or 'default'}/{loss}/seed{seed}: {exc}") from None
+            raise ConfigError(
+                f"sweep cell {task}/{dataset or 'default'}/{loss}/seed{seed}: {exc}"
+            ) from None
         if resolved.run_id not in seen:
             seen.add(resolved.run_id)
             configs.append(resolved)
@@ -157,7 +161,9 @@ def _write_failed_record(config: ResolvedConfig, message: str, trace: str) -> No
     run_dir = config.run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "error.log").write_text(trace)
-    record = make_record(config, "failed", {}, task_spec(config.task).headline, {}, now(), error=message)
+    record = make_record(
+        config, "failed", {}, task_spec(config.task).headline, {}, now(), error=message
+    )
     write_json_atomic(run_dir / RECORD_NAME, record)
 
 
@@ -169,11 +175,13 @@ def _counts(runs: Iterable[SweepRun]) -> dict[str, int]:
     return {state: sum(r.state == state for r in runs) for state in STATES}
 
 
-def run_local(configs: list[ResolvedConfig], workers: int = 1, progress: Progress | None = None) -> SweepResult:
-    """Run the grid on ``workers`` local processes."""
+def _pending(
+    configs: list[ResolvedConfig], progress: Progress | None
+) -> tuple[list[SweepRun], list[SweepRun]]:
+    """All runs of the grid, and those still to do: a run whose completed record exists
+    is skipped (and its record left untouched)."""
     from hem_bench.runner import existing_record
 
-    start = time.perf_counter()
     runs = [SweepRun(c) for c in configs]
     todo = []
     for run in runs:
@@ -183,6 +191,15 @@ def run_local(configs: list[ResolvedConfig], workers: int = 1, progress: Progres
                 progress(run, _counts(runs))
         else:
             todo.append(run)
+    return runs, todo
+
+
+def run_local(
+    configs: list[ResolvedConfig], workers: int = 1, progress: Progress | None = None
+) -> SweepResult:
+    """Run the grid on ``workers`` local processes."""
+    start = time.perf_counter()
+    runs, todo = _pending(configs, progress)
     if todo:
         if workers <= 1:
             _init_worker(_threads_per_worker(1))
@@ -196,13 +213,17 @@ def run_local(configs: list[ResolvedConfig], workers: int = 1, progress: Progres
     return _result(runs, time.perf_counter() - start)
 
 
-def _finish(run: SweepRun, outcome: dict[str, Any], runs: list[SweepRun], progress: Progress | None) -> None:
+def _finish(
+    run: SweepRun, outcome: dict[str, Any], runs: list[SweepRun], progress: Progress | None
+) -> None:
     run.state, run.error, run.seconds = outcome["state"], outcome["error"], outcome["seconds"]
     if progress:
         progress(run, _counts(runs))
 
 
-def _run_pool(todo: list[SweepRun], runs: list[SweepRun], workers: int, progress: Progress | None) -> None:
+def _run_pool(
+    todo: list[SweepRun], runs: list[SweepRun], workers: int, progress: Progress | None
+) -> None:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
@@ -211,7 +232,9 @@ def _run_pool(todo: list[SweepRun], runs: list[SweepRun], workers: int, progress
     queue = list(todo)
     while queue:
         with ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_init_worker,
+            max_workers=workers,
+            mp_context=context,
+            initializer=_init_worker,
             initargs=(_threads_per_worker(workers),),
         ) as pool:
             futures = {}
@@ -229,11 +252,15 @@ def _run_pool(todo: list[SweepRun], runs: list[SweepRun], workers: int, progress
                     try:
                         outcome = future.result()
                     except BrokenProcessPool as exc:  # a worker died (out of memory, a signal)
-                        outcome = {"state": "failed", "error": f"worker process died: {exc}", "seconds": 0.0}
+                        outcome = {
+                            "state": "failed",
+                            "error": f"worker process died: {exc}",
+                            "seconds": 0.0,
+                        }
                         broken = True
                     _finish(run, outcome, runs, progress)
             if broken:  # runs in flight when the pool broke are retried in a fresh pool
-                for future, run in futures.items():
+                for run in futures.values():
                     run.state = "pending"
                     queue.insert(0, run)
 
@@ -252,18 +279,8 @@ def run_slurm(
     """Submit the runs without a completed record as a SLURM job array (submitit)."""
     import submitit
 
-    from hem_bench.runner import existing_record
-
     start = time.perf_counter()
-    runs = [SweepRun(c) for c in configs]
-    todo = []
-    for run in runs:
-        if existing_record(run.config) is not None:
-            run.state = "skipped"
-            if progress:
-                progress(run, _counts(runs))
-        else:
-            todo.append(run)
+    runs, todo = _pending(configs, progress)
     if todo:
         executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
         parameters: dict[str, Any] = {"timeout_min": timeout_min, "cpus_per_task": cpus_per_run}
@@ -284,7 +301,11 @@ def run_slurm(
                 try:
                     outcome = job.result()
                 except Exception as exc:  # the job itself failed (killed, timed out)
-                    outcome = {"state": "failed", "error": f"job {job.job_id} failed: {exc}", "seconds": 0.0}
+                    outcome = {
+                        "state": "failed",
+                        "error": f"job {job.job_id} failed: {exc}",
+                        "seconds": 0.0,
+                    }
                 _finish(run, outcome, runs, progress)
             if pending:
                 time.sleep(0.5)
@@ -303,5 +324,8 @@ def print_line(run: SweepRun, counts: dict[str, int]) -> None:
     total = sum(counts.values())
     summary = ", ".join(f"{counts[s]} {s}" for s in ("done", "running", "failed", "skipped"))
     extra = f": {run.error}" if run.state == "failed" else ""
-    print(f"[{total - counts['pending'] - counts['running']}/{total}] {run.state:>7} {run.label} ({summary}){extra}",
-          file=sys.stderr, flush=True)
+    print(
+        f"[{total - counts['pending'] - counts['running']}/{total}] {run.state:>7} {run.label} ({summary}){extra}",
+        file=sys.stderr,
+        flush=True,
+    )

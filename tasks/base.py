@@ -127,7 +127,12 @@ class ClassificationTask(L.LightningModule):
                 f"{self.global_step}; lower the learning rate (--lr) or check the loss's parameters"
             )
         self.log(
-            "train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True,
+            "train/loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            sync_dist=True,
             batch_size=len(target),
         )
         return loss

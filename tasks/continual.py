@@ -117,7 +117,8 @@ def continual_metrics(matrix: list[list[float]]) -> dict[str, float]:
         return results
     results["bwt"] = sum(final[i] - matrix[i][i] for i in range(last)) / last
     results["forgetting"] = (
-        sum(max(matrix[later][i] for later in range(i, last)) - final[i] for i in range(last)) / last
+        sum(max(matrix[later][i] for later in range(i, last)) - final[i] for i in range(last))
+        / last
     )
     return results
 

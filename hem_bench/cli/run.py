@@ -203,24 +203,12 @@ SUMMARY_KEYS = (
 
 
 def summary_rows(record: dict) -> list[dict[str, str]]:
+    """The headline, then the key metrics the record has."""
     metrics = record["metrics"]
     headline = record["headline"]["name"]
-    keys = [headline] + [
-        k
-        for k in (
-            "acc",
-            "nll",
-            "ece",
-            "brier",
-            "corruption/mean_acc",
-            "auroc",
-            "fpr95",
-            "aupr_in",
-            "aupr_out",
-        )
-        if k in metrics and k != headline
-    ]
+    keys = [headline] + [k for k in SUMMARY_KEYS if k in metrics and k != headline]
     keys += [k for k in metrics if k.endswith("/unknown/auroc") and not k.startswith("msp/")]
+    keys += [k for k in metrics if k.startswith(("robust_acc/pgd/", "robust_acc/autoattack/"))]
     return [
         {"metric": k + (" (headline)" if k == headline else ""), "value": f"{metrics[k]:.4f}"}
         for k in keys

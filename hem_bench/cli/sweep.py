@@ -28,8 +28,19 @@ def _key_value(text: str) -> tuple[str, str]:
 
 #: run settings a sweep applies to every run (flag dest -> config field)
 SETTINGS = (
-    "data_dir", "head", "dropout", "final_l2", "max_epochs", "batch_size", "lr",
-    "weight_decay", "precision", "accelerator", "devices", "strategy", "out",
+    "data_dir",
+    "head",
+    "dropout",
+    "final_l2",
+    "max_epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "precision",
+    "accelerator",
+    "devices",
+    "strategy",
+    "out",
 )
 
 
@@ -40,8 +51,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--seeds", help="seeds, comma-separated, e.g. 0,1,2")
     what.add_argument("--datasets", help="data sets, comma-separated (default: each task's)")
     what.add_argument("--models", help="models, comma-separated (default: each recipe's)")
-    what.add_argument("--preset", choices=("embedded",), help="embedded: every task x the core losses x 3 seeds, offline")
-    what.add_argument("--config", metavar="FILE.yaml", help="sweep file: tasks, losses, seeds, datasets, models, settings")
+    what.add_argument(
+        "--preset",
+        choices=("embedded",),
+        help="embedded: every task x the core losses x 3 seeds, offline",
+    )
+    what.add_argument(
+        "--config",
+        metavar="FILE.yaml",
+        help="sweep file: tasks, losses, seeds, datasets, models, settings",
+    )
     what.add_argument("--dry-run", action="store_true", help="list the runs and exit")
     settings = parser.add_argument_group("settings of every run (as for hem-bench run)")
     settings.add_argument("--data-dir")
@@ -59,7 +78,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     settings.add_argument("--devices")
     settings.add_argument("--strategy")
     settings.add_argument(
-        "--task-option", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+        "--task-option",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="KEY=VALUE",
         help="a task setting, applied to the tasks that have it (repeatable)",
     )
     settings.add_argument("--out", help="results folder (default results/)")
@@ -68,17 +91,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     launch.add_argument("--launcher", choices=("local", "slurm"), default="local")
     launch.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     launch.add_argument("--slurm-partition")
-    launch.add_argument("--slurm-time", type=int, default=60, metavar="MINUTES", help="time limit per run")
+    launch.add_argument(
+        "--slurm-time", type=int, default=60, metavar="MINUTES", help="time limit per run"
+    )
     launch.add_argument("--slurm-gpus", type=int, default=0, help="GPUs per run")
     launch.add_argument("--slurm-cpus", type=int, default=2, help="CPUs per run")
     launch.add_argument("--slurm-array-parallelism", type=int, default=16)
     launch.add_argument("--slurm-folder", help="submitit log folder (default <out>/slurm)")
     launch.add_argument(
-        "--slurm-cluster", choices=("slurm", "local"), default="slurm",
+        "--slurm-cluster",
+        choices=("slurm", "local"),
+        default="slurm",
         help="submitit executor: slurm, or local (the same code path without a cluster)",
     )
-    launch.add_argument("--then-leaderboard", action="store_true", help="write the leaderboard when the sweep ends")
-    launch.add_argument("--no-progress", action="store_true", help="one line per finished run instead of a live display")
+    launch.add_argument(
+        "--then-leaderboard", action="store_true", help="write the leaderboard when the sweep ends"
+    )
+    launch.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="one line per finished run instead of a live display",
+    )
 
 
 def sweep_spec(args: argparse.Namespace) -> dict[str, Any]:
@@ -86,8 +119,15 @@ def sweep_spec(args: argparse.Namespace) -> dict[str, Any]:
     from hem_bench.config import read_yaml
     from hem_bench.sweep import PRESETS
 
-    spec: dict[str, Any] = {"tasks": [], "losses": [], "seeds": [], "datasets": [None], "models": [None],
-                            "settings": {}, "per_task": {}}
+    spec: dict[str, Any] = {
+        "tasks": [],
+        "losses": [],
+        "seeds": [],
+        "datasets": [None],
+        "models": [None],
+        "settings": {},
+        "per_task": {},
+    }
     if args.preset:
         preset = PRESETS[args.preset]
         spec.update({k: list(preset[k]) for k in ("tasks", "losses", "seeds")})
@@ -154,13 +194,20 @@ def run(args: argparse.Namespace) -> int:
     load_plugin_files(args.plugin)
     spec = sweep_spec(args)
     configs = grid(
-        spec["tasks"], spec["losses"], spec["seeds"], spec["datasets"], spec["models"],
-        settings=spec["settings"], per_task=spec["per_task"],
+        spec["tasks"],
+        spec["losses"],
+        spec["seeds"],
+        spec["datasets"],
+        spec["models"],
+        settings=spec["settings"],
+        per_task=spec["per_task"],
     )
     out = configs[0].out
     if args.dry_run:
         for config in configs:
-            print(f"{config.run_name}  {config.task} {config.dataset} {config.model} {config.loss} seed {config.seed}")
+            print(
+                f"{config.run_name}  {config.task} {config.dataset} {config.model} {config.loss} seed {config.seed}"
+            )
         print(f"{len(configs)} runs", file=sys.stderr)
         return 0
     print(f"hem-bench sweep: {len(configs)} runs into {out}/", file=sys.stderr)
@@ -169,10 +216,15 @@ def run(args: argparse.Namespace) -> int:
             result = run_local(configs, workers=args.workers, progress=progress)
         else:
             result = run_slurm(
-                configs, folder=args.slurm_folder or f"{out}/slurm", cluster=args.slurm_cluster,
-                partition=args.slurm_partition, timeout_min=args.slurm_time,
-                gpus_per_run=args.slurm_gpus, cpus_per_run=args.slurm_cpus,
-                array_parallelism=args.slurm_array_parallelism, progress=progress,
+                configs,
+                folder=args.slurm_folder or f"{out}/slurm",
+                cluster=args.slurm_cluster,
+                partition=args.slurm_partition,
+                timeout_min=args.slurm_time,
+                gpus_per_run=args.slurm_gpus,
+                cpus_per_run=args.slurm_cpus,
+                array_parallelism=args.slurm_array_parallelism,
+                progress=progress,
             )
     _summary(result)
     for failed in result.failed:
@@ -197,19 +249,33 @@ class _progress:
 
             return print_line
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), console=Console(stderr=True))
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+        )
         self.bar.start()
         self.task = self.bar.add_task("sweep", total=self.total)
 
         def update(run, counts):
             finished = counts["done"] + counts["failed"] + counts["skipped"]
             self.bar.update(
-                self.task, completed=finished,
-                description=(f"done {counts['done']} | running {counts['running']} | "
-                             f"failed {counts['failed']} | skipped {counts['skipped']}"),
+                self.task,
+                completed=finished,
+                description=(
+                    f"done {counts['done']} | running {counts['running']} | "
+                    f"failed {counts['failed']} | skipped {counts['skipped']}"
+                ),
             )
 
         return update
@@ -227,15 +293,24 @@ def _summary(result) -> None:
     tasks = sorted({run.config.task for run in result.runs})
     for task in tasks:
         runs = [r for r in result.runs if r.config.task == task]
-        rows.append({
-            "task": task,
-            "runs": len(runs),
-            "done": sum(r.state == "done" for r in runs),
-            "skipped": sum(r.state == "skipped" for r in runs),
-            "failed": sum(r.state == "failed" for r in runs),
-            "run time s": f"{result.per_task.get(task, 0.0):.0f}",
-        })
-    rows.append({"task": "total", "runs": len(result.runs), "done": result.count("done"),
-                 "skipped": result.count("skipped"), "failed": result.count("failed"),
-                 "run time s": f"wall {result.seconds:.0f}"})
+        rows.append(
+            {
+                "task": task,
+                "runs": len(runs),
+                "done": sum(r.state == "done" for r in runs),
+                "skipped": sum(r.state == "skipped" for r in runs),
+                "failed": sum(r.state == "failed" for r in runs),
+                "run time s": f"{result.per_task.get(task, 0.0):.0f}",
+            }
+        )
+    rows.append(
+        {
+            "task": "total",
+            "runs": len(result.runs),
+            "done": result.count("done"),
+            "skipped": result.count("skipped"),
+            "failed": result.count("failed"),
+            "run time s": f"wall {result.seconds:.0f}",
+        }
+    )
     print_rows(rows, list(rows[0]), "table", title="hem-bench sweep")
