@@ -49,9 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--baseline",
-        default="ce",
+        default=None,
         metavar="LOSS",
-        help="loss the others are compared with, seed by seed (default ce)",
+        help="loss the others are compared with, seed by seed (default ce, when it was run)",
     )
 
 
@@ -129,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
     from hem_bench.results.store import load_results
 
     results = load_results(args.results)
-    board = build(results.frame, baseline=args.baseline)
+    board = build(
+        results.frame, baseline=args.baseline or "ce", baseline_required=args.baseline is not None
+    )
     out = Path(args.out) if args.out else Path(args.results) / "leaderboard"
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {str(out)!r} exists and is not a folder")

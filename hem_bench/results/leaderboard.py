@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -309,19 +310,29 @@ def verdict(n: int, mean: float, pvalue: float) -> str:
     return "no significant difference"
 
 
-def paired_comparisons(frame: pd.DataFrame, baseline: str = "ce") -> pd.DataFrame:
+def paired_comparisons(
+    frame: pd.DataFrame, baseline: str = "ce", required: bool = True
+) -> pd.DataFrame:
     """Each loss against ``baseline`` on every benchmark where both ran: the seeds both
     have, the signed per-seed differences (positive = better than the baseline), their
     mean and standard deviation, the paired t-test and Wilcoxon p-values and a verdict.
 
-    Raises :class:`ConfigError` when the baseline has no runs at all.
+    When the baseline has no runs at all: :class:`ConfigError` if ``required`` (the user
+    named it), else a warning and no comparisons (the default baseline was not run).
     """
     losses = sorted(frame["loss"].unique())
     if baseline not in losses:
-        raise ConfigError(
+        message = (
             f"baseline loss {baseline!r} has no records; losses with records: {', '.join(losses)}"
         )
-    keys = benchmarks(frame)
+        if required:
+            raise ConfigError(message)
+        warnings.warn(
+            f"{message}; no paired comparisons (choose one with --baseline)", stacklevel=2
+        )
+        keys = []
+    else:
+        keys = benchmarks(frame)
     labels = benchmark_names(keys)
     rows = []
     for key in keys:
@@ -450,13 +461,13 @@ def _p(value: float) -> str:
     return "–" if pd.isna(value) else f"{value:.3g}"
 
 
-def build(frame: pd.DataFrame, baseline: str = "ce") -> Leaderboard:
+def build(frame: pd.DataFrame, baseline: str = "ce", baseline_required: bool = True) -> Leaderboard:
     """Every table of the leaderboard from the frame of a results store."""
     tables = group_tables(frame)
     return Leaderboard(
         tables=tables,
         overall=overall_table(tables),
-        paired=paired_comparisons(frame, baseline),
+        paired=paired_comparisons(frame, baseline, required=baseline_required),
         baseline=baseline,
         losses=sorted(frame["loss"].unique()),
     )

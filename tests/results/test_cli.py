@@ -110,3 +110,26 @@ def test_the_command_is_listed_and_imports_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_without_the_default_baseline_the_rest_is_still_written(tmp_path):
+    """No ``ce`` runs and no --baseline: a warning, no paired comparisons, every table."""
+    results = tmp_path / "results"
+    results.mkdir()
+    for seed in (0, 1):
+        write(
+            results,
+            f"h{seed}",
+            record("ood", "digits", "hem", seed, {"auroc": 0.8 + seed / 10}, "auroc"),
+        )
+        write(results, f"f{seed}", record("ood", "digits", "focal", seed, {"auroc": 0.7}, "auroc"))
+    result = call(["leaderboard", "--results", str(results), "--out", str(tmp_path / "out")])
+    assert result.code == 0, result.stderr
+    assert "baseline loss 'ce' has no records" in result.stderr
+    assert (tmp_path / "out" / "overall.csv").is_file() and (
+        tmp_path / "out" / "report.html"
+    ).is_file()
+    assert (
+        "No loss shares a benchmark with the baseline"
+        in (tmp_path / "out" / "leaderboard.md").read_text()
+    )
