@@ -224,13 +224,15 @@ TASKS: dict[str, TaskSpec] = {
         },
         recipes={
             "digit-scenes": Recipe(
-                "smp/unet:tu-regnetx_002:encoder_depth=3:decoder_channels=64-32-16",
-                6,
-                32,
-                0.05,
+                "smp/deeplabv3plus:tu-resnet10t",
+                12,
+                16,
+                0.1,
                 eval_batch_size=200,
-                source="recipe of this suite for the embedded scenes (SGD, momentum 0.9, "
-                "cosine decay, no augmentation), measured on 2 CPU cores: about 2 minutes",
+                source="recipe of this suite for the embedded scenes: DeepLabV3+ with timm's "
+                "ResNet-10-T encoder, SGD 0.1, momentum 0.9, weight decay 5e-4, batch 16, "
+                "12 epochs, cosine decay, no augmentation; chosen for cross-entropy to fit "
+                "in 3 minutes on 2 CPU cores",
             ),
             "cityscapes": Recipe(
                 "smp/deeplabv3plus:resnet50",

@@ -98,11 +98,11 @@ def build_loss(config: ResolvedConfig, datamodule):
 
 
 def build_task(config: ResolvedConfig, datamodule):
-    from hem_bench.models import build_classifier
-
+    """Loss (class counts of the training set injected), model (the task spec's builder)
+    and LightningModule."""
     spec = task_spec(config.task)
     loss = build_loss(config, datamodule)
-    model = build_classifier(
+    model = load_object(spec.model_builder)(
         config.model,
         datamodule.num_classes,
         datamodule.input_shape,

@@ -86,6 +86,9 @@ def grid(
     per_task: dict[str, dict[str, Any]] | None = None,
 ) -> list[ResolvedConfig]:
     """Resolved configurations of the full grid, validated before anything runs."""
+    from hem_bench.models import check_model_name
+    from hem_bench.recipes import task_spec
+
     if not tasks or not losses or not seeds:
         raise ConfigError("a sweep needs at least one task, one loss and one seed")
     configs, seen = [], set()
@@ -105,6 +108,7 @@ def grid(
             values["model"] = model
         try:
             resolved = RunConfig.from_sources(None, values).resolve()
+            check_model_name(resolved.model, task_spec(task).kind)
         except HemBenchError as exc:
             raise ConfigError(
                 f"sweep cell {task}/{dataset or 'default'}/{loss}/seed{seed}: {exc}"

@@ -40,14 +40,44 @@ def test_dry_run_of_the_embedded_preset(capsys):
 
 
 def test_the_grid_is_validated_before_anything_runs(tmp_path, capsys):
-    assert main(["sweep", "--tasks", "ood", "--losses", "ce,hemm", "--seeds", "0", "--out", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "sweep",
+                "--tasks",
+                "ood",
+                "--losses",
+                "ce,hemm",
+                "--seeds",
+                "0",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "unknown loss 'hemm'" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
     assert main(["sweep", "--tasks", "ood", "--losses", "ce", "--seeds", "zero"]) == 2
     assert "--seeds must be integers" in capsys.readouterr().err
     assert main(["sweep", "--losses", "ce", "--seeds", "0"]) == 2
     assert "the sweep has no tasks" in capsys.readouterr().err
-    assert main(["sweep", "--tasks", "ood", "--losses", "ce", "--seeds", "0", "--task-option", "colour=red"]) == 2
+    assert (
+        main(
+            [
+                "sweep",
+                "--tasks",
+                "ood",
+                "--losses",
+                "ce",
+                "--seeds",
+                "0",
+                "--task-option",
+                "colour=red",
+            ]
+        )
+        == 2
+    )
     assert "no task of the sweep has option 'colour'" in capsys.readouterr().err
 
 
@@ -55,8 +85,20 @@ def test_completed_runs_are_skipped_and_failures_recorded(tmp_path, capsys):
     plugin = tmp_path / "boom.py"
     plugin.write_text(BOOM)
     out = tmp_path / "results"
-    args = ["sweep", "--tasks", "classify", "--losses", "ce,boom", "--seeds", "0,1", *QUICK,
-            "--plugin", str(plugin), "--out", str(out)]
+    args = [
+        "sweep",
+        "--tasks",
+        "classify",
+        "--losses",
+        "ce,boom",
+        "--seeds",
+        "0,1",
+        *QUICK,
+        "--plugin",
+        str(plugin),
+        "--out",
+        str(out),
+    ]
     assert main(args) == 1  # a run failed
     first = records(out)
     assert len(first) == 4
@@ -72,14 +114,45 @@ def test_completed_runs_are_skipped_and_failures_recorded(tmp_path, capsys):
         if record["status"] == "completed":
             assert second[name] == record
     assert "2 skipped" in capsys.readouterr().err
-    assert main(["sweep", "--tasks", "classify", "--losses", "ce", "--seeds", "0,1", *QUICK, "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                "--tasks",
+                "classify",
+                "--losses",
+                "ce",
+                "--seeds",
+                "0,1",
+                *QUICK,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
 
 
 @pytest.mark.slow
 def test_an_interrupted_sweep_resumes_without_repeating_work(tmp_path):
     out = tmp_path / "results"
-    args = [sys.executable, "-m", "hem_bench", "sweep", "--tasks", "ood", "--losses", "ce,hem",
-            "--seeds", "0,1", "--max-epochs", "2", "--no-progress", "--out", str(out)]
+    args = [
+        sys.executable,
+        "-m",
+        "hem_bench",
+        "sweep",
+        "--tasks",
+        "ood",
+        "--losses",
+        "ce,hem",
+        "--seeds",
+        "0,1",
+        "--max-epochs",
+        "2",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and process.poll() is None and not list(out.glob("*/record.json")):
@@ -99,8 +172,28 @@ def test_an_interrupted_sweep_resumes_without_repeating_work(tmp_path):
 
 def test_local_workers_divide_the_threads(tmp_path):
     out = tmp_path / "results"
-    assert main(["sweep", "--tasks", "ood", "--losses", "ce,hem", "--seeds", "0", "--max-epochs", "1",
-                 "--no-progress", "--workers", "2", "--then-leaderboard", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                "--tasks",
+                "ood",
+                "--losses",
+                "ce,hem",
+                "--seeds",
+                "0",
+                "--max-epochs",
+                "1",
+                "--no-progress",
+                "--workers",
+                "2",
+                "--then-leaderboard",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     found = records(out)
     assert len(found) == 2
     import os
@@ -112,9 +205,26 @@ def test_local_workers_divide_the_threads(tmp_path):
 
 def test_slurm_launcher_through_submitits_local_executor(tmp_path):
     out = tmp_path / "results"
-    proc = run_cli("sweep", "--tasks", "ood", "--losses", "ce", "--seeds", "0,1", "--max-epochs", "1",
-                   "--no-progress", "--launcher", "slurm", "--slurm-cluster", "local",
-                   "--slurm-folder", str(tmp_path / "logs"), "--out", str(out))
+    proc = run_cli(
+        "sweep",
+        "--tasks",
+        "ood",
+        "--losses",
+        "ce",
+        "--seeds",
+        "0,1",
+        "--max-epochs",
+        "1",
+        "--no-progress",
+        "--launcher",
+        "slurm",
+        "--slurm-cluster",
+        "local",
+        "--slurm-folder",
+        str(tmp_path / "logs"),
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr
     found = records(out)
     assert len(found) == 2 and all(r["status"] == "completed" for r in found.values())
@@ -123,8 +233,22 @@ def test_slurm_launcher_through_submitits_local_executor(tmp_path):
 
 @pytest.mark.slow
 def test_ddp_on_cpu_writes_one_record_and_evaluates_each_example_once(tmp_path):
-    proc = run_cli("run", "--task", "classify", "--loss", "hem", "--accelerator", "cpu", "--devices", "2",
-                   "--strategy", "ddp", *QUICK, "--out", str(tmp_path))
+    proc = run_cli(
+        "run",
+        "--task",
+        "classify",
+        "--loss",
+        "hem",
+        "--accelerator",
+        "cpu",
+        "--devices",
+        "2",
+        "--strategy",
+        "ddp",
+        *QUICK,
+        "--out",
+        str(tmp_path),
+    )
     assert proc.returncode == 0, proc.stderr
     found = records(tmp_path)
     assert len(found) == 1
@@ -137,7 +261,25 @@ def test_ddp_on_cpu_writes_one_record_and_evaluates_each_example_once(tmp_path):
 
 
 def test_bf16_mixed_precision_on_cpu(tmp_path):
-    assert main(["run", "--task", "classify", "--loss", "hem", "--precision", "bf16-mixed", *QUICK, "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--task",
+                "classify",
+                "--loss",
+                "hem",
+                "--precision",
+                "bf16-mixed",
+                *QUICK,
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     (record,) = records(tmp_path).values()
     assert record["config"]["precision"] == "bf16-mixed"
-    assert 0 <= record["metrics"]["acc"] <= 1 and record["metrics"]["nll"] == record["metrics"]["nll"]
+    assert (
+        0 <= record["metrics"]["acc"] <= 1 and record["metrics"]["nll"] == record["metrics"]["nll"]
+    )

@@ -154,7 +154,9 @@ def resolve(args: argparse.Namespace):
             config.loss, {k: str(v) for k, v in config.loss_params.items()}
         )
     resolved = config.resolve()
-    check_model_name(resolved.model)
+    from hem_bench.recipes import task_spec
+
+    check_model_name(resolved.model, task_spec(resolved.task).kind)
     _check_accelerator(resolved.accelerator)
     return resolved
 

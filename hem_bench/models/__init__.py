@@ -59,8 +59,19 @@ def available_models() -> list[str]:
     return sorted(_builtin()) + ["timm/<name>"]
 
 
-def check_model_name(name: str) -> None:
-    """Raise if ``name`` is neither a built-in model nor ``timm/<a timm model>``."""
+def check_model_name(name: str, kind: str = "classification") -> None:
+    """Raise unless ``name`` is a model for ``kind``: for classification a built-in model or
+    ``timm/<a timm model>``, for segmentation ``smp/<arch>:<encoder>``."""
+    if kind == "segmentation" or name.startswith("smp/"):
+        if kind != "segmentation":
+            raise ConfigError(
+                f"model {name!r} is a segmentation model; this task classifies images: use one of "
+                f"{', '.join(available_models())}"
+            )
+        from hem_bench.models.segmentation import check_segmenter_name
+
+        check_segmenter_name(name)
+        return
     if name.startswith("timm/"):
         import timm
 

@@ -34,8 +34,21 @@ def test_default_run_wall_time(task, loss, target):
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "hem_bench", "run", "--task", task, "--loss", loss, "--no-progress", "--out", out],
-            check=True, capture_output=True,
+            [
+                sys.executable,
+                "-m",
+                "hem_bench",
+                "run",
+                "--task",
+                task,
+                "--loss",
+                loss,
+                "--no-progress",
+                "--out",
+                out,
+            ],
+            check=True,
+            capture_output=True,
         )
         wall = time.perf_counter() - start
         record = json.loads(next(Path(out).glob("*/record.json")).read_text())
