@@ -43,7 +43,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "adversarial": {"max_epochs": 15, "task_options": {"autoattack_n": 100}},
             "imbalanced": {"max_epochs": 15},
             "continual": {"max_epochs": 4},
-            "segmentation": {"max_epochs": 4},
+            "segmentation": {"max_epochs": 3},
         },
     }
 }
