@@ -351,37 +351,47 @@ def test_a_loss_that_cannot_serve_the_task(tmp_path):
     assert "loss 'seg-only' cannot serve task 'classify'" in proc.stderr
 
 
-def test_plugin_loss_runs_on_the_tasks(tmp_path):
+#: quick settings per task for the plugin test
+PLUGIN_TASKS = {
+    "ood": [],
+    "classify": ["--task-option", "corruptions=none"],
+    "adversarial": ["--task-option", "attacks=fgsm,pgd", "--task-option", "pgd_steps=2"],
+    "imbalanced": [],
+    "continual": ["--task-option", "experiences=2"],
+    "segmentation": ["--task-option", "scenes=train=24,val=8,test=8", "--batch-size", "8"],
+}
+SCALED_CE = '''
+import torch.nn.functional as F
+from hem_bench.losses import ClassificationLoss, LossInfo, Paper, register_loss
+
+
+@register_loss("scaled-ce", info=LossInfo(summary="s", paper=Paper("t", "a", "v", 2020, "https://x")))
+class Scaled(ClassificationLoss):
+    """factor * CE (a 2020)."""
+
+    def __init__(self, factor: float = 2.0, reduction="mean", ignore_index=-100):
+        super().__init__(reduction=reduction, ignore_index=ignore_index)
+        self.factor = factor
+
+    def per_example(self, logits, target):
+        return self.factor * F.cross_entropy(logits, target, reduction="none")
+'''
+
+
+def test_plugin_loss_runs_on_every_task(tmp_path):
+    """A loss from a --plugin file runs on every task with no other change (segmentation
+    passes it ignore_index=255, as it does the built-in losses)."""
     plugin = tmp_path / "scaled.py"
-    plugin.write_text(
-        "import torch.nn.functional as F\n"
-        "from hem_bench.losses import ClassificationLoss, LossInfo, Paper, register_loss\n"
-        "@register_loss('scaled-ce', info=LossInfo(summary='s', paper=Paper('t', 'a', 'v', 2020, 'https://x')))\n"
-        "class Scaled(ClassificationLoss):\n"
-        "    '''2 CE (a 2020).'''\n"
-        "    def __init__(self, factor: float = 2.0, reduction='mean', ignore_index=-100):\n"
-        "        super().__init__(reduction=reduction, ignore_index=ignore_index)\n"
-        "        self.factor = factor\n"
-        "    def per_example(self, logits, target):\n"
-        "        return self.factor * F.cross_entropy(logits, target, reduction='none')\n"
-    )
-    for task in ("ood", "classify"):
+    plugin.write_text(SCALED_CE)
+    for task, extra in PLUGIN_TASKS.items():
         proc = run_cli(
-            "run",
-            "--task",
-            task,
-            "--loss",
-            "scaled-ce",
-            "--plugin",
-            str(plugin),
-            "--task-option" if task == "classify" else "--seed",
-            "corruptions=none" if task == "classify" else "0",
-            *FAST,
-            "--out",
-            str(tmp_path / task),
+            "run", "--task", task, "--loss", "scaled-ce", "--loss-param", "factor=3", "--plugin",
+            str(plugin), *extra, "--max-epochs", "1", "--no-progress", "--out", str(tmp_path / task),
         )
-        assert proc.returncode == 0, proc.stderr
-        assert record_of(tmp_path / task)["loss_params"] == {"factor": 2.0}
+        assert proc.returncode == 0, f"{task}: {proc.stderr}"
+        record = record_of(tmp_path / task)
+        assert record["loss"] == "scaled-ce" and record["loss_params"] == {"factor": 3.0}
+        assert record["status"] == "completed"
 
 
 def test_a_failing_run_writes_a_failed_record_and_exits_1(tmp_path):
