@@ -11,13 +11,12 @@ trained weights (``model.pt``, a plain state dict).
 from __future__ import annotations
 
 import importlib
-import os
-import tempfile
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
+from hem_bench.atomic import atomic_path
 from hem_bench.config import ResolvedConfig, to_yaml
 from hem_bench.errors import HemBenchError
 from hem_bench.recipes import task_spec
@@ -55,16 +54,8 @@ def _atomic_checkpoint_io():
         def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
             import torch
 
-            path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            os.close(fd)
-            try:
+            with atomic_path(path) as tmp:
                 torch.save(checkpoint, tmp)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
 
     return AtomicCheckpointIO()
 
@@ -286,9 +277,6 @@ def _save_artifacts(artifacts: dict[str, Any], run_dir: Path) -> None:
     import numpy as np
 
     if "ood_scores" in artifacts:
-        folder = run_dir / "scores"
-        folder.mkdir(exist_ok=True)
         arrays = {k.replace("/", "__"): v for k, v in artifacts["ood_scores"].items()}
-        tmp = folder / ".ood_scores.tmp.npz"
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, folder / "ood_scores.npz")
+        with atomic_path(run_dir / "scores" / "ood_scores.npz", suffix=".npz") as tmp:
+            np.savez_compressed(tmp, **arrays)

@@ -36,6 +36,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from hem_bench.atomic import atomic_path
 from hem_bench.datamodules.base import ImageSet
 from hem_bench.datamodules.splits import class_incremental_experiences
 from hem_bench.errors import ConfigError
@@ -213,18 +214,14 @@ def procedure(config, task: ContinualTask, datamodule, make_trainer, checkpoint)
         trainer.test(task, dataloaders=task.evaluation_loaders(), verbose=False)
         timings["test"] += time.perf_counter() - begin
         matrix.append([task.results[f"experience/{i}"] for i in range(t + 1)])
-        state_dir.mkdir(parents=True, exist_ok=True)
-        tmp = state_dir / f".experience-{t:03d}.pt.tmp"
-        torch.save(
-            {
-                "model": task.model.state_dict(),
-                "buffer": task.buffer.state_dict(),
-                "matrix": matrix,
-                "total_steps": task.total_steps,
-            },
-            tmp,
-        )
-        tmp.replace(state_dir / f"experience-{t:03d}.pt")
+        state = {
+            "model": task.model.state_dict(),
+            "buffer": task.buffer.state_dict(),
+            "matrix": matrix,
+            "total_steps": task.total_steps,
+        }
+        with atomic_path(state_dir / f"experience-{t:03d}.pt") as tmp:
+            torch.save(state, tmp)
     results = continual_metrics(matrix)
     for t, row in enumerate(matrix):
         for i, value in enumerate(row):

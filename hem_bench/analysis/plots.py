@@ -8,12 +8,12 @@ and renamed into place.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from hem_bench.atomic import atomic_path
 
 
 def _figure(width: float, height: float):
@@ -26,15 +26,8 @@ def _figure(width: float, height: float):
 
 
 def _save(figure, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".png") as tmp:
         figure.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _draw(ax, matrix, rows, columns, vmin, vmax, annotate: bool):

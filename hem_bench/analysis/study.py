@@ -30,8 +30,6 @@ import hashlib
 import io
 import json
 import math
-import os
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +42,7 @@ from hem_bench.analysis.activations import FEATURES, activations
 from hem_bench.analysis.cka import cka_from_grams, normalized_gram
 from hem_bench.analysis.probe import linear_probe
 from hem_bench.analysis.separation import class_separation
+from hem_bench.atomic import write_atomic
 from hem_bench.errors import ConfigError, HemBenchError, suggest
 from hem_bench.results.record import RECORD_NAME, now, read_record, write_json_atomic
 
@@ -271,18 +270,6 @@ def _safe(value: Any) -> Any:
 
 
 # -- writing ----------------------------------------------------------------------------------
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _csv(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
@@ -478,7 +465,7 @@ def analyse(
         "cka_examples",
         "note",
     ]
-    write_text_atomic(out / "summary.csv", _csv(summary_rows, summary_columns))
+    write_atomic(out / "summary.csv", _csv(summary_rows, summary_columns))
     md = [
         f"# Representation analysis — task {task}",
         "",
@@ -491,7 +478,7 @@ def analyse(
         _markdown(summary_rows, [c for c in summary_columns if c not in ("run_id", "note")]),
     ]
     between_columns = ["group", "loss_a", "loss_b", "layer", "cka"]
-    write_text_atomic(out / "cka_between.csv", _csv(between_rows, between_columns))
+    write_atomic(out / "cka_between.csv", _csv(between_rows, between_columns))
     md += ["## CKA between losses, same layer", ""]
     for name, group in report["groups"].items():
         layers = group["layers"]
@@ -502,21 +489,19 @@ def analyse(
                 pivot.append({"loss_a": loss_a, "loss_b": loss_b, **values})
         md += [f"### {name}", ""]
         md += [_markdown(pivot, ["loss_a", "loss_b", *layers]) if pivot else "(one loss only)\n"]
-    write_text_atomic(
+    write_atomic(
         out / "cka_within.csv", _csv(within_rows, ["group", "loss", "layer_a", "layer_b", "cka"])
     )
-    write_text_atomic(
+    write_atomic(
         out / "cka_cross.csv",
         _csv(cross_rows, ["group", "loss_a", "loss_b", "layer_a", "layer_b", "cka"]),
     )
-    write_text_atomic(out / "summary.md", "\n".join(md))
+    write_atomic(out / "summary.md", "\n".join(md))
     for group in report["groups"].values():
         for key in ("cka_between_rows", "cka_within_rows", "cka_cross_rows"):
             group.pop(key)
     report["summary"] = summary_rows
-    write_text_atomic(
-        out / "analysis.json", json.dumps(_safe(report), indent=2, allow_nan=True) + "\n"
-    )
+    write_atomic(out / "analysis.json", json.dumps(_safe(report), indent=2, allow_nan=True) + "\n")
     report["out"] = str(out)
     return report
 

@@ -18,10 +18,9 @@ the previous version of a file intact. pandas and matplotlib are imported inside
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
+from hem_bench.atomic import write_atomic
 from hem_bench.errors import ConfigError
 
 FORMATS = ("md", "csv", "html", "json", "png")
@@ -68,20 +67,6 @@ def parse_formats(text: str) -> list[str]:
     if not names:
         raise ConfigError(f"--format names no output; accepted: {', '.join(FORMATS)}")
     return list(dict.fromkeys(names))
-
-
-def write_atomic(path: Path, data: bytes | str) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def markdown_document(board, header: str) -> str:

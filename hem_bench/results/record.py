@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from hem_bench.atomic import write_atomic
 from hem_bench.config import SCHEMA_VERSION, ResolvedConfig
 
 RECORD_NAME = "record.json"
@@ -33,17 +32,7 @@ def now() -> str:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write ``data`` as JSON to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=False, allow_nan=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=True), sync=True)
 
 
 def environment() -> dict[str, Any]:
