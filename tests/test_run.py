@@ -385,8 +385,21 @@ def test_plugin_loss_runs_on_every_task(tmp_path):
     plugin.write_text(SCALED_CE)
     for task, extra in PLUGIN_TASKS.items():
         proc = run_cli(
-            "run", "--task", task, "--loss", "scaled-ce", "--loss-param", "factor=3", "--plugin",
-            str(plugin), *extra, "--max-epochs", "1", "--no-progress", "--out", str(tmp_path / task),
+            "run",
+            "--task",
+            task,
+            "--loss",
+            "scaled-ce",
+            "--loss-param",
+            "factor=3",
+            "--plugin",
+            str(plugin),
+            *extra,
+            "--max-epochs",
+            "1",
+            "--no-progress",
+            "--out",
+            str(tmp_path / task),
         )
         assert proc.returncode == 0, f"{task}: {proc.stderr}"
         record = record_of(tmp_path / task)

@@ -19,9 +19,21 @@ def test_embedded_preset_sweep():
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "hem_bench", "sweep", "--preset", "embedded", "--workers", "2",
-             "--no-progress", "--out", out],
-            check=True, capture_output=True,
+            [
+                sys.executable,
+                "-m",
+                "hem_bench",
+                "sweep",
+                "--preset",
+                "embedded",
+                "--workers",
+                "2",
+                "--no-progress",
+                "--out",
+                out,
+            ],
+            check=True,
+            capture_output=True,
         )
         wall = time.perf_counter() - start
         records = [json.loads(p.read_text()) for p in Path(out).glob("*/record.json")]
@@ -36,6 +48,12 @@ def test_embedded_preset_sweep():
                 "mean per run s": f"{sum(r['timings']['total'] for r in runs) / len(runs):.1f}",
             }
         )
-    rows.append({"task": "whole sweep (2 workers)", "runs": len(records), "run time s (sum)": f"wall {wall:.0f}",
-                 "mean per run s": ""})
+    rows.append(
+        {
+            "task": "whole sweep (2 workers)",
+            "runs": len(records),
+            "run time s (sum)": f"wall {wall:.0f}",
+            "mean per run s": "",
+        }
+    )
     report("sweep_speed", rows)

@@ -1,0 +1,138 @@
+"""The committed example leaderboard in ``results/example/`` is complete and up to date.
+
+It must be regenerated when the recipes, the preset, the metrics or the tables change. These
+tests fail when it was not: the preset's run ids (hashes of every resolved setting) must be
+those of the committed records, the records must come from this version of hem-bench and
+carry the task's metrics, and the committed tables must be exactly what the leaderboard code
+makes of the committed records today.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import hem_bench
+from hem_bench.cli.leaderboard import markdown_document
+from hem_bench.config import SCHEMA_VERSION
+from hem_bench.results.leaderboard import KEY_METRICS, build
+from hem_bench.results.store import load_results
+from hem_bench.sweep import PRESETS, grid
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "results" / "example"
+RUNS = EXAMPLE / "runs"
+STALE = (
+    "results/example is out of date: regenerate it with the commands in results/example/README.md"
+)
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict]:
+    paths = sorted(RUNS.glob("*/record.json"))
+    assert paths, f"no records under {RUNS}"
+    return [json.loads(p.read_text()) for p in paths]
+
+
+@pytest.fixture(scope="module")
+def board():
+    results = load_results(RUNS, warn=False)
+    return results, build(results.frame, baseline="ce", baseline_required=False)
+
+
+def test_the_records_are_the_embedded_preset_as_it_is_now(records):
+    preset = PRESETS["embedded"]
+    expected = {
+        c.run_id: c
+        for c in grid(
+            preset["tasks"], preset["losses"], preset["seeds"], per_task=preset["per_task"]
+        )
+    }
+    found = {r["run_id"]: r for r in records}
+    missing = sorted(
+        f"{c.task}/{c.loss}/seed{c.seed}" for k, c in expected.items() if k not in found
+    )
+    extra = sorted(
+        f"{r['task']}/{r['loss']}/seed{r['seed']}" for k, r in found.items() if k not in expected
+    )
+    assert not missing and not extra, (
+        f"{STALE} (preset runs without a record: {missing[:5]}; records not in the preset: {extra[:5]})"
+    )
+    assert len(records) == len(preset["tasks"]) * len(preset["losses"]) * len(preset["seeds"])
+
+
+def test_the_records_are_complete_and_of_this_version(records):
+    for r in records:
+        where = f"{r['task']}/{r['loss']}/seed{r['seed']}"
+        assert r["status"] == "completed", where
+        assert r["schema_version"] == SCHEMA_VERSION, (
+            f"{STALE} ({where}: schema {r['schema_version']})"
+        )
+        assert r["env"]["hem_bench"] == hem_bench.__version__, (
+            f"{STALE} ({where}: hem-bench {r['env']['hem_bench']})"
+        )
+        missing = [
+            m
+            for m in KEY_METRICS[r["task"]]
+            if m not in r["metrics"] and m != r["headline"]["name"]
+        ]
+        assert not missing, f"{STALE} ({where} lacks the key metrics {missing})"
+        assert r["metrics"][r["headline"]["name"]] == r["headline"]["value"]
+    ood = [r for r in records if r["task"] == "ood"]
+    for r in ood:  # the ROC curves of the report are drawn from the stored scores
+        run_dir = RUNS / f"{r['task']}-{r['dataset']}-{r['loss']}-seed{r['seed']}-{r['run_id'][:8]}"
+        assert (run_dir / "scores" / "ood_scores.npz").is_file(), run_dir
+
+
+def test_the_committed_tables_are_what_the_leaderboard_makes_of_the_records(board):
+    results, board = board
+    assert results.counts()["used"] == 126 and not results.skipped
+    expected = {
+        "overall.csv": board.overall.to_csv(index=False),
+        "paired-ce.csv": board.paired_numeric().to_csv(index=False),
+    }
+    for table in board.tables:
+        expected[f"{table.name}.csv"] = table.numeric().to_csv(index=False)
+    for name, text in expected.items():
+        path = EXAMPLE / name
+        assert path.is_file(), f"{STALE} ({name} is missing)"
+        try:  # numbers to 1e-9: the last digit of a float may differ between pandas versions
+            pd.testing.assert_frame_equal(
+                pd.read_csv(path), pd.read_csv(io.StringIO(text)), rtol=1e-9, atol=1e-12
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{STALE} ({name} differs: {exc})") from None
+    committed = (EXAMPLE / "leaderboard.md").read_text()
+    header = committed.splitlines()[2]
+    assert header.startswith("Aggregated 126 run records of 126 found under results/example/runs")
+    assert committed == markdown_document(board, header), f"{STALE} (leaderboard.md differs)"
+
+
+def test_the_report_and_the_readme_describe_this_example(records, board):
+    _, board = board
+    html = (EXAMPLE / "report.html").read_text()
+    for loss in board.losses:
+        assert f">{loss}<" in html
+    assert "<img" in html and "data:image/png;base64," in html
+    readme = (EXAMPLE / "README.md").read_text()
+    assert (
+        "hem-bench sweep --preset embedded --workers 2 --no-progress --out results/example/runs"
+        in readme
+    )
+    assert "hem-bench leaderboard --results results/example/runs --out results/example" in readme
+    env = records[0]["env"]
+    for package in ("python", "torch", "lightning", "hem_bench"):
+        versions = {r["env"][package] for r in records}
+        assert versions == {env[package]}, (
+            f"records made with several {package} versions: {versions}"
+        )
+        assert re.search(rf"\b{re.escape(env[package])}\b", readme), (
+            f"README lacks {package} {env[package]}"
+        )
+    dates = sorted(r["finished_at"][:10] for r in records)
+    assert dates[-1] in readme, f"README lacks the date {dates[-1]}"
