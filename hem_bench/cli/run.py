@@ -86,7 +86,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--head", choices=("linear", "cosine"), help="output layer (default linear)")
     model.add_argument("--dropout", type=float, help="dropout on the penultimate layer (default 0)")
     model.add_argument(
-        "--final-l2", type=float, help="extra L2 penalty on the final layer (default 0)"
+        "--final-l2",
+        type=float,
+        help="extra L2 penalty lambda/2 ‖W‖² on the final layer (default 0)",
     )
     model.add_argument("--seed", type=int, help="random seed (default 0)")
     model.add_argument("--max-epochs", type=int, help="training epochs")

@@ -70,8 +70,11 @@ def _signature_params(factory: Callable[..., Any]) -> tuple[dict[str, Any], dict
             )
         params[name] = p.default
         hint = hints.get(name)
+        optional = [a for a in typing.get_args(hint) if a is not type(None)]
         if hint in (bool, int, float, str):
             types[name] = hint
+        elif len(optional) == 1 and optional[0] in (bool, int, float, str):  # float | None
+            types[name] = optional[0]
         elif p.default is not None:
             types[name] = type(p.default)
         else:

@@ -72,6 +72,10 @@ class LabelSmoothingLoss(ClassificationLoss):
         \ell = -\sum_j q_j \log p_j, \qquad q = (1 - \alpha)\, \mathrm{onehot}(t) + \alpha / C
              = (1-\alpha)(-\log p_t) + \alpha \cdot \tfrac{1}{C}\sum_j (-\log p_j).
 
+    Kornblith et al.'s released code (google-research ``loss_functions_transfer``) also
+    divides this loss by :math:`1 - \alpha`, a constant factor (equivalent to a larger
+    learning rate under SGD without weight decay); it is not applied here.
+
     Args:
         alpha: smoothing :math:`\alpha \in [0, 1]` [0.1].
     """

@@ -2,7 +2,7 @@
 
 The head-level objectives of Kornblith et al. live here and in :class:`Classifier`:
 cosine softmax (``head="cosine"``), dropout on the penultimate layer (``dropout``), and an
-extra L2 penalty on the final layer only (``final_l2``, added to the loss by the task).
+extra L2 penalty on the final layer only (``final_l2`` = λ: λ/2 ‖W‖², added to the loss by the task).
 """
 
 from __future__ import annotations

@@ -60,13 +60,15 @@ def sigmoid_ce_example(y: np.ndarray, t: int) -> float:
     return total
 
 
-def squared_error_example(y: np.ndarray, t: int, k: float, target_value: float) -> float:
+def squared_error_example(
+    y: np.ndarray, t: int, k: float, target_value: float, scale: float | None = None
+) -> float:
     others = sum(y[j] ** 2 for j in range(len(y)) if j != t)
-    return (k * (y[t] - target_value) ** 2 + others) / len(y)
+    return (1 / len(y) if scale is None else scale) * (k * (y[t] - target_value) ** 2 + others)
 
 
 def logit_penalty_example(y: np.ndarray, t: int, beta: float) -> float:
-    return -log_softmax(y)[t] + beta * float((y**2).sum())
+    return -log_softmax(y)[t] + beta / 2 * float((y**2).sum())
 
 
 def logit_adjusted_example(y: np.ndarray, t: int, counts: np.ndarray, tau: float) -> float:

@@ -70,6 +70,7 @@ def test_impossible_class_counts(counts):
         ("label-smoothing", "alpha", -0.1),
         ("dice", "smooth", 0.0),
         ("squared-error", "k", 0.0),
+        ("squared-error", "scale", -10.0),
         ("logit-penalty", "beta", -1e-3),
         ("hem", "margin", float("nan")),
     ],

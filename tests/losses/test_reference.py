@@ -115,12 +115,26 @@ def test_sigmoid_ce_asks_for_an_output_bias_of_minus_log_c():
     assert get_loss("ce").output_bias_init(10) is None
 
 
-@pytest.mark.parametrize(("k", "target_value"), [(1.0, 1.0), (5.0, 30.0)])
-def test_squared_error_formula(batch, k, target_value):
+@pytest.mark.parametrize(
+    ("k", "target_value", "scale"), [(1.0, 1.0, None), (5.0, 30.0, None), (9.0, 60.0, 10.0)]
+)
+def test_squared_error_formula(batch, k, target_value, scale):
     y, t = batch
-    ours = get_loss("squared-error", k=k, target_value=target_value, reduction="none")(y, t)
-    expected = per_example(ref.squared_error_example, y, t, k=k, target_value=target_value)
+    ours = get_loss("squared-error", k=k, target_value=target_value, scale=scale, reduction="none")(
+        y, t
+    )
+    expected = per_example(
+        ref.squared_error_example, y, t, k=k, target_value=target_value, scale=scale
+    )
     np.testing.assert_allclose(ours, expected, rtol=1e-5)
+
+
+def test_squared_error_scale_comes_from_the_command_line_as_a_number():
+    from hem_bench.losses import loss_info
+    from hem_bench.losses._registry import parse_loss_params
+
+    assert loss_info("squared-error").params["scale"] is None
+    assert parse_loss_params("squared-error", {"scale": "10"}) == {"scale": 10.0}
 
 
 def test_squared_error_with_unit_target_is_mse_against_one_hot(batch):
@@ -130,7 +144,11 @@ def test_squared_error_with_unit_target_is_mse_against_one_hot(batch):
     np.testing.assert_allclose(ours, theirs, rtol=1e-6)
 
 
-@pytest.mark.parametrize("beta", [0.0, 8e-4, 0.1])
+def test_logit_penalty_default_is_the_released_imagenet_value():
+    assert get_loss("logit-penalty").beta == 6e-4
+
+
+@pytest.mark.parametrize("beta", [0.0, 6e-4, 0.1])
 def test_logit_penalty_formula(batch, beta):
     y, t = batch
     ours = get_loss("logit-penalty", beta=beta, reduction="none")(y, t)
