@@ -175,8 +175,13 @@ TASKS: dict[str, TaskSpec] = {
             "pgd_step_size": TaskOption(str, "", "PGD step (default 2.5 eps / steps)"),
             "autoattack_n": TaskOption(int, 200, "test images AutoAttack runs on (0: none)"),
             "autoattack_eps": TaskOption(str, "headline", "headline or all budgets"),
-            "adv_train": TaskOption(str, "", "pgd: adversarial training (Madry et al. 2018)"),
-            "adv_train_steps": TaskOption(int, 7, "PGD steps of adversarial training"),
+            "adv_train": TaskOption(
+                str,
+                "",
+                "adversarial training: pgd (Madry et al. 2018) or trades (Zhang et al. 2019)",
+            ),
+            "adv_train_steps": TaskOption(int, 7, "attack steps of adversarial training"),
+            "trades_beta": TaskOption(float, 6.0, "weight of TRADES' KL term"),
         },
     ),
     "imbalanced": TaskSpec(

@@ -1,4 +1,4 @@
-"""``adversarial``: robustness to adversarial examples.
+r"""``adversarial``: robustness to adversarial examples.
 
 Attacks come from torchattacks and run in [0, 1] pixel space against the model with its
 normalisation inside: FGSM (Goodfellow et al. 2015), PGD (Madry et al. 2018; random start,
@@ -14,9 +14,16 @@ Metrics: clean ``acc``, ``robust_acc/<attack>/<eps>`` for each attack and budget
 headline ``robust_acc`` = PGD at the task's default budget (digits 0.1, MNIST 0.3, CIFAR
 8/255; L2: 1, 2, 0.5).
 
-Adversarial training (``--task-option adv_train=pgd``, Madry et al. 2018): every training
-batch is replaced by PGD examples (``adv_train_steps`` steps, default 7, at the headline
-budget) that maximise the loss under test, which is then minimised on them.
+Adversarial training at the headline budget, ``adv_train_steps`` steps (default 7) of
+step 2.5 eps / steps:
+
+- ``adv_train=pgd`` (Madry et al. 2018): every training batch is replaced by PGD examples
+  that maximise the loss under test, which is then minimised on them.
+- ``adv_train=trades`` (Zhang et al. 2019, "Theoretically principled trade-off between
+  robustness and accuracy", L-infinity): the loss under test on the clean batch plus
+  ``trades_beta`` (default 6, the paper's CIFAR-10 value) times
+  :math:`\mathrm{KL}(p(x) \,\|\, p(x'))` averaged over the batch, where x' maximises
+  that KL divergence (torchattacks' TPGD, from x + 0.001 N(0, I)).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.aggregation import SumMetric
 
@@ -142,6 +150,31 @@ def pgd_training_examples(
     return adv.detach()
 
 
+def trades_kl(clean_logits: Tensor, adversarial_logits: Tensor) -> Tensor:
+    """TRADES' regulariser (Zhang et al. 2019): ``KL(p(x) || p(x'))`` with p the softmax,
+    summed over classes and averaged over the batch."""
+    return F.kl_div(
+        F.log_softmax(adversarial_logits, dim=1),
+        F.log_softmax(clean_logits, dim=1),
+        reduction="batchmean",
+        log_target=True,
+    )
+
+
+def trades_training_examples(
+    model: nn.Module, images: Tensor, eps: float, steps: int, seed: int
+) -> Tensor:
+    """x' maximising ``KL(p(x) || p(x'))`` in the L-infinity ball (torchattacks' TPGD), its
+    random start drawn from ``seed``."""
+    import torchattacks
+
+    attack = torchattacks.TPGD(model, eps=eps, alpha=2.5 * eps / steps, steps=steps)
+    devices = [images.device] if images.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        return attack(images).detach()
+
+
 class AdversarialTask(ClassificationTask):
     def setup(self, stage: str) -> None:
         options = self.options
@@ -174,31 +207,48 @@ class AdversarialTask(ClassificationTask):
         self.autoattack_n = int(options.get("autoattack_n", 200))
         self.autoattack_all = str(options.get("autoattack_eps", "headline")) == "all"
         self.adv_train = str(options.get("adv_train", "")).strip().lower()
-        if self.adv_train not in ("", "pgd"):
-            raise ConfigError(f"adv_train must be 'pgd' or empty; got {self.adv_train!r}")
+        if self.adv_train not in ("", "pgd", "trades"):
+            raise ConfigError(f"adv_train must be 'pgd', 'trades' or empty; got {self.adv_train!r}")
+        if self.adv_train == "trades" and self.norm != "linf":
+            raise ConfigError("adv_train=trades is implemented for norm=linf only")
+        self.adv_train_steps = int(options.get("adv_train_steps", 7))
+        self.trades_beta = float(options.get("trades_beta", 6.0))
+        if self.adv_train_steps < 1 or not self.trades_beta >= 0:
+            raise ConfigError(
+                f"adv_train_steps must be >= 1 and trades_beta >= 0; got "
+                f"{self.adv_train_steps} and {self.trades_beta}"
+            )
         if self.pgd_steps < 1 or self.autoattack_n < 0:
             raise ConfigError("pgd_steps must be >= 1 and autoattack_n >= 0")
 
     # -- adversarial training --------------------------------------------------------------
-    def training_step(self, batch, batch_idx):
+    def training_loss(self, images: Tensor, target: Tensor) -> Tensor:
         if not self.adv_train:
-            return super().training_step(batch, batch_idx)
-        images, target = batch
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.global_step)
+            return super().training_loss(images, target)
+        step_seed = self.seed * 1_000_003 + self.global_step
         was_training = self.model.training
-        self.model.eval()
-        adversarial = pgd_training_examples(
-            self.model,
-            self.loss,
-            images,
-            target,
-            self.headline_eps,
-            int(self.options.get("adv_train_steps", 7)),
-            generator,
-            self.norm,
-        )
+        self.model.eval()  # the attack sees the network as evaluation will
+        if self.adv_train == "pgd":
+            adversarial = pgd_training_examples(
+                self.model,
+                self.loss,
+                images,
+                target,
+                self.headline_eps,
+                self.adv_train_steps,
+                torch.Generator().manual_seed(step_seed),
+                self.norm,
+            )
+        else:
+            adversarial = trades_training_examples(
+                self.model, images, self.headline_eps, self.adv_train_steps, step_seed
+            )
         self.model.train(was_training)
-        return super().training_step((adversarial, target), batch_idx)
+        if self.adv_train == "pgd":
+            return self.objective(self.model(adversarial), target)
+        logits = self.model(images)
+        regulariser = trades_kl(logits, self.model(adversarial))
+        return self.objective(logits, target) + self.trades_beta * regulariser
 
     # -- evaluation ----------------------------------------------------------------------
     def evaluation_sets(self) -> dict:
@@ -297,7 +347,16 @@ class AdversarialTask(ClassificationTask):
                     "random_start": True,
                 },
                 "autoattack": self._autoattack_settings(),
-                "adversarial_training": self.adv_train or None,
+                "adversarial_training": (
+                    {
+                        "method": self.adv_train,
+                        "steps": self.adv_train_steps,
+                        "eps": eps_key(self.headline_eps),
+                        **({"beta": self.trades_beta} if self.adv_train == "trades" else {}),
+                    }
+                    if self.adv_train
+                    else None
+                ),
             }
         }
         return results

@@ -126,9 +126,14 @@ class ClassificationTask(L.LightningModule):
             loss = loss + 0.5 * self.final_l2 * self.model.head.weight.square().sum()
         return loss
 
+    def training_loss(self, images: Tensor, target: Tensor) -> Tensor:
+        """The loss minimised on one training batch (tasks that train on other inputs, such
+        as adversarial training, override this)."""
+        return self.objective(self.model(images), target)
+
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         images, target = batch
-        loss = self.objective(self.model(images), target)
+        loss = self.training_loss(images, target)
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"the loss became {loss.item()} at epoch {self.current_epoch}, step "

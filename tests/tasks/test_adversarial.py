@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from hem_bench.cli import main
 from hem_bench.config import RunConfig
 from hem_bench.runner import build_datamodule, build_task
-from tasks.adversarial import fgsm_or_fgm, parse_eps, pgd, pgd_training_examples
+from hem_bench.tasks.adversarial import (
+    fgsm_or_fgm,
+    parse_eps,
+    pgd,
+    pgd_training_examples,
+    trades_kl,
+    trades_training_examples,
+)
 from tests.datamodules.test_real_formats import write_mnist
 from tests.tasks.helpers import record_of
 
@@ -86,6 +95,56 @@ def test_training_examples_maximise_the_loss_under_test(trained):
         assert loss(model(adv), labels) > loss(model(images), labels)
 
 
+def test_trades_kl_is_the_batch_mean_of_the_kl_divergence():
+    gen = torch.Generator().manual_seed(0)
+    clean, adv = torch.randn(5, 4, generator=gen), torch.randn(5, 4, generator=gen)
+    p, q = clean.softmax(1).double(), adv.softmax(1).double()
+    expected = (p * (p.log() - q.log())).sum(1).mean()
+    assert trades_kl(clean, adv).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert trades_kl(clean, clean).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_trades_examples_stay_in_the_ball_raise_the_kl_and_follow_the_seed(trained):
+    model, images, _ = trained
+    adv = trades_training_examples(model, images, 0.1, 5, seed=3)
+    assert adv.min() >= 0 and adv.max() <= 1 and (adv - images).abs().max() <= 0.1 + 1e-6
+    noise = (images + 0.001 * torch.randn(images.shape)).clamp(0, 1)
+    with torch.no_grad():
+        clean = model(images)
+        assert trades_kl(clean, model(adv)) > 10 * trades_kl(clean, model(noise))
+    assert torch.equal(adv, trades_training_examples(model, images, 0.1, 5, seed=3))
+    assert not torch.equal(adv, trades_training_examples(model, images, 0.1, 5, seed=4))
+
+
+def test_trades_training_minimises_the_loss_plus_beta_times_the_kl(tmp_path):
+    """The TRADES objective, checked on the task itself against its formula."""
+    from hem_bench.losses import get_loss
+    from hem_bench.tasks.adversarial import AdversarialTask
+
+    config = RunConfig(
+        task="adversarial",
+        loss="hem",
+        task_options={"adv_train": "trades", "trades_beta": 2.5, "adv_train_steps": 3},
+        out=str(tmp_path),
+    ).resolve()
+    dm = build_datamodule(config)
+    dm.setup()
+    task = build_task(config, dm)
+    assert isinstance(task, AdversarialTask)
+    task.setup("fit")
+    images, target = dm.test_set.float_images()[:32], dm.test_set.labels[:32]
+    state = copy.deepcopy(task.model.state_dict())
+    task.model.train()
+    loss = task.training_loss(images, target)
+    task.model.load_state_dict(state)  # batch norm's running statistics as they were
+    task.model.eval()  # the attack runs on the network in evaluation mode ...
+    adv = trades_training_examples(task.model, images, 0.1, 3, seed=0)
+    task.model.train()  # ... and the objective in training mode
+    logits = task.model(images)
+    expected = get_loss("hem")(logits, target) + 2.5 * trades_kl(logits, task.model(adv))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
 def test_parse_eps():
     assert parse_eps("8/255") == pytest.approx(8 / 255)
     assert parse_eps("0.1") == 0.1
@@ -146,7 +205,7 @@ def test_adversarial_training_and_l2(tmp_path):
     ]
     assert main(args) == 0
     record = record_of(tmp_path)
-    assert record["attacks"]["adversarial_training"] == "pgd"
+    assert record["attacks"]["adversarial_training"] == {"method": "pgd", "steps": 2, "eps": "1"}
     assert set(record["attacks"]["budgets"]) == {"0.5", "1", "2"}
     assert "robust_acc/pgd/1" in record["metrics"]
 
@@ -158,6 +217,8 @@ def test_adversarial_training_and_l2(tmp_path):
         ("attacks=fgsm,cw", "unknown attack 'cw'"),
         ("eps=abc", "must be a number"),
         ("attacks=fgsm", "must include pgd"),
+        ("adv_train=free", "adv_train must be 'pgd', 'trades' or empty; got 'free'"),
+        ("trades_beta=-1", "trades_beta >= 0; got 7 and -1.0"),
     ],
 )
 def test_bad_attack_options(tmp_path, option, message, capsys):
