@@ -84,13 +84,30 @@ def grid(
     models: Sequence[str | None] = (None,),
     settings: dict[str, Any] | None = None,
     per_task: dict[str, dict[str, Any]] | None = None,
+    loss_params: dict[str, str] | None = None,
 ) -> list[ResolvedConfig]:
-    """Resolved configurations of the full grid, validated before anything runs."""
+    """Resolved configurations of the full grid, validated before anything runs.
+
+    ``loss_params`` (``KEY=VALUE`` strings from the command line) go to the losses that have
+    the parameter, typed by each loss; a key no loss of the grid has is an error."""
+    from hem_bench.losses import loss_info, parse_loss_params
     from hem_bench.models import check_model_name
     from hem_bench.recipes import task_spec
 
     if not tasks or not losses or not seeds:
         raise ConfigError("a sweep needs at least one task, one loss and one seed")
+    typed: dict[str, dict[str, Any]] = {}
+    for loss in losses:
+        own = loss_info(loss).params
+        typed[loss] = parse_loss_params(
+            loss, {k: v for k, v in (loss_params or {}).items() if k in own}
+        )
+    for key in loss_params or {}:
+        if not any(key in typed[loss] for loss in losses):
+            raise ConfigError(
+                f"no loss of the sweep has parameter {key!r} "
+                f"(losses: {', '.join(losses)}; see hem-bench losses)"
+            )
     configs, seen = [], set()
     for task, dataset, model, loss, seed in itertools.product(
         tasks, datasets, models, losses, seeds
@@ -100,6 +117,8 @@ def grid(
         options = {**extra.pop("task_options", {}), **values.pop("task_options", {})}
         values.update({k: v for k, v in extra.items() if k not in values})
         values.update(task=task, loss=loss, seed=seed)
+        if typed[loss]:
+            values["loss_params"] = {**values.get("loss_params", {}), **typed[loss]}
         if options:
             values["task_options"] = options
         if dataset is not None:
@@ -286,7 +305,6 @@ def run_slurm(
     start = time.perf_counter()
     runs, todo = _pending(configs, progress)
     if todo:
-        executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
         parameters: dict[str, Any] = {"timeout_min": timeout_min, "cpus_per_task": cpus_per_run}
         if cluster == "slurm":
             parameters["slurm_array_parallelism"] = array_parallelism
@@ -294,8 +312,17 @@ def run_slurm(
                 parameters["slurm_partition"] = partition
             if gpus_per_run:
                 parameters["gpus_per_node"] = gpus_per_run
-        executor.update_parameters(**parameters)
-        jobs = executor.map_array(execute, [run.config.model_dump() for run in todo])
+        try:
+            executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+            executor.update_parameters(**parameters)
+            jobs = executor.map_array(execute, [run.config.model_dump() for run in todo])
+        except Exception as exc:  # no SLURM here, sbatch refused the array, ...
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(
+                f"--launcher slurm could not submit the {len(todo)} runs through submitit "
+                f"(cluster {cluster!r}): {message.rstrip('.')}{'' if message[-1] in '?!' else '.'} "
+                "Run the sweep on a SLURM login node, or use --launcher local"
+            ) from None
         for run in todo:
             run.state = "running"
         pending = dict(zip(jobs, todo))

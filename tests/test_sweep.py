@@ -81,6 +81,44 @@ def test_the_grid_is_validated_before_anything_runs(tmp_path, capsys):
     assert "no task of the sweep has option 'colour'" in capsys.readouterr().err
 
 
+def test_loss_params_go_to_the_losses_that_have_them(capsys):
+    from hem_bench.sweep import grid
+
+    configs = grid(["ood"], ["hem", "focal", "ce"], [0], loss_params={"margin": "2", "gamma": "3"})
+    assert [(c.loss, c.loss_params) for c in configs] == [
+        ("hem", {"margin": 2.0}),
+        ("focal", {"gamma": 3.0}),
+        ("ce", {}),
+    ]
+    default = grid(["ood"], ["hem"], [0])[0]
+    assert default.loss_params == {"margin": 1.0} and default.run_id != configs[0].run_id
+    args = ["sweep", "--tasks", "ood", "--seeds", "0", "--dry-run"]
+    assert main([*args, "--losses", "ce,hem", "--loss-param", "margin=2"]) == 0
+    assert main([*args, "--losses", "ce", "--loss-param", "margin=2"]) == 2
+    assert "no loss of the sweep has parameter 'margin'" in capsys.readouterr().err
+    assert main([*args, "--losses", "hem", "--loss-param", "margin=wide"]) == 2
+    assert "loss parameter margin='wide' of 'hem' must be of type float" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--slurm-time", "0"], "--slurm-time must be at least 1; got 0"),
+        (["--slurm-gpus", "-1"], "--slurm-gpus must be at least 0; got -1"),
+        (["--slurm-array-parallelism", "0"], "--slurm-array-parallelism must be at least 1"),
+        # no SLURM on this machine: submitit cannot submit, and says so without a traceback
+        ([], "--launcher slurm could not submit the 1 runs through submitit"),
+    ],
+)
+def test_slurm_settings_and_a_machine_without_slurm(tmp_path, capsys, flags, message):
+    if not flags and __import__("shutil").which("srun"):
+        pytest.skip("this machine has SLURM's srun")
+    args = ["sweep", "--tasks", "ood", "--losses", "ce", "--seeds", "0", "--out", str(tmp_path)]
+    assert main([*args, "--launcher", "slurm", *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
 def test_completed_runs_are_skipped_and_failures_recorded(tmp_path, capsys):
     plugin = tmp_path / "boom.py"
     plugin.write_text(BOOM)

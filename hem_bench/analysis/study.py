@@ -45,6 +45,7 @@ from hem_bench.analysis.separation import class_separation
 from hem_bench.atomic import write_atomic
 from hem_bench.errors import ConfigError, HemBenchError, suggest
 from hem_bench.results.record import RECORD_NAME, now, read_record, write_json_atomic
+from hem_bench.results.store import find_record_files
 
 #: the flat metrics this analysis adds to a record's ``metrics``
 METRIC_KEYS = ("analysis/class_separation", "analysis/transfer_acc")
@@ -89,7 +90,7 @@ def find_runs(results: Path, task: str, losses: Sequence[str] | None = None) -> 
     if not results.is_dir():
         raise ConfigError(f"results folder {str(results)!r} does not exist or is not a folder")
     runs, tasks_seen = [], set()
-    for path in sorted(results.rglob(RECORD_NAME)):
+    for path in find_record_files(results):
         try:
             record = read_record(path)
         except (OSError, ValueError) as exc:

@@ -85,6 +85,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="a task setting, applied to the tasks that have it (repeatable)",
     )
+    settings.add_argument(
+        "--loss-param",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="a loss parameter, applied to the losses that have it (repeatable), e.g. margin=2",
+    )
     settings.add_argument("--out", help="results folder (default results/)")
     settings.add_argument("--plugin", action="append", default=[], metavar="FILE.py")
     launch = parser.add_argument_group("where the runs go")
@@ -127,6 +135,7 @@ def sweep_spec(args: argparse.Namespace) -> dict[str, Any]:
         "models": [None],
         "settings": {},
         "per_task": {},
+        "loss_params": dict(args.loss_param),
     }
     if args.preset:
         preset = PRESETS[args.preset]
@@ -191,6 +200,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1; got {args.workers}")
+    for flag, value, least in (
+        ("--slurm-time", args.slurm_time, 1),
+        ("--slurm-gpus", args.slurm_gpus, 0),
+        ("--slurm-cpus", args.slurm_cpus, 1),
+        ("--slurm-array-parallelism", args.slurm_array_parallelism, 1),
+    ):
+        if value < least:
+            raise ConfigError(f"{flag} must be at least {least}; got {value}")
     load_plugin_files(args.plugin)
     spec = sweep_spec(args)
     configs = grid(
@@ -201,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
         spec["models"],
         settings=spec["settings"],
         per_task=spec["per_task"],
+        loss_params=spec["loss_params"],
     )
     out = configs[0].out
     if args.dry_run:
@@ -232,7 +250,9 @@ def run(args: argparse.Namespace) -> int:
     if args.then_leaderboard and result.count("done") + result.count("skipped") > 0:
         from hem_bench.cli import main as cli_main
 
-        cli_main(["leaderboard", "--results", out])
+        board = cli_main(["leaderboard", "--results", out])
+        if board:
+            return board
     return 1 if result.failed else 0
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,10 @@ from typing import Any
 from hem_bench.config import SCHEMA_VERSION
 from hem_bench.errors import ConfigError
 
-RECORD_GLOB = "**/record.json"
+RECORD_NAME = "record.json"
+#: a file marking a folder as a results store of its own, left out when a folder above it
+#: is read (``results/example/`` holds one, so ``--results results`` does not mix it in)
+SEPARATE_STORE = ".hem-bench-separate"
 
 #: the columns of every row, in order; the metric columns follow
 RUN_COLUMNS = (
@@ -111,9 +115,33 @@ def metric_columns(frame) -> list[str]:
     return [c for c in frame.columns if c not in RUN_COLUMNS]
 
 
-def find_record_files(root: str | Path) -> list[Path]:
-    """Every ``record.json`` under ``root`` (any depth), sorted by path."""
-    return sorted(p for p in Path(root).glob(RECORD_GLOB) if p.is_file())
+def find_record_files(root: str | Path, warn: bool = True) -> list[Path]:
+    """Every ``record.json`` under ``root`` (any depth), sorted by path.
+
+    A folder below ``root`` that holds a :data:`SEPARATE_STORE` file is a results store of
+    its own (the committed example in ``results/example/``) and is left out, with a
+    warning naming it; read it by passing it, or a folder inside it, as ``root``."""
+    root = Path(root)
+    found, separate = [], []
+    for folder, subfolders, files in os.walk(root):
+        here = Path(folder)
+        if here != root and SEPARATE_STORE in files:
+            separate.append(here)
+            subfolders[:] = []
+            continue
+        subfolders.sort()
+        if RECORD_NAME in files and (here / RECORD_NAME).is_file():
+            found.append(here / RECORD_NAME)
+    if separate and warn:
+        warnings.warn(
+            "hem-bench: left out "
+            + ", ".join(str(p) for p in separate)
+            + f" (marked by {SEPARATE_STORE} as a results store of its own; pass it as the "
+            "results folder to read it)",
+            RecordWarning,
+            stacklevel=2,
+        )
+    return sorted(found)
 
 
 class InvalidRecord(ValueError):

@@ -136,3 +136,32 @@ def test_the_report_and_the_readme_describe_this_example(records, board):
         )
     dates = sorted(r["finished_at"][:10] for r in records)
     assert dates[-1] in readme, f"README lacks the date {dates[-1]}"
+
+
+def test_every_plot_is_drawn_from_the_real_records_of_every_task(board):
+    """The plots of real runs of every task (the hand-written records elsewhere cover edge
+    cases): one headline chart per benchmark, robust accuracy against the budget per
+    attack, the reliability diagram, the continual accuracy matrix and the OOD ROC curves,
+    each a non-blank image."""
+    from io import BytesIO
+
+    import matplotlib.image
+
+    from hem_bench.results.plots import all_plots
+
+    results, board = board
+    plots = {plot.name: plot for plot in all_plots(results.frame, board.tables)}
+    expected = {f"headline-{table.name}" for table in board.tables} | {
+        "robust-adversarial-digits-fgsm",
+        "robust-adversarial-digits-pgd",
+        "robust-adversarial-digits-autoattack",
+        "reliability-classify-digits",
+        "acc-matrix-continual-digits",
+        "roc-ood-digits",
+    }
+    assert set(plots) == expected
+    for name, plot in plots.items():
+        pixels = matplotlib.image.imread(BytesIO(plot.png), format="png")
+        assert pixels.shape[0] > 200 and pixels.shape[1] > 200, name
+        assert pixels[..., :3].std() > 0.05, f"{name} is blank"
+        assert (EXAMPLE / "plots" / f"{name}.png").is_file(), f"{STALE} (plots/{name}.png)"

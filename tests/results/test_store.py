@@ -142,3 +142,22 @@ def test_bad_folders_raise_config_errors(tmp_path):
     write(tmp_path, "failed", record("ood", "digits", "ce", 0, {}, "auroc", status="failed"))
     with pytest.warns(RecordWarning), pytest.raises(ConfigError, match="no usable.*1 failed"):
         load_results(tmp_path)
+
+
+def test_a_store_marked_separate_is_left_out_of_the_folder_above(tmp_path):
+    """results/example/ holds its own store: reading results/ must not mix it in."""
+    from hem_bench.analysis.study import find_runs
+    from hem_bench.results.store import SEPARATE_STORE, RecordWarning, find_record_files
+
+    write(tmp_path, "mine", record("ood", "digits", "ce", 0, {"auroc": 0.9}, "auroc"))
+    example = tmp_path / "example"
+    write(example / "runs", "theirs", record("ood", "digits", "hem", 0, {"auroc": 0.8}, "auroc"))
+    (example / SEPARATE_STORE).write_text("a store of its own")
+    with pytest.warns(RecordWarning, match=rf"left out {example}.*{SEPARATE_STORE}"):
+        results = load_results(tmp_path)
+    assert list(results.frame["loss"]) == ["ce"]
+    assert list(load_results(example, warn=False).frame["loss"]) == ["hem"]
+    assert [p.parent.name for p in find_record_files(example / "runs")] == ["theirs"]
+    with pytest.warns(RecordWarning):  # the analysis reads records the same way
+        with pytest.raises(ConfigError, match="no completed runs of task .classify."):
+            find_runs(tmp_path, "classify")
