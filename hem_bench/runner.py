@@ -226,6 +226,8 @@ def run(config: ResolvedConfig, resume: bool = False) -> tuple[dict[str, Any], P
     L.seed_everything(config.seed, workers=True, verbose=False)
 
     datamodule = build_datamodule(config)
+    if config.download and _is_global_zero():
+        datamodule.prepare_data()  # --download: fetch what is missing (one process only)
     datamodule.setup("fit")
     task = build_task(config, datamodule)
     timings: dict[str, float] = {"setup": time.perf_counter() - start}

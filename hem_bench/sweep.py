@@ -90,7 +90,7 @@ def grid(
 
     ``loss_params`` (``KEY=VALUE`` strings from the command line) go to the losses that have
     the parameter, typed by each loss; a key no loss of the grid has is an error."""
-    from hem_bench.losses import loss_info, parse_loss_params
+    from hem_bench.losses import check_loss_params, loss_info, parse_loss_params
     from hem_bench.models import check_model_name
     from hem_bench.recipes import task_spec
 
@@ -102,6 +102,7 @@ def grid(
         typed[loss] = parse_loss_params(
             loss, {k: v for k, v in (loss_params or {}).items() if k in own}
         )
+        check_loss_params(loss, typed[loss])
     for key in loss_params or {}:
         if not any(key in typed[loss] for loss in losses):
             raise ConfigError(

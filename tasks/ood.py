@@ -57,7 +57,17 @@ def logit_scores(logits: Tensor) -> dict[str, Tensor]:
 class OODTask(ClassificationTask):
     needs_features = True
 
+    def setup(self, stage: str) -> None:
+        # build (and so check) the OOD sets when training starts, not after it: a bad
+        # noise_count, an unknown or missing ood_sets entry fails before the first epoch
+        self.evaluation_sets()
+
     def evaluation_sets(self) -> dict:
+        if getattr(self, "_ood_sets", None) is None:
+            self._ood_sets = self._build_ood_sets()
+        return self._ood_sets
+
+    def _build_ood_sets(self) -> dict:
         data = self.data
         shape = data.input_shape
         if data.unknown_test is None or len(data.unknown_test) == 0:
@@ -85,7 +95,9 @@ class OODTask(ClassificationTask):
                 raise ConfigError(f"OOD set {name!r} must be an image classification data set")
             if name == data.dataset:
                 raise ConfigError(f"OOD set {name!r} is the in-distribution data set")
-            test = load_dataset(name, data.data_dir, False, seed=self.seed, verify=data.verify).test
+            test = load_dataset(
+                name, data.data_dir, data.download, seed=self.seed, verify=data.verify
+            ).test
             images = convert_images(test.float_images()[:MAX_EXTRA], shape)
             sets[name] = ImageSet(images, torch.full((len(images),), -1))
         return sets

@@ -326,6 +326,46 @@ def test_missing_data_folder_exits_2(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("task", "extra"),
+    [("classify", ["--dataset", "mnist"]), ("ood", ["--task-option", "ood_sets=fashion-mnist"])],
+)
+def test_download_fetches_the_missing_data(tmp_path, monkeypatch, capsys, task, extra):
+    """--download reaches torchvision's download for the data set (and for extra OOD
+    sets); offline, its failure is one clear message and exit code 2."""
+    import hem_bench.datamodules.real as real
+    from hem_bench.errors import DataNotFoundError
+
+    fetched = []
+
+    def offline(name, data_dir, fetch):
+        fetched.append((name, Path(data_dir)))
+        raise DataNotFoundError(f"dataset {name!r}: download into {data_dir} failed (offline).")
+
+    monkeypatch.setattr(real, "_download", offline)
+    args = ["run", "--task", task, *extra, "--data-dir", str(tmp_path / "data")]
+    args += ["--download", "--max-epochs", "1", "--no-progress", "--out", str(tmp_path / "out")]
+    assert main(args) == 2
+    expected = "mnist" if task == "classify" else "fashion-mnist"
+    assert fetched and fetched[0][0] == expected
+    assert "download into" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("noise_count=0", "noise_count must be a positive number of images; got 0"),
+        ("ood_sets=imagenet-z", "unknown dataset 'imagenet-z'"),
+        ("ood_sets=digit-scenes", "OOD set 'digit-scenes' must be an image classification"),
+    ],
+)
+def test_bad_ood_sets_fail_before_training(tmp_path, capsys, option, message):
+    args = ["run", "--task", "ood", "--task-option", option, "--no-progress"]
+    assert main([*args, "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.ckpt"))  # it stopped before the first epoch ended
+
+
 def test_a_loss_that_cannot_serve_the_task(tmp_path):
     plugin = tmp_path / "seg_only.py"
     plugin.write_text(

@@ -13,6 +13,7 @@ import argparse
 import sys
 from typing import Any
 
+from hem_bench.cli._options import add_task_option_flags, key_value, task_options_from
 from hem_bench.errors import ConfigError
 
 #: flags copied into the configuration when given (dest -> config field)
@@ -38,13 +39,6 @@ SETTINGS = (
 )
 
 
-def _key_value(text: str) -> tuple[str, str]:
-    if "=" not in text or not text.split("=", 1)[0].strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE; got {text!r}")
-    key, value = text.split("=", 1)
-    return key.strip().replace("-", "_"), value.strip()
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_argument_group("what to run")
     what.add_argument("--task", help="task (hem-bench tasks lists them; default ood)")
@@ -52,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument(
         "--loss-param",
         action="append",
-        type=_key_value,
+        type=key_value,
         default=[],
         metavar="KEY=VALUE",
         help="a parameter of the loss, typed by the loss (repeatable), e.g. margin=2",
@@ -74,11 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument(
         "--task-option",
         action="append",
-        type=_key_value,
+        type=key_value,
         default=[],
         metavar="KEY=VALUE",
         help="a setting of the task (hem-bench tasks lists them; repeatable)",
     )
+    add_task_option_flags(what)
     model = parser.add_argument_group(
         "model and recipe (defaults: the task's recipe for the data set)"
     )
@@ -133,8 +128,9 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
             values[name] = getattr(args, name)
     if args.loss_param:
         values["loss_params"] = dict(args.loss_param)
-    if args.task_option:
-        values["task_options"] = dict(args.task_option)
+    options = task_options_from(args)
+    if options:
+        values["task_options"] = options
     if args.plugin:
         values["plugins"] = list(args.plugin)
     if args.no_progress:
@@ -145,7 +141,7 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
 def resolve(args: argparse.Namespace):
     """The resolved configuration of ``args``; raises :class:`ConfigError` on bad input."""
     from hem_bench.config import RunConfig
-    from hem_bench.losses import parse_loss_params
+    from hem_bench.losses import check_loss_params, parse_loss_params
     from hem_bench.models import check_model_name
     from hem_bench.plugins import load_plugin_files
 
@@ -156,6 +152,7 @@ def resolve(args: argparse.Namespace):
             config.loss, {k: str(v) for k, v in config.loss_params.items()}
         )
     resolved = config.resolve()
+    check_loss_params(resolved.loss, resolved.loss_params)
     from hem_bench.recipes import task_spec
 
     check_model_name(resolved.model, task_spec(resolved.task).kind)

@@ -12,18 +12,12 @@ import argparse
 import sys
 from typing import Any
 
+from hem_bench.cli._options import add_task_option_flags, key_value, task_options_from
 from hem_bench.errors import ConfigError
 
 
 def _csv(text: str) -> list[str]:
     return [part.strip() for part in str(text).split(",") if part.strip()]
-
-
-def _key_value(text: str) -> tuple[str, str]:
-    if "=" not in text or not text.split("=", 1)[0].strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE; got {text!r}")
-    key, value = text.split("=", 1)
-    return key.strip().replace("-", "_"), value.strip()
 
 
 #: run settings a sweep applies to every run (flag dest -> config field)
@@ -80,15 +74,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     settings.add_argument(
         "--task-option",
         action="append",
-        type=_key_value,
+        type=key_value,
         default=[],
         metavar="KEY=VALUE",
         help="a task setting, applied to the tasks that have it (repeatable)",
     )
+    add_task_option_flags(settings)
     settings.add_argument(
         "--loss-param",
         action="append",
-        type=_key_value,
+        type=key_value,
         default=[],
         metavar="KEY=VALUE",
         help="a loss parameter, applied to the losses that have it (repeatable), e.g. margin=2",
@@ -172,8 +167,9 @@ def sweep_spec(args: argparse.Namespace) -> dict[str, Any]:
     if args.plugin:
         spec["settings"]["plugins"] = list(args.plugin)
     spec["settings"]["progress"] = False
-    if args.task_option:
-        _apply_task_options(spec, dict(args.task_option))
+    options = task_options_from(args)
+    if options:
+        _apply_task_options(spec, options)
     missing = [k for k in ("tasks", "losses", "seeds") if not spec[k]]
     if missing:
         raise ConfigError(

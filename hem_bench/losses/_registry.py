@@ -199,6 +199,18 @@ def parse_loss_params(name: str, raw: Mapping[str, str]) -> dict[str, Any]:
     return parsed
 
 
+def check_loss_params(name: str, params: Mapping[str, Any]) -> None:
+    """Build the loss once with ``params`` (and stand-in class counts where it needs them),
+    so that impossible values (a negative margin, tau = 0) are reported before any data is
+    loaded or any model trained."""
+    info = loss_info(name)
+    counts = {"class_counts": [2.0, 1.0]} if info.needs_class_counts else {}
+    try:
+        get_loss(name, **dict(params), **counts)
+    except (TypeError, ValueError) as exc:  # ConfigError is a ValueError
+        raise ConfigError(f"loss {name!r}: {exc}") from None
+
+
 def _unknown_param(info: LossInfo, key: str) -> ConfigError:
     accepted = ", ".join(f"{k} (default {v!r})" for k, v in info.params.items()) or "none"
     return ConfigError(

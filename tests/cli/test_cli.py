@@ -91,3 +91,66 @@ def test_usage_errors_exit_2_without_traceback(args, message):
 def test_version():
     proc = run_cli("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("hem-bench ")
+
+
+def test_tasks_lists_every_task_with_its_defaults_and_options(capsys):
+    from hem_bench.recipes import TASKS, task_spec
+
+    assert main(["tasks", "--format", "json"]) == 0
+    rows = {row["task"]: row for row in json.loads(capsys.readouterr().out)}
+    assert (
+        set(rows)
+        == set(TASKS)
+        == {
+            "classify",
+            "ood",
+            "adversarial",
+            "imbalanced",
+            "continual",
+            "segmentation",
+        }
+    )
+    assert rows["ood"]["headline"] == "auroc (higher is better)"
+    assert rows["segmentation"]["kind"] == "segmentation"
+    assert rows["continual"]["options"]["buffer"] == 200
+    assert rows["adversarial"]["options"]["trades_beta"] == 6.0
+    for name, row in rows.items():
+        spec = task_spec(name)
+        assert row["dataset"] == spec.default_dataset and set(row["options"]) == set(spec.options)
+    assert main(["tasks", "--format", "markdown"]) == 0
+    markdown = capsys.readouterr().out
+    assert markdown.startswith("| task |") and all(f"| {name} |" in markdown for name in rows)
+
+
+def test_task_option_flags_are_shorthands(capsys):
+    """--buffer and --adv-train set the task options of the same names."""
+    import yaml
+
+    assert main(["run", "--task", "continual", "--buffer", "0", "--print-config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["task_options"]["buffer"] == 0
+    assert main(["run", "--task", "adversarial", "--adv-train", "trades", "--print-config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["task_options"]["adv_train"] == "trades"
+    assert main(["run", "--task", "ood", "--buffer", "0", "--print-config"]) == 2
+    assert "task 'ood' has no option 'buffer'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--task", "ood", "--loss", "hem", "--loss-param", "margin=-1"], "loss 'hem': margin"),
+        (
+            ["--task", "ood", "--loss", "logitnorm", "--loss-param", "tau=0"],
+            "loss 'logitnorm': tau",
+        ),
+        (
+            ["--task", "imbalanced", "--loss", "ldam", "--loss-param", "s=0"],
+            "loss 'ldam': s must be",
+        ),
+    ],
+)
+def test_impossible_loss_values_are_refused_before_any_run(tmp_path, capsys, args, message):
+    assert main(["run", *args, "--print-config"]) == 2
+    assert message in capsys.readouterr().err
+    assert main(["run", *args, "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # no run folder was made

@@ -158,6 +158,9 @@ def test_a_store_marked_separate_is_left_out_of_the_folder_above(tmp_path):
     assert list(results.frame["loss"]) == ["ce"]
     assert list(load_results(example, warn=False).frame["loss"]) == ["hem"]
     assert [p.parent.name for p in find_record_files(example / "runs")] == ["theirs"]
-    with pytest.warns(RecordWarning):  # the analysis reads records the same way
-        with pytest.raises(ConfigError, match="no completed runs of task .classify."):
-            find_runs(tmp_path, "classify")
+    # the analysis reads records the same way
+    with (
+        pytest.warns(RecordWarning),
+        pytest.raises(ConfigError, match="no completed runs of task .classify."),
+    ):
+        find_runs(tmp_path, "classify")
