@@ -74,6 +74,7 @@ def markdown_document(board, header: str) -> str:
     goes through :func:`~hem_bench.results.leaderboard.markdown_text`."""
     from hem_bench.results.leaderboard import (
         ALPHA,
+        ANALYSIS_NOTE,
         WILCOXON_MIN_PAIRS,
         markdown_table,
         markdown_text,
@@ -102,6 +103,13 @@ def markdown_document(board, header: str) -> str:
             f"({direction} is better); mean ± std over n seeds.\n"
         )
         parts.append(markdown_table(table.display()))
+    if board.analysis:
+        parts.append("## Representation analysis\n")
+        parts.append(ANALYSIS_NOTE + "\n")
+        for table in board.analysis:
+            parts.append(f"### {markdown_text(table.label)}\n")
+            parts.append(f"Model {markdown_text(table.model)}; mean ± std over n seeds.\n")
+            parts.append(markdown_table(table.display()))
     return "\n".join(parts)
 
 
@@ -140,6 +148,10 @@ def run(args: argparse.Namespace) -> int:
     if "csv" in formats:
         written.append(write_atomic(out / "overall.csv", board.overall.to_csv(index=False)))
         for table in board.tables:
+            written.append(
+                write_atomic(out / f"{table.name}.csv", table.numeric().to_csv(index=False))
+            )
+        for table in board.analysis:
             written.append(
                 write_atomic(out / f"{table.name}.csv", table.numeric().to_csv(index=False))
             )

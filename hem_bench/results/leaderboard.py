@@ -11,7 +11,10 @@ Three kinds of table, from the frame of :func:`hem_bench.results.store.load_resu
   cross-entropy loss", arXiv:2501.12191): does one loss do well on every task?
 - paired comparisons against a baseline loss (:func:`paired_comparisons`): per-seed
   differences of the headline, with a paired t-test and a Wilcoxon signed-rank test
-  (scipy.stats).
+  (scipy.stats);
+- analysis tables (:func:`analysis_tables`), where ``hem-bench analyze`` has written its
+  results into the records: per benchmark, each loss's class separation R² and linear-probe
+  transfer accuracy (Kornblith et al. 2021) beside its headline, as mean, std and n.
 
 Formulas (computed here with numpy, pandas and scipy; none has a maintained library of its
 own for these tables):
@@ -65,6 +68,18 @@ KEY_METRICS: dict[str, tuple[str, ...]] = {
     "segmentation": ("miou", "pixel_acc", "mean_class_acc", "dice"),
 }
 
+#: the metrics ``hem-bench analyze`` writes into records, shown in the analysis tables
+ANALYSIS_METRICS = ("analysis/class_separation", "analysis/transfer_acc")
+
+#: what the analysis tables show (Markdown and HTML)
+ANALYSIS_NOTE = (
+    "From `hem-bench analyze` (Kornblith et al. 2021): analysis/class_separation is R² = 1 - "
+    "(mean within-class cosine distance) / (mean overall cosine distance) of the penultimate "
+    "features on the test set; analysis/transfer_acc is the accuracy of a linear probe on "
+    "those frozen features for held-out classes. Sorted by class separation; only analysed "
+    "runs count."
+)
+
 #: fewest paired seeds for a paired test
 MIN_PAIRS = 2
 #: fewest paired seeds for the Wilcoxon signed-rank test (exact two-sided p >= 2 / 2^n)
@@ -106,6 +121,8 @@ class GroupTable:
     metrics: list[str]
     stats: pd.DataFrame
     seeds: pd.Series
+    #: whether the first metric has a better direction (not so in the analysis tables)
+    directional: bool = True
 
     def losses(self) -> list[str]:
         """The losses of the table, in table order."""
@@ -128,7 +145,7 @@ class GroupTable:
 
     def column_name(self, metric: str) -> str:
         """A metric's column title; the headline is marked with an arrow (↑ or ↓)."""
-        if metric == self.headline:
+        if metric == self.headline and self.directional:
             return f"{metric} {'↑' if self.higher_is_better else '↓'}"
         return metric
 
@@ -206,18 +223,7 @@ def group_tables(frame: pd.DataFrame) -> list[GroupTable]:
         headline = str(_mode(rows["headline"]))
         higher = bool(_mode(rows["higher_is_better"]))
         metrics = metrics_of(task, headline, rows)
-        stats: dict[str, dict[str, float]] = {}
-        seeds = rows.groupby("loss", sort=True)["seed"].nunique()
-        for loss, runs in rows.groupby("loss", sort=True):
-            entry = {}
-            for metric in metrics:
-                values = _metric_values(runs, metric, headline).dropna().to_numpy(float)
-                entry[f"{metric} mean"] = float(values.mean()) if len(values) else math.nan
-                entry[f"{metric} std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
-                entry[f"{metric} n"] = len(values)
-            stats[loss] = entry
-        table = pd.DataFrame.from_dict(stats, orient="index")
-        table.index.name = "loss"
+        table, seeds = _loss_stats(rows, metrics, headline)
         order = table[f"{headline} mean"].sort_values(ascending=not higher, na_position="last")
         table = table.loc[order.index]
         label = labels[key]
@@ -233,6 +239,67 @@ def group_tables(frame: pd.DataFrame) -> list[GroupTable]:
                 metrics=metrics,
                 stats=table,
                 seeds=seeds.loc[table.index],
+            )
+        )
+    return tables
+
+
+def _loss_stats(
+    rows: pd.DataFrame, metrics: list[str], headline: str
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Mean, sample std and n of each metric per loss (index ``loss``), and the number of
+    seeds of each loss."""
+    stats: dict[str, dict[str, float]] = {}
+    seeds = rows.groupby("loss", sort=True)["seed"].nunique()
+    for loss, runs in rows.groupby("loss", sort=True):
+        entry = {}
+        for metric in metrics:
+            values = _metric_values(runs, metric, headline).dropna().to_numpy(float)
+            entry[f"{metric} mean"] = float(values.mean()) if len(values) else math.nan
+            entry[f"{metric} std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+            entry[f"{metric} n"] = len(values)
+        stats[loss] = entry
+    table = pd.DataFrame.from_dict(stats, orient="index")
+    table.index.name = "loss"
+    return table, seeds
+
+
+def analysis_tables(frame: pd.DataFrame) -> list[GroupTable]:
+    """One table per benchmark whose runs carry ``hem-bench analyze`` results: class
+    separation R², transfer accuracy (where measured) and the headline, per loss, sorted by
+    class separation (the study's finding: more separation, better accuracy, worse
+    transfer). Only the runs that were analysed count."""
+    if ANALYSIS_METRICS[0] not in frame.columns:
+        return []
+    analysed = frame[frame[ANALYSIS_METRICS[0]].notna()]
+    labels = benchmark_names(benchmarks(frame))
+    tables = []
+    for key in benchmarks(analysed):
+        task, dataset, model = key
+        rows = analysed[
+            (analysed["task"] == task)
+            & (analysed["dataset"] == dataset)
+            & (analysed["model"] == model)
+        ]
+        headline = str(_mode(rows["headline"]))
+        metrics = [m for m in ANALYSIS_METRICS if m in rows and rows[m].notna().any()]
+        metrics.append(headline)
+        table, seeds = _loss_stats(rows, metrics, headline)
+        table = table.sort_values(f"{ANALYSIS_METRICS[0]} mean", ascending=False)
+        label = labels[key]
+        tables.append(
+            GroupTable(
+                task=task,
+                dataset=dataset,
+                model=model,
+                name=slug("analysis-" + label.replace("/", "-")),
+                label=f"analysis: {label}",
+                headline=headline,
+                higher_is_better=bool(_mode(rows["higher_is_better"])),
+                metrics=metrics,
+                stats=table,
+                seeds=seeds.loc[table.index],
+                directional=False,
             )
         )
     return tables
@@ -407,6 +474,8 @@ class Leaderboard:
     paired: pd.DataFrame
     baseline: str
     losses: list[str] = field(default_factory=list)
+    #: the analysis tables (:func:`analysis_tables`); empty when no run was analysed
+    analysis: list[GroupTable] = field(default_factory=list)
 
     def overall_display(self) -> pd.DataFrame:
         """The overall table as text: numbers rounded, missing entries ``–``."""
@@ -470,6 +539,7 @@ def build(frame: pd.DataFrame, baseline: str = "ce", baseline_required: bool = T
         paired=paired_comparisons(frame, baseline, required=baseline_required),
         baseline=baseline,
         losses=sorted(frame["loss"].unique()),
+        analysis=analysis_tables(frame),
     )
 
 
@@ -535,41 +605,42 @@ def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def summary(board: Leaderboard) -> dict[str, Any]:
     """The leaderboard as JSON-ready data: the overall table, every benchmark table (mean,
     std and n of each metric per loss) and the paired comparisons."""
-    tables = []
-    for table in board.tables:
-        rows = []
-        for loss in table.stats.index:
-            rows.append(
-                {
-                    "loss": loss,
-                    "n": int(table.seeds[loss]),
-                    "metrics": {
-                        m: {
-                            "mean": _json_value(table.stats.at[loss, f"{m} mean"]),
-                            "std": _json_value(table.stats.at[loss, f"{m} std"]),
-                            "n": int(table.stats.at[loss, f"{m} n"]),
-                        }
-                        for m in table.metrics
-                    },
-                }
-            )
-        tables.append(
-            {
-                "name": table.name,
-                "benchmark": table.label,
-                "task": table.task,
-                "dataset": table.dataset,
-                "model": table.model,
-                "headline": table.headline,
-                "higher_is_better": table.higher_is_better,
-                "metrics": table.metrics,
-                "rows": rows,
-            }
-        )
     return {
         "baseline": board.baseline,
         "losses": board.losses,
         "overall": records_of(board.overall),
-        "tables": tables,
+        "tables": [_table_summary(table) for table in board.tables],
         "paired": records_of(board.paired),
+        "analysis": [_table_summary(table) for table in board.analysis],
+    }
+
+
+def _table_summary(table: GroupTable) -> dict[str, Any]:
+    """One table as JSON-ready data: mean, std and n of each metric per loss."""
+    rows = []
+    for loss in table.stats.index:
+        rows.append(
+            {
+                "loss": loss,
+                "n": int(table.seeds[loss]),
+                "metrics": {
+                    m: {
+                        "mean": _json_value(table.stats.at[loss, f"{m} mean"]),
+                        "std": _json_value(table.stats.at[loss, f"{m} std"]),
+                        "n": int(table.stats.at[loss, f"{m} n"]),
+                    }
+                    for m in table.metrics
+                },
+            }
+        )
+    return {
+        "name": table.name,
+        "benchmark": table.label,
+        "task": table.task,
+        "dataset": table.dataset,
+        "model": table.model,
+        "headline": table.headline,
+        "higher_is_better": table.higher_is_better,
+        "metrics": table.metrics,
+        "rows": rows,
     }

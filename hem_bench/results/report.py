@@ -21,6 +21,7 @@ import pandas as pd
 
 from hem_bench.results.leaderboard import (
     ALPHA,
+    ANALYSIS_NOTE,
     WILCOXON_MIN_PAIRS,
     Leaderboard,
 )
@@ -184,6 +185,12 @@ def render(
         )
         parts.append(html_table(table.display()))
         parts.extend(figure_html(plot) for plot in by_benchmark.pop(table.label, []))
+    if board.analysis:
+        parts.append('<h2 id="analysis">Representation analysis</h2>')
+        parts.append(f'<p class="note">{escape(ANALYSIS_NOTE.replace("`", ""))}</p>')
+        for table in board.analysis:
+            parts.append(f'<h3 id="{escape(table.name)}">{escape(table.label)}</h3>')
+            parts.append(html_table(table.display()))
     rest = [plot for group in by_benchmark.values() for plot in group]
     if rest:
         parts.append("<h2>Other plots</h2>")

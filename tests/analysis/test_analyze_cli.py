@@ -160,3 +160,27 @@ def test_a_run_without_held_out_classes_has_no_transfer(tmp_path):
     assert "analysis/transfer_acc" not in record["metrics"]
     assert record["analysis"]["transfer_acc"] is None
     assert -1.0 < record["metrics"]["analysis/class_separation"] <= 1.0
+
+
+def test_the_leaderboard_shows_the_analysis_of_real_runs(analysed, tmp_path):
+    results, _, _, after = analysed
+    out = tmp_path / "board"
+    assert main(["leaderboard", "--results", str(results), "--out", str(out)]) == 0
+    summary = json.loads((out / "leaderboard.json").read_text())
+    (table,) = summary["analysis"]
+    assert table["name"] == "analysis-classify-digits" and table["benchmark"].startswith("analysis")
+    assert table["metrics"] == ["analysis/class_separation", "analysis/transfer_acc", "acc"]
+    by_loss = {row["loss"]: row["metrics"] for row in table["rows"]}
+    for loss, record in after.items():
+        for key in ("analysis/class_separation", "analysis/transfer_acc", "acc"):
+            assert by_loss[loss][key]["mean"] == pytest.approx(record["metrics"][key])
+            assert by_loss[loss][key]["n"] == 1
+    separation = [row["metrics"]["analysis/class_separation"]["mean"] for row in table["rows"]]
+    assert separation == sorted(separation, reverse=True)
+    csv_rows = rows(out / "analysis-classify-digits.csv")
+    assert [r["loss"] for r in csv_rows] == [row["loss"] for row in table["rows"]]
+    assert "## Representation analysis" in (out / "leaderboard.md").read_text()
+    assert 'id="analysis"' in (out / "report.html").read_text()
+    # the regular benchmark table is unchanged by the analysis
+    (regular,) = summary["tables"]
+    assert not any(m.startswith("analysis/") for m in regular["metrics"])

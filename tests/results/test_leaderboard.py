@@ -165,3 +165,33 @@ def test_a_baseline_without_records_is_a_config_error(tmp_path):
     write(tmp_path, "a", record("ood", "digits", "hem", 0, {"auroc": 0.8}, "auroc"))
     with pytest.raises(ConfigError, match="baseline loss 'ce' has no records.*hem"):
         build(load_results(tmp_path).frame, baseline="ce")
+
+
+def test_analysis_tables_from_records_with_analysis_metrics(tmp_path):
+    """Mean, std and n of the analysis metrics (numpy by hand), a transfer accuracy that
+    only some runs have, losses sorted by class separation, and no table without analysis."""
+    values = {"ce": [0.40, 0.42, 0.47], "hem": [0.61, 0.58, 0.66]}
+    for loss, separations in values.items():
+        for seed, r2 in enumerate(separations):
+            metrics = {"acc": 0.9 + seed / 100, "analysis/class_separation": r2}
+            if seed < 2:
+                metrics["analysis/transfer_acc"] = 0.5 - r2 / 10
+            write(
+                tmp_path, f"{loss}-{seed}", record("classify", "digits", loss, seed, metrics, "acc")
+            )
+    write(tmp_path, "ood", record("ood", "digits", "ce", 0, {"auroc": 0.9}, "auroc"))
+    board = build(load_results(tmp_path).frame)
+    (table,) = board.analysis
+    assert table.losses() == ["hem", "ce"] and table.label == "analysis: classify/digits"
+    for loss, separations in values.items():
+        stats = table.stats.loc[loss]
+        assert stats["analysis/class_separation mean"] == pytest.approx(np.mean(separations))
+        assert stats["analysis/class_separation std"] == pytest.approx(np.std(separations, ddof=1))
+        assert stats["analysis/transfer_acc n"] == 2
+        expected = np.mean([0.5 - r2 / 10 for r2 in separations[:2]])
+        assert stats["analysis/transfer_acc mean"] == pytest.approx(expected)
+    assert "↑" not in "".join(table.display().columns)  # separation is no score to beat
+    assert not any(m.startswith("analysis/") for t in board.tables for m in t.metrics)
+    plain = tmp_path / "plain"
+    write(plain, "ce-0", record("classify", "digits", "ce", 0, {"acc": 0.9}, "acc"))
+    assert build(load_results(plain).frame).analysis == []
