@@ -157,3 +157,54 @@ def test_bad_continual_options(tmp_path, capsys):
         == 2
     )
     assert "buffer size must be >= 0; got -5" in capsys.readouterr().err
+
+
+def _write_cifar100(root, train_per_class: int = 3, test_per_class: int = 1) -> None:
+    """CIFAR-100's python pickles (``cifar-100-python/{train,test,meta}``) with every class
+    present, as the class-incremental split needs."""
+    from tests.datamodules.test_real_formats import cifar_rows, write_py2_pickle
+
+    folder = root / "cifar-100-python"
+    folder.mkdir()
+    for seed, (split, per_class) in enumerate(
+        (("train", train_per_class), ("test", test_per_class))
+    ):
+        fine = [c for _ in range(per_class) for c in range(100)]
+        batch = {
+            b"filenames": [f"{i}.png".encode() for i in range(len(fine))],
+            b"batch_label": f"{split}ing batch 1 of 1".encode(),
+            b"fine_labels": fine,
+            b"coarse_labels": [f // 5 for f in fine],
+            b"data": cifar_rows(len(fine), seed),
+        }
+        write_py2_pickle(folder / split, batch)
+    write_py2_pickle(
+        folder / "meta",
+        {
+            b"fine_label_names": [f"class{i:02d}".encode() for i in range(100)],
+            b"coarse_label_names": [f"super{i:02d}".encode() for i in range(20)],
+        },
+    )
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "cifar100"])
+def test_runs_on_the_real_cifar_formats(tmp_path, dataset):
+    """CIFAR-10 splits into 5 experiences of 2 classes, CIFAR-100 into 10 of 10."""
+    from tests.datamodules.test_real_formats import write_cifar10
+
+    if dataset == "cifar10":
+        write_cifar10(tmp_path, per_batch=60)
+    else:
+        _write_cifar100(tmp_path)
+    args = ["run", "--task", "continual", "--dataset", dataset, "--data-dir", str(tmp_path)]
+    args += ["--no-verify", "--model", "digits-cnn", "--max-epochs", "1", "--batch-size", "32"]
+    assert main([*args, "--no-progress", "--out", str(tmp_path / "out")]) == 0
+    record = record_of(tmp_path / "out")
+    size, per = (5, 2) if dataset == "cifar10" else (10, 10)
+    assert record["dataset"] == dataset
+    assert record["experiences"] == [list(range(i * per, (i + 1) * per)) for i in range(size)]
+    matrix = record["accuracy_matrix"]
+    assert len(matrix) == size and all(
+        (value is None) == (i > t) for t, row in enumerate(matrix) for i, value in enumerate(row)
+    )
+    assert 0.0 <= record["metrics"]["avg_acc"] <= 1.0
