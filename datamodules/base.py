@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from hem_bench.errors import ConfigError, unknown_name
+from hem_bench.errors import ConfigError, DataNotFoundError, unknown_name
 
 KINDS = ("classification", "segmentation")
 
@@ -176,3 +176,26 @@ def load_dataset(
     assert info.loader is not None
     root = Path(data_dir).expanduser() if data_dir is not None else None
     return info.loader(root, download, seed=seed, verify=verify, **options)
+
+
+def check_available(name: str, data_dir: str | Path | None, download: bool = False) -> None:
+    """A quick check that ``name`` can be found, for a sweep to make before it starts any
+    run: embedded, fetched by ``--download``, or its folder present under ``data_dir``. The
+    loader still makes the full check (files, checksums) when the run starts."""
+    info = dataset_info(name)
+    if info.embedded:
+        return
+    if data_dir is None:
+        raise ConfigError(
+            f"dataset {name!r} is not shipped with hem-bench: pass --data-dir DIR (it is read "
+            f"from DIR/{info.folder}){' and --download to fetch it' if info.downloadable else ''}"
+        )
+    if download and info.downloadable:
+        return
+    top = info.folder.split("/")[0]
+    if info.name == "image-folder" or not top:  # the folder is an option of the run
+        return
+    root = Path(data_dir).expanduser()
+    if not (root / top).exists():
+        how = "pass --download to fetch it" if info.downloadable else f"see {info.homepage}"
+        raise DataNotFoundError(f"dataset {name!r} not found: expected {root / info.folder}; {how}")

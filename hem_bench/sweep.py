@@ -136,6 +136,12 @@ def grid(
         if resolved.run_id not in seen:
             seen.add(resolved.run_id)
             configs.append(resolved)
+    from hem_bench.datamodules.base import check_available
+
+    for dataset, data_dir, download in sorted(
+        {(c.dataset, c.data_dir, c.download) for c in configs}, key=str
+    ):
+        check_available(dataset, data_dir, download)
     return configs
 
 

@@ -81,6 +81,21 @@ def test_the_grid_is_validated_before_anything_runs(tmp_path, capsys):
     assert "no task of the sweep has option 'colour'" in capsys.readouterr().err
 
 
+def test_missing_data_stops_the_sweep_before_any_run(tmp_path, capsys):
+    args = ["sweep", "--tasks", "ood,classify", "--losses", "ce", "--seeds", "0,1"]
+    args += ["--datasets", "cifar10", "--out", str(tmp_path / "out")]
+    assert main([*args, "--data-dir", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err
+    assert "dataset 'cifar10' not found: expected" in err and "--download" in err
+    assert main(args) == 2
+    assert "pass --data-dir DIR" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    # with the folder present (or --download) the grid goes on; the loader checks the files
+    (tmp_path / "data" / "cifar-10-batches-py").mkdir(parents=True)
+    assert main([*args, "--data-dir", str(tmp_path / "data"), "--dry-run"]) == 0
+    assert main([*args, "--data-dir", str(tmp_path / "x"), "--download", "--dry-run"]) == 0
+
+
 def test_loss_params_go_to_the_losses_that_have_them(capsys):
     from hem_bench.sweep import grid
 
