@@ -154,3 +154,14 @@ def test_impossible_loss_values_are_refused_before_any_run(tmp_path, capsys, arg
     assert main(["run", *args, "--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # no run folder was made
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_a_config_file_that_is_not_yaml_is_one_line(tmp_path, capsys, command):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("task: [ood\nloss: : x\n")
+    args = ["run", "--print-config"] if command == "run" else ["sweep", "--dry-run"]
+    assert main([*args, "--config", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert f"config file {str(bad)!r} is not valid YAML at line 2, column 5" in err
