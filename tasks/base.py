@@ -111,6 +111,9 @@ class ClassificationTask(L.LightningModule):
         # Random draws of the epoch (dropout) depend only on (seed, epoch), so a run resumed
         # from an end-of-epoch checkpoint repeats exactly what it would have done.
         torch.manual_seed(self.seed * 1_000_003 + self.current_epoch)
+        set_epoch = getattr(self.loss, "set_epoch", None)  # scheduled losses (LDAM-DRW)
+        if callable(set_epoch):
+            set_epoch(self.current_epoch, self.trainer.max_epochs)
         self._loss_sum, self._loss_count = torch.zeros((), device=self.device), 0
 
     def on_train_epoch_end(self) -> None:

@@ -169,6 +169,10 @@ class ClassificationLoss(nn.Module, metaclass=abc.ABCMeta):
     def check_num_classes(self, num_classes: int) -> None:
         """Raise if the loss was built for another number of classes (class counts)."""
 
+    def set_epoch(self, epoch: int, max_epochs: int) -> None:
+        """Called by the tasks at the start of every training epoch (0-based) for losses
+        whose form follows a schedule (LDAM's deferred re-weighting); a no-op here."""
+
     def output_bias_init(self, num_classes: int) -> float | None:
         """Initial value for the bias of the model's output layer, if the loss wants one.
 

@@ -12,7 +12,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from hem_bench.losses._base import ClassCountsMixin, ClassificationLoss, check_positive
+from hem_bench.errors import ConfigError
+from hem_bench.losses._base import (
+    ClassCountsMixin,
+    ClassificationLoss,
+    check_inputs,
+    check_positive,
+)
 from hem_bench.losses._registry import register_loss
 from hem_bench.losses.info import LossInfo, Paper
 
@@ -84,13 +90,23 @@ class LDAMLoss(ClassCountsMixin, ClassificationLoss):
     Rarer classes must win by a larger margin. The paper applies it to a normalised
     linear layer (cosine similarities in [-1, 1]) with :math:`s = 30`; with this suite's
     default linear head the logits are unnormalised, so :math:`s` also scales the margin
-    in logit units. The deferred re-weighting schedule (DRW) of the paper is not part of
-    the loss.
+    in logit units.
+
+    Deferred re-weighting (DRW, the paper's LDAM-DRW; ``drw=True``): from epoch
+    ``floor(drw_start * max_epochs)`` on (the paper: 160 of 200), example i is weighted by
+    :math:`w_{t_i}`, :math:`w_c \propto (1 - \beta) / (1 - \beta^{n_c})` (the inverse
+    "effective number" of Cui et al. 2019, :math:`\beta` = ``drw_beta``) normalised to
+    :math:`\sum_c w_c = C`, and the mean becomes :math:`\sum_i w_{t_i} \ell_i / \sum_i
+    w_{t_i}`, as ``F.cross_entropy(..., weight=w)`` in the authors' code. The tasks call
+    :meth:`set_epoch` at every epoch's start.
 
     Args:
         class_counts: training examples per class (positive), length C.
         max_margin: :math:`m`, the margin of the rarest class [0.5].
         s: logit scale [30.0].
+        drw: deferred re-weighting [False].
+        drw_start: fraction of the epochs after which re-weighting starts, in [0, 1] [0.8].
+        drw_beta: :math:`\beta \in [0, 1)` of the effective number [0.9999].
     """
 
     def __init__(
@@ -98,16 +114,50 @@ class LDAMLoss(ClassCountsMixin, ClassificationLoss):
         class_counts: Sequence[float],
         max_margin: float = 0.5,
         s: float = 30.0,
+        drw: bool = False,
+        drw_start: float = 0.8,
+        drw_beta: float = 0.9999,
         reduction: str = "mean",
         ignore_index: int = -100,
     ):
         super().__init__(reduction=reduction, ignore_index=ignore_index)
         self.max_margin = check_positive("max_margin", max_margin, allow_zero=True)
         self.s = check_positive("s", s)
+        self.drw = bool(drw)
+        self.drw_start = check_positive("drw_start", drw_start, allow_zero=True)
+        self.drw_beta = check_positive("drw_beta", drw_beta, allow_zero=True)
+        if self.drw_start > 1 or self.drw_beta >= 1:
+            raise ConfigError(
+                f"drw_start must lie in [0, 1] and drw_beta in [0, 1); got {drw_start} and "
+                f"{drw_beta}"
+            )
         counts = self._set_class_counts(class_counts, "ldam")
         margins = counts.pow(-0.25)
         margins = margins * (self.max_margin / margins.max())
         self.register_buffer("margins", margins.float(), persistent=False)
+        weights = (1.0 - self.drw_beta) / (1.0 - torch.pow(self.drw_beta, counts))
+        weights = weights / weights.sum() * len(counts)
+        self.register_buffer("drw_weights", weights.float(), persistent=False)
+        #: whether the current epoch re-weights (set by :meth:`set_epoch`)
+        self.reweighting = False
+
+    def set_epoch(self, epoch: int, max_epochs: int) -> None:
+        self.reweighting = self.drw and epoch >= int(self.drw_start * max_epochs)
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        if not self.reweighting:
+            return super().forward(logits, target)
+        logits, target, valid = check_inputs(logits, target, self.ignore_index)
+        self.check_num_classes(logits.shape[1])
+        weights = self.drw_weights.to(logits.dtype)[target]
+        if valid is not None:
+            weights = weights.masked_fill(~valid, 0.0)
+        weighted = self.per_example(logits, target) * weights
+        if self.reduction == "none":
+            return weighted
+        if self.reduction == "sum":
+            return weighted.sum()
+        return weighted.sum() / weights.sum().clamp_min(torch.finfo(weights.dtype).tiny)
 
     def per_example(self, logits: Tensor, target: Tensor) -> Tensor:
         shift = self.margins.to(logits.dtype)[target].unsqueeze(1)

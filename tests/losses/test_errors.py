@@ -71,6 +71,8 @@ def test_impossible_class_counts(counts):
         ("dice", "smooth", 0.0),
         ("squared-error", "k", 0.0),
         ("squared-error", "scale", -10.0),
+        ("ldam", "drw_start", 1.5),
+        ("ldam", "drw_beta", 1.0),
         ("logit-penalty", "beta", -1e-3),
         ("hem", "margin", float("nan")),
     ],

@@ -234,6 +234,40 @@ def test_ldam_formula(batch, max_margin, s):
     np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_ldam_drw_weights_follow_the_effective_number_from_the_start_epoch(batch):
+    """LDAM-DRW (Cao et al. 2019): plain LDAM before epoch floor(0.8 E), then weights
+    (1 - b) / (1 - b^n_c) normalised to sum C, applied as torch's weighted cross-entropy."""
+    y, t = batch
+    y = y / 10
+    counts = np.array([500.0, 200, 100, 50, 20, 10, 5])
+    loss = get_loss("ldam", class_counts=counts, drw=True)
+    plain = get_loss("ldam", class_counts=counts)
+    raw = (1 - 0.9999) / (1 - 0.9999**counts)
+    weights = raw / raw.sum() * len(counts)
+    np.testing.assert_allclose(loss.drw_weights.numpy(), weights, rtol=1e-5)
+    margins = plain.margins
+    shifted = 30.0 * (y - margins[t].unsqueeze(1) * F.one_hot(t, 7))
+    weighted = F.cross_entropy(shifted, t, weight=torch.tensor(weights, dtype=torch.float32))
+    for epoch, reweights in ((0, False), (15, False), (16, True), (19, True)):
+        loss.set_epoch(epoch, 20)  # 20 epochs: re-weighting from epoch 16
+        assert loss.reweighting is reweights
+        expected = weighted if reweights else plain(y, t)
+        assert loss(y, t).item() == pytest.approx(expected.item(), rel=1e-5)
+    per = plain.per_example(y, t) * torch.tensor(weights, dtype=torch.float32)[t]
+    loss.reduction = "none"
+    np.testing.assert_allclose(loss(y, t), per, rtol=1e-5)
+    loss.reduction = "sum"
+    assert loss(y, t).item() == pytest.approx(per.sum().item(), rel=1e-5)
+    ignored = t.clone()
+    ignored[:5] = -100
+    loss.reduction = "mean"
+    kept = F.cross_entropy(shifted[5:], t[5:], weight=torch.tensor(weights, dtype=torch.float32))
+    assert loss(y, ignored).item() == pytest.approx(kept.item(), rel=1e-5)
+    never = get_loss("ldam", class_counts=counts)  # drw off: never re-weights
+    never.set_epoch(19, 20)
+    assert never.reweighting is False
+
+
 def test_ldam_margins():
     loss = get_loss("ldam", class_counts=[10000, 625, 16])
     np.testing.assert_allclose(

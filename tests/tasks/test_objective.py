@@ -27,3 +27,22 @@ def test_final_l2_adds_half_lambda_times_the_squared_head_weights(final_l2):
     task.objective(logits, target).backward()
     ce_only = torch.autograd.grad(F.cross_entropy(model(images), target), model.head.bias)[0]
     assert torch.allclose(model.head.bias.grad, ce_only, atol=1e-7)
+
+
+def test_the_task_tells_a_scheduled_loss_each_epoch(tmp_path, monkeypatch):
+    """LDAM-DRW learns the epoch from the task at every epoch's start, in a real run."""
+    from hem_bench.cli import main
+    from hem_bench.losses.longtail import LDAMLoss
+
+    calls = []
+    original = LDAMLoss.set_epoch
+
+    def spy(self, epoch, max_epochs):
+        original(self, epoch, max_epochs)
+        calls.append((epoch, max_epochs, self.reweighting))
+
+    monkeypatch.setattr(LDAMLoss, "set_epoch", spy)
+    args = ["run", "--task", "imbalanced", "--loss", "ldam", "--loss-param", "drw=true"]
+    args += ["--loss-param", "drw_start=0.5", "--max-epochs", "4", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    assert calls == [(0, 4, False), (1, 4, False), (2, 4, True), (3, 4, True)]
