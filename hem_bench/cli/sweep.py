@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from hem_bench.cli._options import add_task_option_flags, key_value, task_options_from
+from hem_bench.cli.run import SETTINGS as RUN_SETTINGS
 from hem_bench.errors import ConfigError
 
 
@@ -20,22 +21,8 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in str(text).split(",") if part.strip()]
 
 
-#: run settings a sweep applies to every run (flag dest -> config field)
-SETTINGS = (
-    "data_dir",
-    "head",
-    "dropout",
-    "final_l2",
-    "max_epochs",
-    "batch_size",
-    "lr",
-    "weight_decay",
-    "precision",
-    "accelerator",
-    "devices",
-    "strategy",
-    "out",
-)
+#: run settings a sweep applies to every run: those of ``run`` except the grid's axes
+SETTINGS = tuple(s for s in RUN_SETTINGS if s not in ("task", "loss", "dataset", "model", "seed"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
