@@ -195,6 +195,14 @@ def benchmark_names(keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, st
     }
 
 
+def benchmark_rows(frame: pd.DataFrame, key: tuple[str, str, str]) -> pd.DataFrame:
+    """The runs of one benchmark ``(task, dataset, model)``."""
+    task, dataset, model = key
+    return frame[
+        (frame["task"] == task) & (frame["dataset"] == dataset) & (frame["model"] == model)
+    ]
+
+
 def metrics_of(task: str, headline: str, rows: pd.DataFrame) -> list[str]:
     """The headline, then the task's key metrics that the runs have (an unknown task: the
     headline only)."""
@@ -217,9 +225,7 @@ def group_tables(frame: pd.DataFrame) -> list[GroupTable]:
     tables = []
     for key in keys:
         task, dataset, model = key
-        rows = frame[
-            (frame["task"] == task) & (frame["dataset"] == dataset) & (frame["model"] == model)
-        ]
+        rows = benchmark_rows(frame, key)
         headline = str(_mode(rows["headline"]))
         higher = bool(_mode(rows["higher_is_better"]))
         metrics = metrics_of(task, headline, rows)
@@ -276,11 +282,7 @@ def analysis_tables(frame: pd.DataFrame) -> list[GroupTable]:
     tables = []
     for key in benchmarks(analysed):
         task, dataset, model = key
-        rows = analysed[
-            (analysed["task"] == task)
-            & (analysed["dataset"] == dataset)
-            & (analysed["model"] == model)
-        ]
+        rows = benchmark_rows(analysed, key)
         headline = str(_mode(rows["headline"]))
         metrics = [m for m in ANALYSIS_METRICS if m in rows and rows[m].notna().any()]
         metrics.append(headline)
@@ -404,9 +406,7 @@ def paired_comparisons(
     rows = []
     for key in keys:
         task, dataset, model = key
-        runs = frame[
-            (frame["task"] == task) & (frame["dataset"] == dataset) & (frame["model"] == model)
-        ]
+        runs = benchmark_rows(frame, key)
         higher = bool(_mode(runs["higher_is_better"]))
         headline = str(_mode(runs["headline"]))
         values = runs.dropna(subset=["headline_value"]).pivot_table(
