@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
                 "class_counts": info.needs_class_counts,
                 "counts": "needed" if info.needs_class_counts else "",
                 "parameters": dict(info.params),
+                "mean_over": info.mean_over,
             }
         )
     columns = ["name", "paper", "year", "tasks", "counts", "parameters", "summary"]
@@ -52,4 +53,11 @@ def run(args: argparse.Namespace) -> int:
         for row in rows:
             del row["counts"]
     print_rows(rows, columns, args.format, title="hem-bench losses")
+    positive = [row["name"] for row in rows if row["mean_over"] == "positive"]
+    if positive and args.format == "table":
+        print(
+            f"'mean' of {', '.join(positive)}: the summed loss divided by the number of "
+            "examples (pixels) whose loss is positive, not by all of them (every other loss: "
+            "by all non-ignored examples)"
+        )
     return 0
