@@ -93,7 +93,9 @@ td.best {{ font-weight: 700; }}
 .caveat {{ background: #fff6e0; border-left: 4px solid #e0a100; padding: 0.3em 0.7em;
        font-size: 0.88em; margin: 0.5em 0; }}
 .better {{ color: #0a7d2c; }} .worse {{ color: #b3261e; }}
-figure {{ margin: 1em 0; }} figure img {{ max-width: 100%; border: 1px solid #eee; }}
+.figs {{ display: flex; flex-wrap: wrap; gap: 0 1.5em; align-items: flex-start; }}
+figure {{ margin: 1em 0; max-width: 100%; }}
+.figs figure {{ flex: 0 1 calc(50% - 0.75em); }} .figs figure.wide {{ flex-basis: 100%; }} figure img {{ max-width: 100%; border: 1px solid #eee; }}
 figcaption {{ color: #555; font-size: 0.88em; }} code {{ background: #f3f3f3; padding: 0 0.2em; }}
 details {{ margin: 0.5em 0; }} a {{ color: #0b57d0; }}
 .legend span {{ display: inline-block; padding: 0 0.5em; }}
@@ -270,10 +272,19 @@ def html_table(frame: pd.DataFrame, cell_class=None, css: str = "fixed") -> str:
 def figure_html(plot: Plot) -> str:
     """A plot as a ``<figure>`` with its PNG inline (base64 data URI)."""
     data = base64.b64encode(plot.png).decode("ascii")
+    width = int.from_bytes(plot.png[16:20], "big") if plot.png[12:16] == b"IHDR" else 0
+    css = ' class="wide"' if width > 800 else ""
     return (
-        f'<figure><img alt="{escape(plot.title)}" src="data:image/png;base64,{data}">'
+        f'<figure{css}><img alt="{escape(plot.title)}" src="data:image/png;base64,{data}">'
         f"<figcaption>{escape(plot.title)}</figcaption></figure>"
     )
+
+
+def figures_html(plots: Sequence[Plot]) -> str:
+    """Plots side by side where the page is wide enough (they wrap onto new rows)."""
+    if not plots:
+        return ""
+    return '<div class="figs">' + "".join(figure_html(p) for p in plots) + "</div>"
 
 
 # -- the verdict ---------------------------------------------------------------------------
@@ -642,18 +653,20 @@ def ood_html(table: GroupTable, results: Results, papers: dict[str, tuple[str, s
         return ""
     near = [s for s in every if s in NEAR_OOD_SETS]
     far = [s for s in every if s not in NEAR_OOD_SETS]
-    groups = [(f"near ({', '.join(near)})", near)] if near else []
+    groups = [("near", near)] if near else []
     if far:
-        groups.append((f"far ({', '.join(far)})", far))
+        groups.append(("far", far))
     order = [str(loss) for loss in table.stats.index]
     anchor = escape(f"ood-{table.name}")
     parts = [
         f'<h3 id="{anchor}">OOD detection per detector: near and far OOD</h3>',
-        '<p class="note">Mean over seeds; near OOD is the unknown classes of the open-set '
-        "split (same data, unseen classes), far OOD the noise images and other data sets "
-        "(a run's far value is its mean over the far sets), as OpenOOD (Zhang et al. 2023) "
-        "reports them. Detectors are post hoc: MSP, MaxLogit, Energy, Mahalanobis, ViM. "
-        "Bold: the best loss for that detector and set.</p>",
+        '<p class="note">Mean over seeds, as OpenOOD (Zhang et al. 2023) reports them: '
+        f"<b>near</b> OOD is {escape(', '.join(near) or 'none')} (the unknown classes of the "
+        f"open-set split: same data, unseen classes), <b>far</b> OOD is "
+        f"{escape(', '.join(far) or 'none')} (noise and other data sets; a run's far value is "
+        "its mean over these sets). Every detector is post hoc (MSP, MaxLogit, Energy, "
+        "Mahalanobis, ViM; the headline is MSP on near OOD). Bold: the best loss for that "
+        "detector and set.</p>",
     ]
     for metric, higher in OOD_METRICS:
         parts.append(ood_table_html(rows, metric, higher, groups, papers, order))
@@ -729,6 +742,54 @@ def paired_frame(board: Leaderboard) -> pd.DataFrame:
         ]
     out["verdict"] = paired["verdict"]
     return out
+
+
+def paired_matrix_html(board: Leaderboard, papers: dict[str, tuple[str, str]]) -> str:
+    """The paired comparisons at a glance: loss x benchmark, the mean per-seed difference
+    from the baseline (positive = better), green where significantly better, red where
+    significantly worse (the verdict of the paired t-test)."""
+    paired = board.paired
+    labels = [t.label for t in board.tables if t.label in set(paired["benchmark"])]
+    order = [str(x) for x in board.overall["loss"] if str(x) in set(paired["loss"])]
+    cells = {(str(r["loss"]), str(r["benchmark"])): r for r in paired.to_dict(orient="records")}
+    header: list[str | Cell] = ["loss"]
+    for label in labels:
+        higher = bool(paired.loc[paired["benchmark"] == label, "higher_is_better"].iloc[0])
+        headline = str(paired.loc[paired["benchmark"] == label, "headline"].iloc[0])
+        header.append(
+            Cell(
+                f'{wrap_slashes(label)}<br><span class="rk">'
+                f"{metric_header(headline, higher, use_given=True)}</span>",
+                "num",
+            )
+        )
+    rows = []
+    for loss in order:
+        row = [Cell(loss_html(loss, papers))]
+        for label in labels:
+            record = cells.get((loss, label))
+            if record is None:
+                row.append(Cell("–", "heat"))
+                continue
+            verdict = str(record["verdict"])
+            style = ""
+            if verdict.startswith("better"):
+                style = "background: hsl(120, 62%, 78%)"
+            elif verdict.startswith("worse"):
+                style = "background: hsl(0, 62%, 78%)"
+            mean = record["mean diff"]
+            shown = "–" if pd.isna(mean) else f"{mean:+.{DECIMALS}f}"
+            mark = " *" if style else ""
+            row.append(
+                Cell(
+                    escape(shown + mark),
+                    "heat",
+                    style,
+                    f"{verdict}; t-test p = {_p(record['t-test p'])}, n = {record['n']}",
+                )
+            )
+        rows.append(row)
+    return table_html(header, rows, table_id="paired-matrix")
 
 
 def _skipped_html(results: Results) -> str:
@@ -825,7 +886,16 @@ def render(
         "have, signed so that positive means better than the baseline. Two-sided paired "
         f"t-test from 2 paired seeds, Wilcoxon signed-rank test from {WILCOXON_MIN_PAIRS}; "
         f"verdicts at p &lt; {ALPHA}.</p>",
-        html_table(paired_frame(board), _verdict_class)
+        (
+            paired_matrix_html(board, papers)
+            + '<p class="note">Each cell: mean per-seed difference from '
+            f"{escape(board.baseline)}; * and colour: significantly "
+            '<span class="better">better</span> or <span class="worse">worse</span>. '
+            "Hover a cell for its p-value; every number is in the table below.</p>"
+            + "<details><summary>Every comparison: per-seed differences and p-values</summary>"
+            + html_table(paired_frame(board), _verdict_class)
+            + "</details>"
+        )
         if len(board.paired)
         else "<p>No loss shares a benchmark with the baseline.</p>",
     ]
@@ -843,7 +913,7 @@ def render(
         parts.append(group_table_html(table, papers))
         if table.task == "ood":
             parts.append(ood_html(table, results, papers))
-        parts.extend(figure_html(plot) for plot in by_benchmark.pop(table.label, []))
+        parts.append(figures_html(by_benchmark.pop(table.label, [])))
     if board.analysis:
         parts.append('<h2 id="analysis">Representation analysis</h2>')
         parts.append(f'<p class="note">{escape(ANALYSIS_NOTE.replace("`", ""))}</p>')
@@ -853,7 +923,7 @@ def render(
     rest = [plot for group in by_benchmark.values() for plot in group]
     if rest:
         parts.append("<h2>Other plots</h2>")
-        parts.extend(figure_html(plot) for plot in rest)
+        parts.append(figures_html(rest))
     parts.append(
         '<p class="note">Generated by <code>hem-bench leaderboard</code>; self-contained '
         "(no external resources; loss names link to their papers).</p></body></html>"
