@@ -70,7 +70,8 @@ body {{ font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; m
 h1 {{ margin: 0 0 0.1em; font-size: 1.6em; }}
 h2 {{ margin-top: 1.8em; border-bottom: 1px solid #ddd; font-size: 1.3em; }}
 h3 {{ font-size: 1.05em; margin-bottom: 0.3em; }}
-nav {{ font-size: 0.88em; margin: 0.3em 0; }} nav ol {{ display: inline; padding: 0; margin: 0; }}
+nav {{ font-size: 0.88em; margin: 0.3em 0; }} nav details {{ display: inline; margin: 0; }}
+nav summary {{ display: inline; cursor: pointer; color: #0b57d0; }} nav ol {{ display: inline; padding: 0; margin: 0; }}
 nav li {{ display: inline; margin-right: 0.9em; }} nav li + li::before {{ content: "· ";
        color: #999; margin-right: 0.3em; }}
 .wrap {{ overflow-x: auto; max-width: 100%; margin: 0.5em 0; }}
@@ -86,8 +87,8 @@ table.fixed th:first-child {{ background: #f0f2f5; }}
 table.fixed2 th:nth-child(2), table.fixed2 td:nth-child(2) {{ position: sticky;
        left: {FIRST_COLUMN}; z-index: 1; background: #fff; }}
 table.fixed2 th:nth-child(2) {{ background: #f0f2f5; }}
-td.heat {{ text-align: center; white-space: nowrap; font-variant-numeric: tabular-nums; }}
-.rk {{ color: #333; font-size: 0.8em; }} .pos {{ color: #777; font-size: 0.85em; }}
+td.heat, th.heat {{ text-align: center; white-space: nowrap; font-variant-numeric: tabular-nums; }}
+.nw {{ white-space: nowrap; }} .rk {{ color: #333; font-size: 0.8em; }} .pos {{ color: #777; font-size: 0.85em; }}
 td.best {{ font-weight: 700; }}
 .note {{ color: #555; font-size: 0.88em; margin: 0.3em 0; }}
 .caveat {{ background: #fff6e0; border-left: 4px solid #e0a100; padding: 0.3em 0.7em;
@@ -162,8 +163,9 @@ def arrow(higher: bool | None) -> str:
 
 
 def wrap_slashes(label: str) -> str:
-    """``label`` escaped, with a line-break opportunity after each ``/``."""
-    return escape(label).replace("/", "/<wbr>")
+    """``label`` escaped, broken into lines only after a ``/`` (never inside a name)."""
+    parts = [f'<span class="nw">{escape(part)}</span>' for part in str(label).split("/")]
+    return "/<wbr>".join(parts)
 
 
 def metric_header(metric: str, higher: bool | None = None, use_given: bool = False) -> str:
@@ -255,7 +257,7 @@ def table_html(
     )
 
 
-def html_table(frame: pd.DataFrame, cell_class=None, css: str = "fixed") -> str:
+def html_table(frame: pd.DataFrame, cell_class=None, css: str = "fixed", table_id: str = "") -> str:
     """``frame`` as an HTML table, every header and cell escaped. ``cell_class(column,
     value)`` may name a CSS class for a cell."""
     rows = []
@@ -266,7 +268,7 @@ def html_table(frame: pd.DataFrame, cell_class=None, css: str = "fixed") -> str:
                 for column, value in zip(frame.columns, row)
             ]
         )
-    return table_html([escape(c) for c in frame.columns], rows, css)
+    return table_html([escape(c) for c in frame.columns], rows, css, table_id=table_id)
 
 
 def figure_html(plot: Plot) -> str:
@@ -349,7 +351,7 @@ def verdict_html(
             Cell(
                 f'{wrap_slashes(t.label)}<br><span class="rk">'
                 f"{metric_header(t.headline, t.higher_is_better, use_given=True)}</span>",
-                "num",
+                "heat",
             )
         )
     best = cd.mean_ranks[0] if cd is not None else math.nan
@@ -559,7 +561,7 @@ def group_table_html(table: GroupTable, papers: dict[str, tuple[str, str]]) -> s
             css = "num best" if metric in best and mean == best[metric] else "num"
             row.append(Cell(escape(text), css))
         rows.append(row)
-    return table_html(header, rows)
+    return table_html(header, rows, table_id=f"t-{table.name}")
 
 
 def ood_sets(rows: pd.DataFrame, metric: str) -> tuple[list[str], dict[str, list[str]]]:
@@ -760,7 +762,7 @@ def paired_matrix_html(board: Leaderboard, papers: dict[str, tuple[str, str]]) -
             Cell(
                 f'{wrap_slashes(label)}<br><span class="rk">'
                 f"{metric_header(headline, higher, use_given=True)}</span>",
-                "num",
+                "heat",
             )
         )
     rows = []
@@ -830,10 +832,24 @@ def header_text(results: Results, when: datetime | None = None) -> str:
     )
 
 
-def _toc(entries: list[tuple[str, str]]) -> str:
-    """The table of contents: links to the sections, on one or two lines."""
-    items = "".join(f'<li><a href="#{escape(a)}">{escape(t)}</a></li>' for a, t in entries)
-    return f'<nav aria-label="contents"><b>Contents:</b> <ol>{items}</ol></nav>'
+#: benchmarks listed in the table of contents before they are folded away
+TOC_BENCHMARKS = 8
+
+
+def _toc(entries: list[tuple[str, str]], benchmarks: list[tuple[str, str]]) -> str:
+    """The table of contents: links to the sections, on one or two lines; past
+    :data:`TOC_BENCHMARKS` benchmarks their links fold into a list that opens on a click."""
+
+    def items(pairs: list[tuple[str, str]]) -> str:
+        return "".join(f'<li><a href="#{escape(a)}">{escape(t)}</a></li>' for a, t in pairs)
+
+    if len(benchmarks) <= TOC_BENCHMARKS:
+        return f'<nav aria-label="contents"><b>Contents:</b> <ol>{items(entries + benchmarks)}</ol></nav>'
+    return (
+        f'<nav aria-label="contents"><b>Contents:</b> <ol>{items(entries)}</ol>'
+        f"<details><summary>{len(benchmarks)} benchmarks</summary><ol>{items(benchmarks)}</ol>"
+        "</details></nav>"
+    )
 
 
 def render(
@@ -855,9 +871,9 @@ def render(
     cd = critical_difference(board.tables)
     notes = caveats(board, results)
     toc = [("verdict", "Verdict"), ("paired", "Paired tests")]
-    toc += [(f"b-{t.name}", t.label) for t in board.tables]
     if board.analysis:
         toc.append(("analysis", "Representation analysis"))
+    toc_benchmarks = [(f"b-{t.name}", t.label) for t in board.tables]
 
     parts = [
         "<!DOCTYPE html>",
@@ -867,7 +883,7 @@ def render(
         f"<style>{STYLE}</style></head><body>",
         "<h1>hem-bench leaderboard</h1>",
         f'<p class="note" id="summary">{escape(header_text(results, when))}</p>',
-        _toc(toc),
+        _toc(toc, toc_benchmarks),
         general_caveat(notes, board.tables),
         '<h2 id="verdict">Verdict: which loss is most general?</h2>',
         '<p class="note">Losses sorted by mean rank over the benchmarks (1 = best; ties '
@@ -893,7 +909,7 @@ def render(
             '<span class="better">better</span> or <span class="worse">worse</span>. '
             "Hover a cell for its p-value; every number is in the table below.</p>"
             + "<details><summary>Every comparison: per-seed differences and p-values</summary>"
-            + html_table(paired_frame(board), _verdict_class)
+            + html_table(paired_frame(board), _verdict_class, table_id="paired-details")
             + "</details>"
         )
         if len(board.paired)

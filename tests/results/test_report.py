@@ -189,15 +189,12 @@ def test_every_metric_column_says_its_direction(board):
     """Each benchmark table titles every metric with ↑ or ↓; lower is better for errors."""
     parsed = Tables(report(board))
     directions = {}
-    for table in parsed.tables:
-        if table["id"] in ("ranking", "paired-matrix") or not table["rows"]:
-            continue
-        for cell in table["rows"][-1 if len(table["rows"]) == 1 else 0]:
-            text = cell[0].strip()
-            if text.startswith("loss") or text in ("seeds", "near", "far", ""):
-                continue
-            if cell[2] == "th" and not re.match(r"^[\d+–-]", text):
-                directions[text.rsplit(" ", 1)[0]] = text.rsplit(" ", 1)[-1]
+    tables = [t for t in parsed.tables if (t["id"] or "").startswith("t-")]
+    assert len(tables) == 6
+    for table in tables:
+        for text, _, _ in table["rows"][0][2:]:  # after loss and seeds
+            name, mark = text.strip().rsplit(" ", 1)
+            directions[name] = mark
     assert directions["fpr95"] == "↓" and directions["ece"] == "↓" and directions["nll"] == "↓"
     assert directions["auroc"] == directions["acc"] == directions["robust_acc"] == "↑"
     assert directions["forgetting"] == "↓" and directions["miou"] == "↑"
@@ -217,7 +214,8 @@ def test_the_caveat_says_small_data_and_few_epochs(board):
     """The real runs trained 1 epoch on the embedded digits (recipe: 30): both are said,
     at the top and in the benchmark's own section."""
     page = report(board)
-    assert "Read with care</b> (6 of 6 benchmarks)" in page
+    # continual/split-digits is a name of the synthetic records, not a data set hem-bench has
+    assert "Read with care</b> (5 of 6 benchmarks)" in page
     ood = page[page.index('<h2 id="b-ood-digits">') :]
     ood = ood[: ood.index("<h2", 10)]
     assert (
@@ -237,7 +235,7 @@ def test_no_caveat_for_a_full_recipe_on_real_data(tmp_path):
         write(tmp_path, loss, data)
     results = load_results(tmp_path)
     page = render(build(results.frame, baseline="ce"), results)
-    assert "caveat" not in page.split("</style>", 1)[1]
+    assert 'class="caveat"' not in page
 
 
 def test_ood_is_reported_per_detector_and_near_far_set(board):
@@ -328,8 +326,11 @@ def test_every_section_is_in_the_report_and_its_contents(board):
 
 
 def test_numbers_are_rounded_for_reading(board):
-    """No table cell shows more than 3 decimals (the CSV and JSON keep every digit)."""
+    """No table cell shows more than 3 decimals (the CSV and JSON keep every digit; the
+    p-values of the folded paired table have 3 significant digits)."""
     for table in Tables(report(board)).tables:
+        if table["id"] == "paired-details":
+            continue
         for row in table["rows"]:
             for text, _, _ in row:
                 assert not re.search(r"\d\.\d{4,}", text), text
