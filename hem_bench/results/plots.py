@@ -581,6 +581,8 @@ def critical_difference_diagram(tables: list[GroupTable]) -> list[Plot]:
         )
     axes.set_xlim(-1.8, k + 2.8)
     title = f"mean rank over {len(result.benchmarks)} benchmarks (1 = best)"
+    if result.left_out:
+        title = f"mean rank among the {k} losses run on all {len(result.benchmarks)} benchmarks"
     axes.set_title(title, fontsize="medium")
     return [
         Plot(

@@ -421,7 +421,7 @@ def cd_text(cd: CriticalDifference | None) -> str:
         f'<p class="note">{friedman} Nemenyi critical difference at α = {cd.alpha}: CD = '
         f"q<sub>α</sub> √(k(k+1)/6N) = {cd.q_alpha:.3f} × √({k}·{k + 1}/(6·{n})) = "
         f"<b>{cd.cd:.2f}</b> ranks: two losses whose mean ranks differ by less are not "
-        f"significantly different (Demšar 2006).{left_out}</p>"
+        f"significantly different (Demšar 2006). Column <em>vs #1</em>: <em>worse</em> when a loss's mean rank is the CD or more above the best one, <em>n.s.</em> (not significantly worse) otherwise.{left_out}</p>"
     )
 
 
