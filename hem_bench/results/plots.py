@@ -542,14 +542,15 @@ def critical_difference_diagram(tables: list[GroupTable]) -> list[Plot]:
         return []
     k = len(result.losses)
     half = math.ceil(k / 2)
-    height = 1.2 + 0.28 * max(half, k - half) + 0.18 * len(result.cliques)
+    height = 1.1 + 0.3 * max(half, k - half) + 0.15 * len(result.cliques)
     figure = _figure(8.0, height)
     axes = figure.add_subplot()
     axes.set_axis_off()
     top = 0.0
     axes.set_xlim(0.2, k + 0.8)
-    lowest = -0.45 * (max(half, k - half) + 1) - 0.25 * len(result.cliques)
-    axes.set_ylim(lowest - 0.2, 1.05)
+    # the lowest label: below the axis, the clique bars, then one row per label
+    lowest = -0.15 - 0.2 * len(result.cliques) - 0.15 - 0.45 * (max(half, k - half) - 1)
+    axes.set_ylim(lowest - 0.25, 1.05)
     axes.hlines(top, 1, k, color="black", linewidth=1)
     for tick in range(1, k + 1):
         axes.vlines(tick, top, top + 0.12, color="black", linewidth=1)

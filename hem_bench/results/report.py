@@ -96,7 +96,8 @@ td.best {{ font-weight: 700; }}
 .better {{ color: #0a7d2c; }} .worse {{ color: #b3261e; }}
 .figs {{ display: flex; flex-wrap: wrap; gap: 0 1.5em; align-items: flex-start; }}
 figure {{ margin: 1em 0; max-width: 100%; }}
-.figs figure {{ flex: 0 1 calc(50% - 0.75em); }} .figs figure.wide {{ flex-basis: 100%; }} figure img {{ max-width: 100%; border: 1px solid #eee; }}
+.figs figure {{ flex: 0 1 calc(50% - 0.75em); }} .figs figure.wide {{ flex-basis: 100%; }}
+.figs figure:only-child {{ flex-basis: auto; }} figure img {{ max-width: 100%; border: 1px solid #eee; }}
 figcaption {{ color: #555; font-size: 0.88em; }} code {{ background: #f3f3f3; padding: 0 0.2em; }}
 details {{ margin: 0.5em 0; }} a {{ color: #0b57d0; }}
 .legend span {{ display: inline-block; padding: 0 0.5em; }}
