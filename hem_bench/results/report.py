@@ -53,6 +53,7 @@ from hem_bench.results.leaderboard import (
     GroupTable,
     Leaderboard,
     benchmark_rows,
+    rank_values,
 )
 from hem_bench.results.plots import CriticalDifference, Plot, critical_difference
 from hem_bench.results.store import SKIP_REASONS, Results
@@ -326,11 +327,10 @@ def verdict_html(
     overall = board.overall
     tables = board.tables
     extra = uncertainty_columns(overall)
-    counts = {
-        t.label: int(overall[f"{t.label} rank"].notna().sum())
-        for t in tables
-        if f"{t.label} rank" in overall
-    }
+    # each benchmark's mean headline and rank per loss, from its own table (rank 1 = best)
+    means = {t.label: t.stats[f"{t.headline} mean"] for t in tables}
+    ranks = {t.label: rank_values(means[t.label], t.higher_is_better) for t in tables}
+    counts = {label: int(r.notna().sum()) for label, r in ranks.items()}
     header: list[str | Cell] = [
         "loss",
         Cell(
@@ -376,8 +376,8 @@ def verdict_html(
                 row.append(Cell("n.s.", title="not significantly worse than the best"))
         row.append(Cell(f"{int(record['benchmarks'])}/{len(tables)}", "num"))
         for t in tables:
-            value = record.get(f"{t.label} {t.headline}", math.nan)
-            rank = record.get(f"{t.label} rank", math.nan)
+            value = means[t.label].get(loss, math.nan)
+            rank = ranks[t.label].get(loss, math.nan)
             if rank is None or (isinstance(rank, float) and math.isnan(rank)):
                 row.append(Cell("–", "heat", title="not run on this benchmark"))
                 continue
