@@ -294,10 +294,31 @@ def figures_html(plots: Sequence[Plot]) -> str:
 # -- the verdict ---------------------------------------------------------------------------
 
 
-def uncertainty_columns(overall: pd.DataFrame) -> list[str]:
+#: suffixes of the two bound columns of one interval, merged into one ``[low, high]`` cell
+BOUNDS = ((" low", " high"), ("_low", "_high"), (" lower", " upper"), ("_lower", "_upper"))
+
+
+def uncertainty_columns(overall: pd.DataFrame) -> list[tuple[str, list[str]]]:
     """The columns of the overall table that state the uncertainty of the mean rank: any
-    whose name holds ``CI`` or ``interval`` (none when the leaderboard has none)."""
-    return [str(c) for c in overall.columns if "CI" in str(c) or "interval" in str(c).lower()]
+    whose name holds ``CI`` or ``interval`` (none when the leaderboard has none), as
+    (title, columns); the two bound columns of one interval (``... low`` and ``... high``)
+    become one entry."""
+    names = [str(c) for c in overall.columns if "CI" in str(c) or "interval" in str(c).lower()]
+    out: list[tuple[str, list[str]]] = []
+    used: set[str] = set()
+    for name in names:
+        if name in used:
+            continue
+        for low, high in BOUNDS:
+            if name.endswith(low) and name[: -len(low)] + high in names:
+                pair = [name, name[: -len(low)] + high]
+                out.append((name[: -len(low)], pair))
+                used.update(pair)
+                break
+        else:
+            out.append((name, [name]))
+            used.add(name)
+    return out
 
 
 def interval_text(value: Any) -> str:
@@ -337,7 +358,7 @@ def verdict_html(
             '<span title="mean over the benchmarks of the rank (1 = best)">mean rank ↓</span>',
             "num",
         ),
-        *[Cell(escape(c), "num") for c in extra],
+        *[Cell(escape(title), "num") for title, _ in extra],
     ]
     if cd is not None:
         header.append(
@@ -363,7 +384,19 @@ def verdict_html(
         row = [
             Cell(f'<span class="pos">{position}.</span> {loss_html(loss, papers)}'),
             Cell(f"<b>{number(record['mean rank'], 2)}</b>", "num"),
-            *[Cell(escape(interval_text(record[c])), "num") for c in extra],
+            *[
+                Cell(
+                    escape(
+                        interval_text(
+                            [record[c] for c in columns]
+                            if len(columns) == 2
+                            else record[columns[0]]
+                        )
+                    ),
+                    "num",
+                )
+                for _, columns in extra
+            ],
         ]
         if cd is not None:
             if loss not in cd_rank:

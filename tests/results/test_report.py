@@ -183,6 +183,14 @@ def test_rank_uncertainty_columns_are_shown_when_the_leaderboard_has_them(board,
     assert header[1:3] == ["mean rank ↓", "mean rank 95% CI"]
     for row, (low, high) in zip(rows[1:], intervals):
         assert row[2][0] == f"[{low:.2f}, {high:.2f}]"
+    # an interval given as two bound columns is one column too
+    del leaderboard.overall["mean rank 95% CI"]
+    leaderboard.overall["mean rank CI low"] = [low for low, _ in intervals]
+    leaderboard.overall["mean rank CI high"] = [high for _, high in intervals]
+    rows = Tables(render(leaderboard, results)).by_id("ranking")
+    assert [c[0] for c in rows[0]][1:4] == ["mean rank ↓", "mean rank CI", "vs #1"]
+    for row, (low, high) in zip(rows[1:], intervals):
+        assert row[2][0] == f"[{low:.2f}, {high:.2f}]"
 
 
 def test_every_metric_column_says_its_direction(board):
