@@ -90,7 +90,14 @@ def hem_claims(hem: str = "hem", ce: str = "ce") -> list[Claim]:
         "segmentation",
     ):
         out.append(
-            Claim(f"HEM better than CE at {what}", HEM_PAPER, hem, ce, "better", (TASKS[what],))
+            Claim(
+                f"HEM better than CE {'on' if what == 'imbalanced data' else 'at'} {what}",
+                HEM_PAPER,
+                hem,
+                ce,
+                "better",
+                (TASKS[what],),
+            )
         )
     out.append(
         Claim("HEM as accurate as CE on clean data", HEM_PAPER, hem, ce, "equal", ("classify",))
