@@ -324,6 +324,17 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(text_table(board.overall_display()), end="")
     print()
+    if len(board.ranks):
+        print("mean rank with its 95% bootstrap interval over seeds:")
+        print(text_table(board.ranks_display()), end="")
+        print()
+    if len(board.protocols) > board.protocols[["task", "dataset"]].drop_duplicates().shape[0]:
+        others = board.protocols[~board.protocols["main"].astype(bool)]
+        print(
+            f"{len(others)} protocol(s) besides the main ones, not ranked with them: "
+            + "; ".join(others["protocol"])
+        )
+        print()
     print(f"wrote {len(written)} files into {out}:")
     for path in written:
         print(f"  {path}")
