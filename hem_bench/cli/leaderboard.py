@@ -335,6 +335,10 @@ def run(args: argparse.Namespace) -> int:
             + "; ".join(others["protocol"])
         )
         print()
+    for item in board.sensitivity:
+        print(f"learning-rate sensitivity, {item.task}/{item.dataset}:")
+        print(text_table(item.display()), end="")
+        print()
     print(f"wrote {len(written)} files into {out}:")
     for path in written:
         print(f"  {path}")

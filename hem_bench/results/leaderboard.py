@@ -1,23 +1,32 @@
 """The leaderboard: comparison tables from the runs of a results store.
 
-Three kinds of table, from the frame of :func:`hem_bench.results.store.load_results`:
+The tables, from the frame of :func:`hem_bench.results.store.load_results`:
 
-- one :class:`GroupTable` per benchmark (task, dataset, model): a row per loss, and the
-  task's headline and key metrics (:data:`KEY_METRICS`) as mean, standard deviation and
-  number of seeds;
-- the overall table (:func:`overall_table`): each loss's mean headline on every benchmark,
-  its rank there, and its mean rank over the benchmarks -- the "generality" of a loss, the
+- one :class:`GroupTable` per benchmark, a *protocol* (every setting but the loss, its
+  parameters and the seed: :mod:`hem_bench.results.protocols`): a row per loss variant,
+  and the task's headline and key metrics (:data:`KEY_METRICS`) as mean, standard
+  deviation, number of seeds and the 95 % t-interval of the mean. Runs of different
+  protocols are never averaged, ranked or tested together;
+- the protocols found (:func:`hem_bench.results.protocols.protocol_table`);
+- the overall table (:func:`overall_table`): each loss's mean headline on every main
+  protocol, its rank there, and its mean rank over them -- the "generality" of a loss, the
   question of the HEM paper (Spratling & Schuett 2025, "A margin-based replacement for
-  cross-entropy loss", arXiv:2501.12191): does one loss do well on every task?
-- paired comparisons against a baseline loss (:func:`paired_comparisons`): per-seed
-  differences of the headline, with a paired t-test and a Wilcoxon signed-rank test
-  (scipy.stats);
+  cross-entropy loss", arXiv:2501.12191): does one loss do well on every task? -- with its
+  uncertainty from a bootstrap over seeds (:func:`rank_uncertainty`);
+- paired comparisons against a baseline loss within each protocol
+  (:func:`paired_comparisons`): per-seed differences of the headline, their mean (the
+  effect size) and its 95 % t-interval, a paired t-test and a Wilcoxon signed-rank test
+  (scipy.stats), and the t-test p-values Holm-corrected over all of them;
+- learning-rate sensitivity tables (:func:`lr_sensitivity`) where protocols differ only
+  in the learning rate;
 - analysis tables (:func:`analysis_tables`), where ``hem-bench analyze`` has written its
   results into the records: per benchmark, each loss's class separation R² and linear-probe
-  transfer accuracy (Kornblith et al. 2021) beside its headline, as mean, std and n.
+  transfer accuracy (Kornblith et al. 2021) beside its headline, as mean, std and n;
+- the papers' claims re-tested (:mod:`hem_bench.results.claims`).
 
 Formulas (computed here with numpy, pandas and scipy; none has a maintained library of its
-own for these tables):
+own for these tables; the intervals, Holm's correction and the bootstrap are in
+:mod:`hem_bench.results.stats`):
 
 - mean and standard deviation over seeds: ``mean = sum(x_s) / n``,
   ``std = sqrt(sum((x_s - mean)^2) / (n - 1))`` (the sample standard deviation, pandas'
@@ -27,15 +36,17 @@ own for these tables):
   ranking, ``scipy.stats.rankdata(method="average")``; e.g. values 0.9, 0.8, 0.8, 0.7
   higher-better rank 1, 2.5, 2.5, 4). The mean rank is the arithmetic mean of a loss's
   ranks over the benchmarks it was run on (Demsar 2006, "Statistical comparisons of
-  classifiers over multiple data sets", JMLR 7, uses the same average ranks).
+  classifiers over multiple data sets", JMLR 7, uses the same average ranks). A benchmark
+  with a single loss ranks nothing.
 - paired difference on seed s: ``d_s = x_s - b_s`` when higher is better and
   ``d_s = b_s - x_s`` when lower is better, so that a positive difference always means
   better than the baseline b. The paired t-test (Student 1908; ``scipy.stats.ttest_rel``)
   tests mean(d) = 0 with ``t = mean(d) / (std(d) / sqrt(n))`` and n - 1 degrees of freedom;
   the Wilcoxon signed-rank test (Wilcoxon 1945; ``scipy.stats.wilcoxon``) is reported from
   :data:`WILCOXON_MIN_PAIRS` pairs on, the fewest for which its exact two-sided p-value can
-  fall below 0.05 (its smallest value is 2 / 2^n). Both are two-sided, uncorrected for
-  multiple comparisons.
+  fall below 0.05 (its smallest value is 2 / 2^n). Both are two-sided; the verdicts come
+  from the t-test's p-value after Holm's correction over the family of every comparison
+  of the table (``holm p``), the uncorrected p-values are shown beside it.
 """
 
 from __future__ import annotations
@@ -202,7 +213,8 @@ def format_mean_std(mean: float, std: float, n: int, seeds: int | None = None) -
 
 
 def benchmarks(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
-    """The (task, dataset, model) triples of the frame, sorted."""
+    """The (task, dataset, model) triples of the frame, sorted. A triple may hold several
+    protocols: the tables group by :func:`protocols` instead."""
     keys = frame[["task", "dataset", "model"]].drop_duplicates()
     return sorted(tuple(k) for k in keys.itertuples(index=False))
 

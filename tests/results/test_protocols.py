@@ -224,6 +224,7 @@ def test_the_command_writes_protocols_and_sensitivity(lr_store, tmp_path):
     assert "## Learning-rate sensitivity" in markdown
     assert "1 protocol(s) besides the main ones, not ranked with them: " in result.stdout
     assert "segmentation/digit-scenes (lr=0.01)" in result.stdout
+    assert "learning-rate sensitivity, segmentation/digit-scenes:" in result.stdout
     assert (out / "lr-sensitivity-segmentation-digit-scenes.csv").is_file()
     data = json.loads((out / "leaderboard.json").read_text())
     assert [p["protocol"] for p in data["protocols"]] == [
