@@ -754,7 +754,8 @@ class Leaderboard:
                 out[column] = ["–" if pd.isna(v) else f"{v:.2f}" for v in out[column]]
             else:
                 out[column] = [format_number(v) for v in out[column]]
-        out["benchmarks"] = [f"{n}/{len(self.tables)}" for n in out["benchmarks"]]
+        ranked = len(ranked_tables(self.tables))
+        out["benchmarks"] = [f"{n}/{ranked}" for n in out["benchmarks"]]
         return out
 
     def paired_display(self) -> pd.DataFrame:

@@ -69,6 +69,7 @@ def test_a_cosine_head_run_is_its_own_protocol_and_never_the_baseline(head_store
     assert row["t-test p"] == pytest.approx(stats.ttest_rel(HEM_LINEAR, CE_LINEAR).pvalue)
     # the overall ranking holds the main protocol only; the cosine ce is not ranked with it
     assert list(board.overall["loss"]) == ["hem", "ce"]
+    assert list(board.overall_display()["benchmarks"]) == ["1/1", "1/1"]
     assert [c for c in board.overall.columns if c.endswith("rank")] == [
         "classify/digits rank",
         "mean rank",
