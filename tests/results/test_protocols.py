@@ -233,3 +233,33 @@ def test_the_command_writes_protocols_and_sensitivity(lr_store, tmp_path):
         "segmentation/digit-scenes (lr=0.01)",
     ]
     assert data["sensitivity"][0]["lrs"] == [0.1, 0.01]
+
+
+def test_real_records_split_only_where_a_setting_differs(real_results, tmp_path):
+    """Real records (ood and classify, ce and hem, two seeds) plus a real ce run with the
+    cosine head: three protocols, the cosine one distinguished by its head only (paths,
+    devices and the like are no part of a protocol)."""
+    import shutil
+
+    folder = tmp_path / "runs"
+    shutil.copytree(real_results, folder, ignore=shutil.ignore_patterns("*.pt", "logs"))
+    argv = ["run", "--task", "classify", "--loss", "ce", "--head", "cosine", "--seed", "0"]
+    argv += ["--task-option", "corruptions=none", "--max-epochs", "1", "--no-progress"]
+    result = call([*argv, "--out", str(tmp_path / "elsewhere")])
+    assert result.code == 0, result.stderr
+    shutil.copytree(tmp_path / "elsewhere", folder / "cosine")
+    board = build(load(folder).frame)
+    protocols = board.protocols.set_index("protocol")
+    assert list(protocols.index) == [
+        "classify/digits",
+        "classify/digits (head=cosine)",
+        "ood/digits",
+    ]
+    assert protocols["runs"].tolist() == [4, 1, 4]
+    assert protocols.at["classify/digits (head=cosine)", "distinguished by"] == "head=cosine"
+    cosine = next(t for t in board.tables if not t.main)
+    assert cosine.losses() == ["ce(head=cosine)"]
+    classify = next(t for t in board.tables if t.label == "classify/digits")
+    records = [json.loads(p.read_text()) for p in real_results.glob("classify-*/record.json")]
+    ce = [r["headline"]["value"] for r in records if r["loss"] == "ce"]
+    assert classify.stats.at["ce", "acc mean"] == pytest.approx(np.mean(ce))
