@@ -934,6 +934,7 @@ def summary(board: Leaderboard) -> dict[str, Any]:
             for s in board.sensitivity
         ],
         "claims": records_of(board.claims),
+        "claims_family": int(board.claims.attrs.get("family", 0)),
     }
 
 

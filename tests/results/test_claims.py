@@ -3,6 +3,7 @@ so that each verdict is known, and the table in the Markdown and the README."""
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 
@@ -198,6 +199,10 @@ def test_the_claims_reach_the_markdown_and_the_readme(store, tmp_path):
     assert text.endswith(CLAIMS_END + "\n\nafter\n") and "\nold\n" not in text
     assert "| HEM better than CE at adversarial robustness | Spratling" in text
     assert str(readme) in result.stdout
+    result = call(["leaderboard", "--results", str(store), "--out", str(out), "--format", "json"])
+    data = json.loads((out / "leaderboard.json").read_text())
+    assert data["claims_family"] == 13 and len(data["claims"]) == 16
+    assert data["claims"][0]["holds here?"] == "holds"
     # run again: the same README (the markers stay, the table is replaced, not repeated)
     call(["leaderboard", "--results", str(store), "--out", str(out), "--format", "md"])
     assert readme.read_text() == text
