@@ -253,6 +253,28 @@ def _metric_values(rows: pd.DataFrame, metric: str, headline: str) -> pd.Series:
     return rows["headline_value"] if metric == headline else rows[metric]
 
 
+def with_protocols(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the protocol columns (``settings``, ``protocol``, ``variant``,
+    ``main_protocol``); a frame made without them (by hand, from a task, dataset, model,
+    loss and seed per run) gets them from its model alone (a copy; the frame is not
+    changed)."""
+    needed = ("settings", "protocol", "variant", "main_protocol")
+    if all(c in frame.columns for c in needed) and (
+        not len(frame) or frame["protocol"].astype(str).ne("").all()
+    ):
+        return frame
+    import json
+
+    from hem_bench.results.protocols import assign_protocols
+
+    out = frame.copy()
+    if "settings" not in out.columns:
+        models = out["model"] if "model" in out.columns else [""] * len(out)
+        out["settings"] = [json.dumps({"model": str(m)}) for m in models]
+    assign_protocols(out)
+    return out
+
+
 def protocols(frame: pd.DataFrame) -> list[str]:
     """The protocol labels of the frame: by task and dataset, the main protocol first."""
     keys = frame[["task", "dataset", "main_protocol", "protocol"]].drop_duplicates("protocol")
@@ -284,6 +306,7 @@ def _protocol_info(rows: pd.DataFrame) -> tuple[str, str, str, bool, dict[str, A
 def group_tables(frame: pd.DataFrame) -> list[GroupTable]:
     """One :class:`GroupTable` per benchmark (protocol); losses sorted best first by mean
     headline."""
+    frame = with_protocols(frame)
     tables = []
     for protocol in protocols(frame):
         rows = protocol_rows(frame, protocol)
@@ -344,6 +367,7 @@ def analysis_tables(frame: pd.DataFrame) -> list[GroupTable]:
     separation R², transfer accuracy (where measured) and the headline, per loss, sorted by
     class separation (the study's finding: more separation, better accuracy, worse
     transfer). Only the runs that were analysed count."""
+    frame = with_protocols(frame)
     if ANALYSIS_METRICS[0] not in frame.columns:
         return []
     analysed = frame[frame[ANALYSIS_METRICS[0]].notna()]
@@ -545,6 +569,7 @@ def paired_comparisons(
     When the baseline has no runs at all: :class:`ConfigError` if ``required`` (the user
     named it), else a warning and no comparisons (the default baseline was not run).
     """
+    frame = with_protocols(frame)
     from hem_bench.results.stats import holm
 
     losses = sorted(frame["loss"].unique())
@@ -600,6 +625,7 @@ def rank_uncertainty(frame: pd.DataFrame, tables: list[GroupTable]) -> pd.DataFr
     mean rank, the 95 % percentile interval of the mean rank and the probability of
     ranking first, from a seeded bootstrap over seeds of each ranked benchmark
     (:func:`hem_bench.results.stats.bootstrap_mean_ranks`). Sorted by mean rank."""
+    frame = with_protocols(frame)
     from hem_bench.results.stats import BOOTSTRAP_REPLICATES, bootstrap_mean_ranks
 
     columns = ["loss", "mean rank", "rank ci low", "rank ci high", "p(first)", "benchmarks"]
@@ -662,6 +688,7 @@ class Sensitivity:
 def lr_sensitivity(tables: list[GroupTable], frame: pd.DataFrame) -> list[Sensitivity]:
     """A :class:`Sensitivity` for each set of protocols of one (task, dataset) that differ
     only in the learning rate (:func:`hem_bench.results.protocols.lr_only_groups`)."""
+    frame = with_protocols(frame)
     from hem_bench.results.protocols import lr_only_groups
 
     by_protocol = {t.protocol: t for t in tables}
@@ -718,7 +745,9 @@ class Leaderboard:
     """All tables of one results store.
 
     ``tables`` holds one table per benchmark (protocol), main protocols first within a
-    (task, dataset); ``overall`` the generality ranking over the main protocols;
+    (task, dataset); ``overall`` the generality ranking over the main protocols, with the
+    bootstrap's ``mean rank CI low`` / ``mean rank CI high`` and ``p(first)`` columns
+    (:func:`rank_uncertainty`) after ``benchmarks``;
     ``paired`` the comparisons with the baseline within every protocol, Holm-corrected
     over all of them (``family`` tests)."""
 
@@ -750,7 +779,7 @@ class Leaderboard:
         for column in out.columns:
             if column in ("loss", "benchmarks"):
                 continue
-            if column.endswith("rank"):
+            if column.endswith("rank") or column in RANK_UNCERTAINTY.values():
                 out[column] = ["–" if pd.isna(v) else f"{v:.2f}" for v in out[column]]
             else:
                 out[column] = [format_number(v) for v in out[column]]
@@ -826,6 +855,7 @@ def _p(value: float) -> str:
 
 def build(frame: pd.DataFrame, baseline: str = "ce", baseline_required: bool = True) -> Leaderboard:
     """Every table of the leaderboard from the frame of a results store."""
+    frame = with_protocols(frame)
     from hem_bench.results.claims import claims_table
     from hem_bench.results.protocols import protocol_table
 
@@ -844,7 +874,19 @@ def build(frame: pd.DataFrame, baseline: str = "ce", baseline_required: bool = T
         family=int(paired["t-test p"].notna().sum()) if len(paired) else 0,
     )
     board.claims = claims_table(frame, board)
+    if len(board.overall) and len(board.ranks):
+        extra = board.ranks.set_index("loss")
+        for column, title in RANK_UNCERTAINTY.items():
+            board.overall[title] = board.overall["loss"].map(extra[column]).to_numpy(float)
     return board
+
+
+#: the bootstrap columns of :func:`rank_uncertainty` added to the overall table, by title
+RANK_UNCERTAINTY = {
+    "rank ci low": "mean rank CI low",
+    "rank ci high": "mean rank CI high",
+    "p(first)": "p(first)",
+}
 
 
 def markdown_text(value: Any) -> str:

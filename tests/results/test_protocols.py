@@ -263,3 +263,34 @@ def test_real_records_split_only_where_a_setting_differs(real_results, tmp_path)
     records = [json.loads(p.read_text()) for p in real_results.glob("classify-*/record.json")]
     ce = [r["headline"]["value"] for r in records if r["loss"] == "ce"]
     assert classify.stats.at["ce", "acc mean"] == pytest.approx(np.mean(ce))
+
+
+def test_a_frame_made_without_protocol_columns_gets_them_from_its_model():
+    """A frame built by hand (task, dataset, model, loss, seed, headline): one protocol per
+    (task, dataset, model); two models of one task are two protocols, the one with more
+    losses main."""
+    import pandas as pd
+
+    from hem_bench.results.leaderboard import group_tables
+
+    rows = [
+        {
+            "task": "classify",
+            "dataset": "x",
+            "model": model,
+            "loss": loss,
+            "seed": 0,
+            "headline": "acc",
+            "headline_value": value,
+            "higher_is_better": True,
+        }
+        for model, loss, value in (
+            ("m1", "ce", 0.9),
+            ("m1", "hem", 0.8),
+            ("m2", "ce", 0.7),
+        )
+    ]
+    frame = pd.DataFrame(rows)
+    tables = group_tables(frame)
+    assert [t.label for t in tables] == ["classify/x", "classify/x (model=m2)"]
+    assert tables[1].losses() == ["ce(model=m2)"] and "protocol" not in frame.columns

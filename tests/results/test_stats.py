@@ -177,3 +177,10 @@ def test_the_ranking_carries_its_bootstrap_interval(board):
     assert (ranks["rank ci high"] >= ranks["mean rank"]).all()
     assert ranks["p(first)"].sum() == pytest.approx(1.0)
     assert ranks.at["hem", "p(first)"] > 0.5
+    # the overall table carries the same interval (and the report shows it)
+    overall = board.overall.set_index("loss")
+    assert overall["mean rank CI low"].to_dict() == ranks["rank ci low"].to_dict()
+    assert overall["mean rank CI high"].to_dict() == ranks["rank ci high"].to_dict()
+    assert overall["p(first)"].to_dict() == ranks["p(first)"].to_dict()
+    shown = board.overall_display().set_index("loss")
+    assert shown.at["hem", "mean rank CI low"] == f"{ranks.at['hem', 'rank ci low']:.2f}"
