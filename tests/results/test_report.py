@@ -174,6 +174,12 @@ def test_rank_uncertainty_columns_are_shown_when_the_leaderboard_has_them(board,
     beside the mean rank; without one, none."""
     results = load_results(board.mixed.folder)
     leaderboard = build(results.frame, baseline="ce")
+    # the leaderboard's own bootstrap interval is shown beside the mean rank
+    shown = [c[0] for c in Tables(render(leaderboard, results)).by_id("ranking")[0]]
+    assert shown[1:3] == ["mean rank ↓", "mean rank CI"]
+    leaderboard.overall = leaderboard.overall.drop(
+        columns=[c for c in leaderboard.overall.columns if "CI" in c or "interval" in c]
+    )
     plain = Tables(render(leaderboard, results)).by_id("ranking")
     assert not any("CI" in c[0] for c in plain[0])
     intervals = [(r - 0.5, r + 1.0) for r in leaderboard.overall["mean rank"]]
