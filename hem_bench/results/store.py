@@ -212,10 +212,25 @@ def record_row(record: dict[str, Any], path: Path) -> dict[str, Any]:
         "finished_at": str(record.get("finished_at") or ""),
         "path": str(path),
     }
+    _check_values(record, metrics)
     for key, number in metrics.items():
         key = str(key)
         row[f"metric:{key}" if key in RUN_COLUMNS else key] = _number(number)
     return row
+
+
+def _check_values(record: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """A record of a task this suite has, whose metrics are finite numbers (a string or an
+    infinity is a hand-edited or corrupt record): else :class:`InvalidRecord`."""
+    from hem_bench.recipes import TASKS
+
+    if record["task"] not in TASKS:
+        raise InvalidRecord(f"unknown task {record['task']!r} (tasks: {', '.join(sorted(TASKS))})")
+    for key, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidRecord(f"metric {key!r} is not a number: {value!r}")
+        if math.isinf(value):
+            raise InvalidRecord(f"metric {key!r} is infinite")
 
 
 def _loss_labels(frame) -> None:
