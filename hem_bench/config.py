@@ -64,12 +64,12 @@ class RunConfig(BaseModel):
     model: str | None = None
     head: Literal["linear", "cosine"] = "linear"
     dropout: float = Field(0.0, ge=0.0, lt=1.0, allow_inf_nan=False)
-    final_l2: float = Field(0.0, ge=0.0, le=FLOAT32_MAX, allow_inf_nan=False)
+    final_l2: float = Field(0.0, ge=0.0, allow_inf_nan=False)
     seed: int = Field(0, ge=0, le=MAX_SEED)
     max_epochs: int | None = Field(None, ge=1)
     batch_size: int | None = Field(None, ge=1)
-    lr: float | None = Field(None, gt=0.0, le=FLOAT32_MAX, allow_inf_nan=False)
-    weight_decay: float | None = Field(None, ge=0.0, le=FLOAT32_MAX, allow_inf_nan=False)
+    lr: float | None = Field(None, gt=0.0, allow_inf_nan=False)
+    weight_decay: float | None = Field(None, ge=0.0, allow_inf_nan=False)
     #: CPU threads of torch (None: torch's default here); part of the run id, since results
     #: computed on the CPU depend on how reductions are split between threads
     threads: int | None = Field(None, ge=1, le=1024)
@@ -87,6 +87,13 @@ class RunConfig(BaseModel):
     def _not_boolean(cls, value: Any) -> Any:
         if isinstance(value, bool):
             raise ValueError("must be a number, not a yes/no value")
+        return value
+
+    @field_validator("final_l2", "lr", "weight_decay")
+    @classmethod
+    def _float32(cls, value: float | None) -> float | None:
+        if value is not None and abs(value) > FLOAT32_MAX:
+            raise ValueError("must be at most 3.4e38, the largest float32")
         return value
 
     @field_validator("loss", "task", "dataset", "model")
