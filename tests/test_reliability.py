@@ -205,9 +205,11 @@ def test_every_bad_input_case_is_distinct():
 
 
 def test_yaml_lists_are_read_as_comma_separated_options():
-    config = RunConfig(task="classify", task_options={"corruptions": ["gaussian_noise", "fog"]})
+    config = RunConfig(
+        task="classify", task_options={"corruptions": ["gaussian_noise", "contrast"]}
+    )
     resolved = config.resolve()
-    assert resolved.task_options["corruptions"] == "gaussian_noise,fog"
+    assert resolved.task_options["corruptions"] == "gaussian_noise,contrast"
     shuffle = RunConfig(task="continual", task_options={"shuffle": "yes"}).resolve()
     assert shuffle.task_options["shuffle"] == "true"
 
