@@ -505,11 +505,13 @@ def _run_claimed(config: ResolvedConfig, resume: bool) -> tuple[dict[str, Any], 
         message = f"{type(exc).__name__}: {exc}"
         if _is_global_zero():
             (run_dir / "error.log").write_text(traceback.format_exc())
-            if existing_record(config) is None:  # a completed record is never replaced
+            if existing_record(config) is None:
                 record = make_record(
                     config, "failed", {}, spec.headline, timings, started_at, error=message
                 )
                 write_json_atomic(record_path, record)
+            else:  # a completed record is never replaced by a failed one
+                message += f" (the completed record {record_path} is kept)"
         raise RunFailed(message, record_path) from exc
 
     timings["total"] = time.perf_counter() - start
