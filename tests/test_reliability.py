@@ -517,3 +517,26 @@ def test_sweep_workers_exit_when_the_parent_is_killed(tmp_path):
     assert _wait_for(lambda: not any(_alive(pid) for pid in workers), 15), [
         pid for pid in workers if _alive(pid)
     ]
+
+
+# --- the leaderboard names bad records ---------------------------------------------------
+
+
+def test_the_leaderboard_names_records_with_bad_metrics_or_unknown_tasks(tmp_path):
+    from hem_bench.results.store import RecordWarning, load_results
+    from tests.results.records import record, write
+
+    write(tmp_path, "good", record("ood", "digits", "ce", 0, {"auroc": 0.8}, "auroc"))
+    write(tmp_path, "inf", record("ood", "digits", "ce", 1, {"auroc": float("inf")}, "auroc"))
+    write(tmp_path, "text", record("ood", "digits", "ce", 2, {"auroc": "high"}, "auroc"))
+    write(tmp_path, "odd", record("oddtask", "digits", "ce", 0, {"auroc": 0.7}, "auroc"))
+    with pytest.warns(RecordWarning) as caught:
+        results = load_results(tmp_path)
+    messages = [str(w.message) for w in caught]
+    (skipped,) = [m for m in messages if "could not be read" in m]
+    assert str(tmp_path / "inf" / "record.json") in skipped and "'auroc' is infinite" in skipped
+    assert str(tmp_path / "text" / "record.json") in skipped
+    assert "'auroc' is not a number: 'high'" in skipped
+    (unknown,) = [m for m in messages if "unknown tasks" in m]
+    assert "'oddtask'" in unknown and str(tmp_path / "odd" / "record.json") in unknown
+    assert sorted(results.frame["task"]) == ["ood", "oddtask"]
