@@ -539,4 +539,4 @@ def test_the_leaderboard_names_records_with_bad_metrics_or_unknown_tasks(tmp_pat
     assert "'auroc' is not a number: 'high'" in skipped
     (unknown,) = [m for m in messages if "unknown tasks" in m]
     assert "'oddtask'" in unknown and str(tmp_path / "odd" / "record.json") in unknown
-    assert sorted(results.frame["task"]) == ["ood", "oddtask"]
+    assert sorted(results.frame["task"]) == ["oddtask", "ood"]
