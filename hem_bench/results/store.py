@@ -224,10 +224,40 @@ def record_row(record: dict[str, Any], path: Path) -> dict[str, Any]:
         "path": str(path),
         "settings": settings_text(protocol_settings(record)),
     }
+    _check_values(metrics)
     for key, number in metrics.items():
         key = str(key)
         row[f"metric:{key}" if key in RUN_COLUMNS else key] = _number(number)
     return row
+
+
+def _check_values(metrics: dict[str, Any]) -> None:
+    """Metrics must be finite numbers (a string or an infinity is a hand-edited or corrupt
+    record): else :class:`InvalidRecord` (the record is left out, the warning names it)."""
+    for key, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidRecord(f"metric {key!r} is not a number: {value!r}")
+        if math.isinf(value):
+            raise InvalidRecord(f"metric {key!r} is infinite")
+
+
+def _warn_unknown_tasks(frame, stacklevel: int = 3) -> None:
+    """One :class:`RecordWarning` naming the records of tasks this suite does not have
+    (kept: their runs are compared among themselves)."""
+    from hem_bench.recipes import TASKS
+
+    if not len(frame):
+        return
+    unknown = frame[~frame["task"].isin(list(TASKS))]
+    if len(unknown):
+        tasks = ", ".join(repr(t) for t in sorted(unknown["task"].unique()))
+        files = _describe([Skipped(Path(p), "", "") for p in unknown["path"]])
+        warnings.warn(
+            f"hem-bench: {len(unknown)} records of unknown tasks {tasks} (this version has "
+            f"{', '.join(sorted(TASKS))}): {files}",
+            RecordWarning,
+            stacklevel=stacklevel,
+        )
 
 
 def _loss_labels(frame) -> None:
@@ -357,6 +387,7 @@ def load_results(root: str | Path, warn: bool = True) -> Results:
         assign_protocols(frame)
     if warn:
         warn_skipped(skipped)
+        _warn_unknown_tasks(frame)
     results = Results(root=root, frame=frame, found=len(paths), skipped=skipped)
     if not len(frame):
         counts = ", ".join(f"{n} {k}" for k, n in results.counts().items() if k != "used" and n)
