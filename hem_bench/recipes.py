@@ -279,9 +279,7 @@ TASKS: dict[str, TaskSpec] = {
         metrics="avg_acc (mean final accuracy over experiences), bwt, forgetting, "
         "acc_matrix/<t>/<i>",
         options={
-            "buffer": TaskOption(
-                int, 20, "replay buffer size in images (0: naive fine-tuning)"
-            ),
+            "buffer": TaskOption(int, 20, "replay buffer size in images (0: naive fine-tuning)"),
             "experiences": TaskOption(int, 0, "experiences (0: 5, CIFAR-100 10)"),
             "shuffle": TaskOption(str, "false", "true: class order drawn from the seed"),
         },

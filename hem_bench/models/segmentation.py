@@ -224,7 +224,13 @@ def _parse_small_unet(name: str) -> int:
     if not rest:
         return 16
     key, eq, value = rest.removeprefix(":").partition("=")
-    if not rest.startswith(":") or key != "width" or not eq or not value.isdigit() or not int(value):
+    if (
+        not rest.startswith(":")
+        or key != "width"
+        or not eq
+        or not value.isdigit()
+        or not int(value)
+    ):
         raise ConfigError(
             f"model {name!r}: the built-in U-Net is named {SMALL_UNET} or "
             f"{SMALL_UNET}:width=N with N a positive integer (default 16)"

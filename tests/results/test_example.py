@@ -20,9 +20,9 @@ import pytest
 import hem_bench
 from hem_bench.cli.leaderboard import markdown_document
 from hem_bench.config import SCHEMA_VERSION
+from hem_bench.recipes import task_spec
 from hem_bench.results.leaderboard import KEY_METRICS, build
 from hem_bench.results.store import load_results
-from hem_bench.recipes import task_spec
 from hem_bench.sweep import PRESETS, preset_grid
 
 ROOT = Path(__file__).resolve().parents[2]
