@@ -5,8 +5,8 @@ offline on them by default.
 
 - ``digits``: 1,797 grey 8x8 images of the digits 0-9 (the UCI optical recognition data
   set), split per seed into stratified train / validation / test sets (60 / 10 / 30 %).
-- ``digit-scenes``: a segmentation data set. Each canvas holds one to four digits at random
-  positions and scales; every pixel is labelled background (0) or the class of the digit
+- ``digit-scenes``: a segmentation data set. Each 32x32 canvas holds one to three digits at
+  random positions and sides of 10 to 16 pixels (the digits' own 8x8 upsampled at most 2x); every pixel is labelled background (0) or the class of the digit
   drawn there (1 + digit). Training scenes are composed from training digits only,
   validation and test scenes from validation and test digits only.
 """
@@ -93,20 +93,24 @@ def load_digits_data(data_dir: Path | None, download: bool, *, seed: int = 0, **
 SCENE_CLASSES = ["background", *(f"digit {d}" for d in range(10))]
 #: scenes per split by default
 SCENES = {"train": 800, "val": 100, "test": 200}
+#: side of a scene's square canvas, in pixels
+CANVAS = 32
+#: sides (pixels) between which each digit is drawn, and the most digits in a scene
+MIN_SCALE, MAX_SCALE, MAX_DIGITS = 10, 16, 3
 #: a pixel belongs to a digit where its intensity exceeds this
 FOREGROUND = 0.3
 #: mean and std of the pixels of the default training scenes (seed 0)
-SCENES_MEAN, SCENES_STD = (0.053,), (0.186,)
+SCENES_MEAN, SCENES_STD = (0.083,), (0.227,)
 
 
 def compose_scenes(
     digits: ImageSet,
     count: int,
     seed: int,
-    canvas: int = 64,
-    min_scale: int = 12,
-    max_scale: int = 24,
-    max_digits: int = 4,
+    canvas: int = CANVAS,
+    min_scale: int = MIN_SCALE,
+    max_scale: int = MAX_SCALE,
+    max_digits: int = MAX_DIGITS,
     used: list[int] | None = None,
 ) -> ImageSet:
     """``count`` scenes of ``canvas`` x ``canvas`` pixels made of the given digits.
@@ -149,7 +153,7 @@ def compose_scenes(
         name="digit-scenes",
         kind="segmentation",
         num_classes=11,
-        input_shape=(1, 64, 64),
+        input_shape=(1, CANVAS, CANVAS),
         license="CC BY 4.0 (composed from the UCI digits)",
         homepage="https://archive.ics.uci.edu/dataset/80",
         paper="composed from Alpaydin & Kaynak 1998",
@@ -157,7 +161,7 @@ def compose_scenes(
         mean=SCENES_MEAN,
         std=SCENES_STD,
         downloadable=False,
-        description="64x64 canvases of 1-4 digits; background + 10 digit classes per pixel",
+        description="32x32 canvases of 1-3 digits; background + 10 digit classes per pixel",
     )
 )
 def load_digit_scenes(
@@ -165,19 +169,26 @@ def load_digit_scenes(
     download: bool,
     *,
     seed: int = 0,
-    canvas: int = 64,
+    canvas: int = CANVAS,
     scenes: dict[str, int] | None = None,
     **_,
 ) -> LoadedData:
     """Scenes composed per ``seed``; each split from its own digits (no test digit in a
-    training scene)."""
+    training scene). A canvas other than :data:`CANVAS` keeps the digits' sides where they
+    fit and caps them at the canvas."""
     digits = load_digits_data(None, False, seed=seed)
     counts = {**SCENES, **(scenes or {})}
     splits, sources = {}, {}
     for i, name in enumerate(("train", "val", "test")):
         used: list[int] = []
         splits[name] = compose_scenes(
-            getattr(digits, name), counts[name], seed * 3 + i, canvas=canvas, used=used
+            getattr(digits, name),
+            counts[name],
+            seed * 3 + i,
+            canvas=canvas,
+            min_scale=min(MIN_SCALE, canvas),
+            max_scale=min(MAX_SCALE, canvas),
+            used=used,
         )
         # indices into scikit-learn's 1,797 digits of every digit drawn in this split
         sources[name] = digits.notes["indices"][name][torch.as_tensor(used, dtype=torch.long)]

@@ -34,9 +34,25 @@ def test_dry_run_of_the_embedded_preset(capsys):
     assert main(["sweep", "--preset", "embedded", "--dry-run"]) == 0
     captured = capsys.readouterr()
     lines = captured.out.strip().splitlines()
-    assert len(lines) == 6 * 7 * 3 and "126 runs" in captured.err
+    # the main grid (6 tasks x 7 losses x 5 seeds) and the segmentation arm at lr/10
+    # (7 losses x 3 seeds)
+    assert len(lines) == 6 * 7 * 5 + 7 * 3 and "231 runs" in captured.err
     tasks = {line.split()[1] for line in lines}
     assert tasks == {"classify", "ood", "adversarial", "imbalanced", "continual", "segmentation"}
+    assert sum(line.split()[1] == "segmentation" for line in lines) == 7 * 5 + 7 * 3
+    from hem_bench.recipes import task_spec
+    from hem_bench.sweep import preset_grid
+
+    recipe_lr = task_spec("segmentation").recipe("digit-scenes").lr
+    lrs = sorted({c.lr for c in preset_grid("embedded") if c.task == "segmentation"})
+    assert lrs == [pytest.approx(recipe_lr / 10), recipe_lr]
+    arm = [c for c in preset_grid("embedded") if c.task == "segmentation" and c.lr != recipe_lr]
+    assert {c.seed for c in arm} == {0, 1, 2} and {c.task for c in arm} == {"segmentation"}
+    # given tasks without segmentation: no arm; given seeds replace the arm's too
+    only_ood = preset_grid("embedded", tasks=["ood"])
+    assert len(only_ood) == 7 * 5 and {c.task for c in only_ood} == {"ood"}
+    one_seed = preset_grid("embedded", tasks=["segmentation"], seeds=[4])
+    assert len(one_seed) == 7 * 2 and {c.seed for c in one_seed} == {4}
 
 
 def test_the_grid_is_validated_before_anything_runs(tmp_path, capsys):

@@ -193,7 +193,7 @@ def _apply_task_options(spec: dict[str, Any], options: dict[str, str]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hem_bench.plugins import load_plugin_files
-    from hem_bench.sweep import grid, run_local, run_slurm
+    from hem_bench.sweep import PRESETS, grid, preset_grid, run_local, run_slurm
 
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1; got {args.workers}")
@@ -210,19 +210,22 @@ def run(args: argparse.Namespace) -> int:
     if spec["settings"].get("threads") is None:  # part of the run ids: fixed per run
         from hem_bench.sweep import threads_per_worker
 
-        spec["settings"]["threads"] = (
+        preset_threads = PRESETS[args.preset].get("threads") if args.preset else None
+        spec["settings"]["threads"] = preset_threads or (
             threads_per_worker(args.workers) if args.launcher == "local" else args.slurm_cpus
         )
-    configs = grid(
-        spec["tasks"],
-        spec["losses"],
-        spec["seeds"],
-        spec["datasets"],
-        spec["models"],
-        settings=spec["settings"],
-        per_task=spec["per_task"],
-        loss_params=spec["loss_params"],
-    )
+    common = {
+        "datasets": spec["datasets"],
+        "models": spec["models"],
+        "settings": spec["settings"],
+        "per_task": spec["per_task"],
+        "loss_params": spec["loss_params"],
+    }
+    if args.preset:  # the preset's grid and its arms (seeds given replace the arms' too)
+        seeds = None if spec["seeds"] == list(PRESETS[args.preset]["seeds"]) else spec["seeds"]
+        configs = preset_grid(args.preset, spec["tasks"], spec["losses"], seeds, **common)
+    else:
+        configs = grid(spec["tasks"], spec["losses"], spec["seeds"], **common)
     out = configs[0].out
     if args.dry_run:
         for config in configs:

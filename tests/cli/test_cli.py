@@ -112,7 +112,7 @@ def test_tasks_lists_every_task_with_its_defaults_and_options(capsys):
     )
     assert rows["ood"]["headline"] == "auroc (higher is better)"
     assert rows["segmentation"]["kind"] == "segmentation"
-    assert rows["continual"]["options"]["buffer"] == 200
+    assert rows["continual"]["options"]["buffer"] == 20
     assert rows["adversarial"]["options"]["trades_beta"] == 6.0
     for name, row in rows.items():
         spec = task_spec(name)

@@ -56,8 +56,8 @@ def test_scenes_shapes_labels_and_determinism():
     a = load_dataset("digit-scenes", seed=0, scenes=SCENES)
     b = load_dataset("digit-scenes", seed=0, scenes=SCENES)
     c = load_dataset("digit-scenes", seed=1, scenes=SCENES)
-    assert a.train.images.shape == (60, 1, 64, 64) and a.train.images.dtype == torch.uint8
-    assert a.train.labels.shape == (60, 64, 64)
+    assert a.train.images.shape == (60, 1, 32, 32) and a.train.images.dtype == torch.uint8
+    assert a.train.labels.shape == (60, 32, 32)
     assert set(a.train.labels.unique().tolist()) <= set(range(11))
     assert torch.equal(a.train.images, b.train.images) and torch.equal(a.test.labels, b.test.labels)
     assert not torch.equal(a.train.images, c.train.images)
@@ -116,6 +116,6 @@ def test_datasets_command(capsys):
     assert rows["digits"]["shipped"] == "yes" and rows["digits"]["classes"] == 10
     assert (
         rows["digit-scenes"]["kind"] == "segmentation"
-        and rows["digit-scenes"]["input"] == "1x64x64"
+        and rows["digit-scenes"]["input"] == "1x32x32"
     )
     assert set(rows) == set(available_datasets())

@@ -1,6 +1,7 @@
 """Wall time of the full offline grid, ``hem-bench sweep --preset embedded --workers 2``
-(6 tasks x 7 losses x 3 seeds = 126 runs), and where the time goes per task. Goal on 2 CPU
-cores: at most 15 minutes. Slow (the whole grid): run it alone, ``pytest
+(6 tasks x 7 losses x 5 seeds = 210 runs, and the segmentation arm at lr/10, 7 losses x 3
+seeds = 21 runs: 231), and where the time goes per task. Limit on 2 CPU cores: 20 minutes
+(goal 15). Slow (the whole grid): run it alone, ``pytest
 tests/perf/test_sweep_speed.py -s``."""
 
 from __future__ import annotations

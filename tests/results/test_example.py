@@ -20,9 +20,10 @@ import pytest
 import hem_bench
 from hem_bench.cli.leaderboard import markdown_document
 from hem_bench.config import SCHEMA_VERSION
+from hem_bench.recipes import task_spec
 from hem_bench.results.leaderboard import KEY_METRICS, build
 from hem_bench.results.store import load_results
-from hem_bench.sweep import PRESETS, grid
+from hem_bench.sweep import PRESETS, preset_grid
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "results" / "example"
@@ -46,24 +47,64 @@ def board():
 
 
 def test_the_records_are_the_embedded_preset_as_it_is_now(records):
-    preset = PRESETS["embedded"]
-    expected = {
-        c.run_id: c
-        for c in grid(
-            preset["tasks"], preset["losses"], preset["seeds"], per_task=preset["per_task"]
-        )
-    }
+    expected = {c.run_id: c for c in preset_grid("embedded")}
     found = {r["run_id"]: r for r in records}
     missing = sorted(
-        f"{c.task}/{c.loss}/seed{c.seed}" for k, c in expected.items() if k not in found
+        f"{c.task}/{c.loss}/seed{c.seed}/lr{c.lr}" for k, c in expected.items() if k not in found
     )
     extra = sorted(
-        f"{r['task']}/{r['loss']}/seed{r['seed']}" for k, r in found.items() if k not in expected
+        f"{r['task']}/{r['loss']}/seed{r['seed']}/lr{r['config']['lr']}"
+        for k, r in found.items()
+        if k not in expected
     )
     assert not missing and not extra, (
         f"{STALE} (preset runs without a record: {missing[:5]}; records not in the preset: {extra[:5]})"
     )
-    assert len(records) == len(preset["tasks"]) * len(preset["losses"]) * len(preset["seeds"])
+    preset = PRESETS["embedded"]
+    main_grid = len(preset["tasks"]) * len(preset["losses"]) * len(preset["seeds"])
+    arms = sum(
+        len(arm["tasks"]) * len(preset["losses"]) * len(arm["seeds"]) for arm in preset["arms"]
+    )
+    assert len(records) == main_grid + arms
+
+
+#: what cross-entropy must reach on every benchmark of the example, at the recipe's
+#: settings (the mean over the preset's seeds): a benchmark whose baseline stays below its
+#: floor measures training cut short, not the losses
+CE_FLOORS = {
+    "classify": ("acc", 0.97),
+    "ood": ("auroc", 0.93),
+    "imbalanced": ("balanced_acc", 0.85),
+    "adversarial": ("acc", 0.95),  # clean accuracy
+    "segmentation": ("miou", 0.6),
+}
+#: continual: the accuracy on each experience right after learning it (the diagonal of the
+#: accuracy matrix; the forgetting afterwards is what the task measures)
+CE_CONTINUAL_DIAGONAL = 0.95
+
+
+@pytest.mark.example
+def test_cross_entropy_reaches_the_floors_in_the_example(records):
+    def at_recipe(r: dict) -> bool:  # the main protocol, not the learning-rate arm
+        return r["config"]["lr"] == task_spec(r["task"]).recipe(r["dataset"]).lr
+
+    ce = [r for r in records if r["loss"] == "ce" and at_recipe(r)]
+    seeds = PRESETS["embedded"]["seeds"]
+    short = []
+    for task, (metric, floor) in CE_FLOORS.items():
+        values = [r["metrics"][metric] for r in ce if r["task"] == task]
+        assert len(values) == len(seeds), f"{STALE} ({task}: {len(values)} CE runs)"
+        mean = sum(values) / len(values)
+        if mean < floor:
+            short.append(f"{task} {metric} {mean:.3f} < {floor}")
+    continual = [r for r in ce if r["task"] == "continual"]
+    assert len(continual) == len(seeds), f"{STALE} (continual: {len(continual)} CE runs)"
+    size = len(continual[0]["accuracy_matrix"])
+    for i in range(size):
+        mean = sum(r["accuracy_matrix"][i][i] for r in continual) / len(continual)
+        if mean < CE_CONTINUAL_DIAGONAL:
+            short.append(f"continual experience {i} right after learning it {mean:.3f}")
+    assert not short, f"cross-entropy is below its floor: {'; '.join(short)}"
 
 
 def test_the_records_are_complete_and_of_this_version(records):
@@ -91,7 +132,8 @@ def test_the_records_are_complete_and_of_this_version(records):
 
 def test_the_committed_tables_are_what_the_leaderboard_makes_of_the_records(board):
     results, board = board
-    assert results.counts()["used"] == 126 and not results.skipped
+    n = len(preset_grid("embedded"))
+    assert results.counts()["used"] == n and not results.skipped
     expected = {
         "overall.csv": board.overall.to_csv(index=False),
         "paired-ce.csv": board.paired_numeric().to_csv(index=False),
@@ -109,7 +151,9 @@ def test_the_committed_tables_are_what_the_leaderboard_makes_of_the_records(boar
             raise AssertionError(f"{STALE} ({name} differs: {exc})") from None
     committed = (EXAMPLE / "leaderboard.md").read_text()
     header = committed.splitlines()[2]
-    assert header.startswith("Aggregated 126 run records of 126 found under results/example/runs")
+    assert header.startswith(
+        f"Aggregated {n} run records of {n} found under results/example/runs"
+    ), header
     assert committed == markdown_document(board, header), f"{STALE} (leaderboard.md differs)"
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from hem_bench.cli import main
 from hem_bench.datamodules.segmentation import (
@@ -137,9 +138,41 @@ def test_normalisation_is_the_first_layer_and_options_reach_smp():
     assert (model.head.bias == -2.0).all()
 
 
+def test_the_small_unet_matches_its_layers_composed_by_hand():
+    """The built-in U-Net (the digit scenes' default): logits at any input size, the same as
+    its blocks composed step by step in contiguous memory (channels-last changes nothing but
+    speed), and a width option."""
+    torch.manual_seed(0)
+    model = build_segmenter("small-unet", 11, (1, 30, 30), (0.3,), (0.5,)).eval()
+    x = torch.rand(2, 1, 30, 30)
+    net = model.net
+    with torch.no_grad():
+        e1 = net.enc1((x - 0.3) / 0.5)
+        e2 = net.enc2(e1)
+        e3 = net.enc3(e2)
+        e4 = net.enc4(e3)
+        assert [t.shape[-1] for t in (e1, e2, e3, e4)] == [30, 15, 8, 4]
+
+        def up(t, skip):
+            size = skip.shape[-2:]
+            return torch.cat([F.interpolate(t, size=size, mode="bilinear"), skip], 1)
+
+        d = net.dec1(up(net.dec2(up(net.dec3(up(e4, e3)), e2)), e1))
+        expected = net.segmentation_head(d)
+        logits = model(x)
+    assert logits.shape == (2, 11, 30, 30) and logits.is_contiguous()
+    assert torch.allclose(logits, expected, atol=1e-5)
+    assert model.head.out_channels == 11 and model.head.in_channels == 16
+    wide = build_segmenter("small-unet:width=8", 3, (1, 16, 16), (0.0,), (1.0,))
+    assert wide.head.in_channels == 8
+    check_segmenter_name("small-unet:width=24")
+
+
 @pytest.mark.parametrize(
     ("name", "message"),
     [
+        ("small-unet:depth=3", "small-unet:width=N"),
+        ("small-unet:width=0", "positive integer"),
         ("unet", "smp/<arch>:<encoder>"),
         ("smp/unett:resnet18", "Accepted: unet, unetplusplus, fpn, deeplabv3, deeplabv3plus"),
         ("smp/deeplabv3+:resnet18", "deeplabv3plus"),
@@ -171,10 +204,10 @@ def test_digit_scenes_datamodule_counts_pixels():
     data = SegmentationDataModule(dataset_options={"scenes": {"train": 12, "val": 3, "test": 4}})
     data.setup()
     assert (len(data.train_set), len(data.val_set), len(data.test_set)) == (12, 3, 4)
-    assert data.num_classes == 11 and data.input_shape == (1, 64, 64)
+    assert data.num_classes == 11 and data.input_shape == (1, 32, 32)
     assert data.class_names[0] == "background" and len(data.class_names) == 11
     counts = data.class_counts
-    assert sum(counts) == 12 * 64 * 64  # pixels, not scenes
+    assert sum(counts) == 12 * 32 * 32  # pixels, not scenes
     assert counts == torch.bincount(data.train_set.labels.flatten(), minlength=11).tolist()
     masks = torch.tensor([[[0, 1], [255, 1]]])
     assert pixel_counts(masks, 3).tolist() == [1, 2, 0]
@@ -255,7 +288,7 @@ def test_class_counts_given_to_losses_are_pixel_counts():
     loss = build_loss(config, data)
     expected = torch.bincount(data.train_set.labels.flatten(), minlength=11).double()
     assert torch.equal(loss.class_counts.double(), expected)
-    assert loss.class_counts.sum().item() == 16 * 64 * 64
+    assert loss.class_counts.sum().item() == 16 * 32 * 32
     assert loss.ignore_index == 255
 
 
