@@ -25,8 +25,20 @@ SCHEMA_VERSION = 1
 PRECISIONS = ("32-true", "32", "64-true", "64", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_notebook", "ddp_find_unused_parameters_true", "fsdp")
-#: fields that do not change what is computed, left out of the run id
-NOT_IN_RUN_ID = ("out", "data_dir", "download", "plugins", "progress", "verify")
+#: fields that do not change what is computed, left out of the run id. ``compile`` and
+#: ``channels_last`` choose how the same network is executed (fused kernels, memory layout),
+#: not what it computes: their results agree with a plain run up to floating-point rounding,
+#: so a run finished without them counts as done (they are still recorded in the config).
+NOT_IN_RUN_ID = (
+    "out",
+    "data_dir",
+    "download",
+    "plugins",
+    "progress",
+    "verify",
+    "compile",
+    "channels_last",
+)
 
 
 class RunConfig(BaseModel):
@@ -54,6 +66,10 @@ class RunConfig(BaseModel):
     accelerator: str = "auto"
     devices: int | str = 1
     strategy: str = "auto"
+    #: torch.compile the model (in place: its state dict keeps its keys)
+    compile: bool = False
+    #: the model's weights (and so its activations) in channels-last memory format
+    channels_last: bool = False
     out: str = "results"
     task_options: dict[str, Any] = Field(default_factory=dict)
     plugins: list[str] = Field(default_factory=list)

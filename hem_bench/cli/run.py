@@ -97,6 +97,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--devices", help="number of devices, 'auto', or a list like 0,1 (default 1)"
     )
     engine.add_argument("--strategy", help="auto (default), ddp, ddp_spawn, fsdp, ...")
+    engine.add_argument(
+        "--compile", action="store_true", default=None, help="torch.compile the model"
+    )
+    engine.add_argument(
+        "--channels-last",
+        action="store_true",
+        default=None,
+        help="channels-last memory format for the model (faster convolutions on GPUs)",
+    )
     output = parser.add_argument_group("output")
     output.add_argument("--out", help="results folder (default results/)")
     output.add_argument("--config", metavar="FILE.yaml", help="settings file; flags override it")
@@ -123,7 +132,7 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     values: dict[str, Any] = {
         name: getattr(args, name) for name in SETTINGS if getattr(args, name, None) is not None
     }
-    for name in ("download", "verify"):
+    for name in ("download", "verify", "compile", "channels_last"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     if args.loss_param:
