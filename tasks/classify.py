@@ -134,7 +134,8 @@ class ClassifyTask(ClassificationTask):
             if not self._streamed(index):
                 continue
             for key in ("logits", "labels", "features"):
-                self.outputs.pop(f"{index}_{key}", None)
+                if f"{index}_{key}" in self.outputs:
+                    del self.outputs[f"{index}_{key}"]
             self.outputs[f"{index}_acc"] = MulticlassAccuracy(classes, average="micro")
             self.outputs[f"{index}_ece"] = MulticlassCalibrationError(
                 classes, n_bins=ECE_BINS, norm="l1"
