@@ -136,9 +136,11 @@ class ClassifyTask(ClassificationTask):
             for key in ("logits", "labels", "features"):
                 if f"{index}_{key}" in self.outputs:
                     del self.outputs[f"{index}_{key}"]
-            self.outputs[f"{index}_acc"] = MulticlassAccuracy(classes, average="micro")
+            self.outputs[f"{index}_acc"] = MulticlassAccuracy(
+                classes, average="micro", validate_args=False
+            )
             self.outputs[f"{index}_ece"] = MulticlassCalibrationError(
-                classes, n_bins=ECE_BINS, norm="l1"
+                classes, n_bins=ECE_BINS, norm="l1", validate_args=False
             )
         self.outputs.to(self.device)
 
