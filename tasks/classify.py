@@ -103,8 +103,9 @@ def parse_corruptions(corruptions: str, severities: str) -> list[tuple[str, int]
 
 class ClassifyTask(ClassificationTask):
     def evaluation_sets(self) -> dict:
-        # on a GPU the test set is held there, and corrupted batches are made there
-        test = self.data.resident(self.data.test_set, self.device)
+        # on a GPU the test set is held there, and corrupted batches are made there (the
+        # trainer's device: Lightning moves the module back to the CPU after fitting)
+        test = self.data.resident(self.data.test_set)
         sets = {"test": test}
         pairs = parse_corruptions(
             self.options.get("corruptions", "all"), self.options.get("severities", "1,2,3,4,5")
