@@ -42,6 +42,13 @@ def test_data_stay_in_host_memory_on_the_cpu():
     assert dm.resident(dm.train_set) is dm.train_set  # nothing moves, nothing is copied
     # a GPU trained on would hold the data (no GPU needed to decide it)
     assert dm.resident_device(torch.device("cuda", 1)) == torch.device("cuda", 1)
+    # by default, the device of the trainer the data module is attached to
+    from types import SimpleNamespace
+
+    dm.trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device("cuda", 0)))
+    assert dm.resident_device() == torch.device("cuda", 0)
+    dm.trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device("cpu")))
+    assert dm.resident_device() is None
 
 
 def test_resident_path_on_the_cpu_gives_the_same_batches():
