@@ -7,6 +7,12 @@ when the data set has none, and applies the task's split: a subset of known clas
 training set. Images stay in [0, 1]: normalisation is the model's first layer, so attacks
 and corruptions work in pixel space. Batches are cut from tensors (see
 :mod:`hem_bench.datamodules.loading`) and augmented on the device after transfer.
+
+On a GPU the training and validation sets live on the device (as airbench does for
+CIFAR-10): they are copied there once, as uint8 where they are stored so, when the loaders
+are made, and every batch is then cut, converted to float and augmented there, so the GPU
+never waits for a host loader. On the CPU nothing moves. ``data_device`` forces the device
+(``"cpu"`` runs the same code path on the CPU, which is how it is tested).
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ class ClassificationDataModule(L.LightningDataModule):
         crop_padding: int = 0,
         flip: bool = False,
         dataset_options: dict[str, Any] | None = None,
+        data_device: str | torch.device | None = None,
     ) -> None:
         super().__init__()
         self.info: DatasetInfo = dataset_info(dataset)
@@ -89,6 +96,9 @@ class ClassificationDataModule(L.LightningDataModule):
         self.long_tail = dict(long_tail) if long_tail else None
         self.augment = BatchAugment(crop_padding, flip, seed)
         self.dataset_options = dict(dataset_options or {})
+        #: where in-memory sets are held for batching: None = the GPU trained on, if any
+        self.data_device = torch.device(data_device) if data_device is not None else None
+        self._resident: dict[int, tuple[ImageSet, ImageSet]] = {}
         self.raw: LoadedData | None = None
         self.train_set = self.val_set = self.test_set = None
         #: images of the classes left out by ``classes``, with their original labels
@@ -196,14 +206,42 @@ class ClassificationDataModule(L.LightningDataModule):
             train = train.subset(keep)
         self.train_set, self.val_set, self.test_set = train, val, test
 
+    def resident_device(self, device: torch.device | str | None = None) -> torch.device | None:
+        """The device in-memory sets are moved to for batching: ``data_device`` if given,
+        else ``device`` (or the trainer's) when it is a GPU; None: they stay where they are."""
+        if self.data_device is not None:
+            return self.data_device
+        if device is None:
+            trainer = getattr(self, "trainer", None)
+            device = trainer.strategy.root_device if trainer is not None else None
+        device = torch.device(device) if device is not None else None
+        return device if device is not None and device.type == "cuda" else None
+
+    def resident(self, data: ImageSet, device: torch.device | str | None = None) -> ImageSet:
+        """``data`` held on :meth:`resident_device` (copied once, then reused), or ``data``
+        itself when it stays in host memory."""
+        target = self.resident_device(device)
+        if target is None or not isinstance(data, ImageSet):
+            return data
+        if data.images.device == target:
+            return data
+        cached = self._resident.get(id(data))
+        if cached is None or cached[0] is not data or cached[1].images.device != target:
+            moved = ImageSet(data.images.to(target), data.labels.to(target))
+            # keep ``data`` referenced so that its id is not reused by another set
+            self._resident[id(data)] = cached = (data, moved)
+        return cached[1]
+
     def train_dataloader(self):
-        return tensor_loader(self.train_set, self.batch_size, shuffle=True, seed=self.seed)
+        return tensor_loader(
+            self.resident(self.train_set), self.batch_size, shuffle=True, seed=self.seed
+        )
 
     def val_dataloader(self):
-        return tensor_loader(self.val_set, self.eval_batch_size, shuffle=False)
+        return tensor_loader(self.resident(self.val_set), self.eval_batch_size, shuffle=False)
 
     def test_dataloader(self):
-        return tensor_loader(self.test_set, self.eval_batch_size, shuffle=False)
+        return tensor_loader(self.resident(self.test_set), self.eval_batch_size, shuffle=False)
 
     def loader(self, data: ImageSet):
         """An evaluation loader over any image set (OOD sets, corrupted test sets)."""

@@ -25,7 +25,10 @@ SCHEMA_VERSION = 1
 PRECISIONS = ("32-true", "32", "64-true", "64", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_notebook", "ddp_find_unused_parameters_true", "fsdp")
-#: fields that do not change what is computed, left out of the run id
+#: fields that do not change what is computed, left out of the run id. ``threads``,
+#: ``compile`` and ``channels_last`` stay in it: they change how reductions and kernels
+#: round, so their metrics differ in the last digits, and a record must never pass for a
+#: run of other settings.
 NOT_IN_RUN_ID = ("out", "data_dir", "download", "plugins", "progress", "verify")
 #: seeds Lightning and numpy accept (0 .. 2**32 - 1)
 MAX_SEED = 2**32 - 1
@@ -77,6 +80,10 @@ class RunConfig(BaseModel):
     accelerator: str = "auto"
     devices: int | str = 1
     strategy: str = "auto"
+    #: torch.compile the model (in place: its state dict keeps its keys)
+    compile: bool = False
+    #: the model's weights (and so its activations) in channels-last memory format
+    channels_last: bool = False
     out: str = "results"
     task_options: dict[str, Any] = Field(default_factory=dict)
     plugins: list[str] = Field(default_factory=list)

@@ -122,6 +122,12 @@ TASKS: dict[str, TaskSpec] = {
         options={
             "corruptions": CORRUPTION_OPTION,
             "severities": TaskOption(str, "1,2,3,4,5", "corruption severities, comma-separated"),
+            "corruption_subset": TaskOption(
+                int,
+                0,
+                "evaluate the corruptions on this many test images, drawn once with a fixed "
+                "seed (0: the whole test set)",
+            ),
             "classes": TaskOption(
                 str,
                 "",

@@ -233,6 +233,20 @@ def build_loss(config: ResolvedConfig, datamodule):
     return get_loss(config.loss, **params)
 
 
+def apply_execution_settings(model, config: ResolvedConfig) -> None:
+    """``--channels-last``: the weights, and so every convolution's output, in channels-last
+    memory format. ``--compile``: ``torch.compile`` in place (``nn.Module.compile``, so the
+    state dict, checkpoints and ``model.pt`` keep their keys) of the backbone, which both
+    ``forward`` and ``features`` run through (the whole model where it has none). Lightning
+    trains and tests the compiled module as any other."""
+    import torch
+
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if config.compile:
+        getattr(model, "backbone", model).compile()
+
+
 def build_task(config: ResolvedConfig, datamodule):
     """Loss (class counts of the training set injected), model (the task spec's builder)
     and LightningModule."""
@@ -252,6 +266,7 @@ def build_task(config: ResolvedConfig, datamodule):
     )
     if bias is not None:
         model.set_output_bias(bias)
+    apply_execution_settings(model, config)
     task = load_object(spec.module)(
         model,
         loss,

@@ -103,6 +103,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="CPU threads of torch (default: torch's default here); part of the run id",
     )
+    engine.add_argument(
+        "--compile", action="store_true", default=None, help="torch.compile the model"
+    )
+    engine.add_argument(
+        "--channels-last",
+        action="store_true",
+        default=None,
+        help="channels-last memory format for the model (faster convolutions on GPUs)",
+    )
     output = parser.add_argument_group("output")
     output.add_argument("--out", help="results folder (default results/)")
     output.add_argument("--config", metavar="FILE.yaml", help="settings file; flags override it")
@@ -129,7 +138,7 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     values: dict[str, Any] = {
         name: getattr(args, name) for name in SETTINGS if getattr(args, name, None) is not None
     }
-    for name in ("download", "verify"):
+    for name in ("download", "verify", "compile", "channels_last"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     if args.loss_param:
