@@ -104,15 +104,15 @@ class _HEMTorchFunction(torch.autograd.Function):
         errors.clamp_min_(0.0)  # keeps NaN
         errors.scatter_(1, index, 0.0)
         # θ = mean over all C classes; K = {e >= θ, e > 0}. Where θ = 0 every error is 0 and
-        # K must be empty: the threshold becomes +inf there.
+        # K must be empty: the smallest normal number added to θ excludes the zeros there and
+        # leaves every θ above 1e-30 unchanged (float64: above 1e-290).
         theta = errors.mean(1, keepdim=True)
-        bad = ~(torch.isfinite(shift) & torch.isfinite(theta))
-        theta.masked_fill_(theta == 0, float("inf"))
+        finite = torch.isfinite(theta + shift)  # false for NaN or ±inf in either
+        theta.add_(torch.finfo(theta.dtype).tiny)
         keep = torch.ge(errors, theta, out=torch.empty_like(errors))
         count = keep.sum(1, keepdim=True)
         inv = count.add(EPS).reciprocal_()
-        loss = errors.mul_(keep).sum(1, keepdim=True).mul_(inv)
-        loss.masked_fill_(bad, float("nan"))
+        loss = torch.where(finite, errors.mul_(keep).sum(1, keepdim=True).mul_(inv), float("nan"))
         ctx.save_for_backward(keep, count.mul_(inv), inv, index)
         return loss.squeeze(1)
 
