@@ -26,7 +26,11 @@ PRECISIONS = ("32-true", "32", "64-true", "64", "16-mixed", "bf16-mixed", "16-tr
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_notebook", "ddp_find_unused_parameters_true", "fsdp")
 #: fields that do not change what is computed, left out of the run id
-NOT_IN_RUN_ID = ("out", "data_dir", "download", "plugins", "progress", "verify")
+NOT_IN_RUN_ID = ("out", "data_dir", "download", "plugins", "progress", "verify", "loggers")
+#: fields written by ``--print-config`` that are recomputed on reading (a file may hold them)
+DERIVED = ("recipe_source",)
+#: Lightning loggers a run can write to (``--logger``); ``csv`` needs no extra package
+LOGGERS = ("csv", "tensorboard", "wandb", "mlflow")
 
 
 class RunConfig(BaseModel):
@@ -50,6 +54,10 @@ class RunConfig(BaseModel):
     batch_size: int | None = Field(None, ge=1)
     lr: float | None = Field(None, gt=0.0)
     weight_decay: float | None = Field(None, ge=0.0)
+    momentum: float | None = Field(None, ge=0.0, lt=1.0)
+    crop_padding: int | None = Field(None, ge=0)
+    flip: bool | None = None
+    eval_batch_size: int | None = Field(None, ge=1)
     precision: str = "32-true"
     accelerator: str = "auto"
     devices: int | str = 1
@@ -58,6 +66,16 @@ class RunConfig(BaseModel):
     task_options: dict[str, Any] = Field(default_factory=dict)
     plugins: list[str] = Field(default_factory=list)
     progress: bool = True
+    loggers: list[str] = Field(default_factory=lambda: ["csv"])
+
+    @field_validator("loggers")
+    @classmethod
+    def _loggers(cls, value: list[str]) -> list[str]:
+        names = [str(v) for v in value]
+        for name in names:
+            if name not in LOGGERS:
+                raise ValueError(f"unknown logger {name!r}; accepted: {', '.join(LOGGERS)}")
+        return list(dict.fromkeys(names))
 
     @field_validator("precision")
     @classmethod
@@ -107,6 +125,8 @@ class RunConfig(BaseModel):
         values: dict[str, Any] = {}
         if file is not None:
             values.update(read_yaml(file))
+            for key in DERIVED:  # written by --print-config; recomputed by resolve()
+                values.pop(key, None)
         for key, value in (overrides or {}).items():
             if key in ("loss_params", "task_options") and key in values:
                 values[key] = {**values[key], **value}
@@ -138,6 +158,10 @@ class RunConfig(BaseModel):
             batch_size=self.batch_size,
             lr=self.lr,
             weight_decay=self.weight_decay,
+            momentum=self.momentum,
+            crop_padding=self.crop_padding,
+            flip=self.flip,
+            eval_batch_size=self.eval_batch_size,
         )
         info = loss_info(self.loss)
         if not info.supports(spec.kind):
@@ -176,11 +200,11 @@ class RunConfig(BaseModel):
                 "weight_decay": recipe.weight_decay,
                 "task_options": options,
                 "loss_params": {**info.params, **self.loss_params},
+                "momentum": recipe.momentum,
+                "crop_padding": recipe.crop_padding,
+                "flip": recipe.flip,
+                "eval_batch_size": recipe.eval_batch_size,
             },
-            momentum=recipe.momentum,
-            crop_padding=recipe.crop_padding,
-            flip=recipe.flip,
-            eval_batch_size=recipe.eval_batch_size,
             recipe_source=recipe.source,
         )
 
@@ -240,16 +264,21 @@ def validated(values: dict[str, Any]) -> RunConfig:
     try:
         return RunConfig(**values)
     except ValidationError as exc:
-        messages = []
+        messages, unknown = [], []
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
             flag = FLAG_NAMES.get(field, "--" + field.replace("_", "-"))
             if error["type"] == "extra_forbidden":
-                accepted = ", ".join(sorted(RunConfig.model_fields))
-                messages.append(f"unknown setting {field!r} (accepted: {accepted})")
+                unknown.append(repr(field))
                 continue
             message = error["msg"].removeprefix("Value error, ")
             messages.append(f"{flag} {error.get('input')!r}: {message}")
+        if unknown:  # the accepted settings are listed once, however many are unknown
+            accepted = ", ".join(sorted([*RunConfig.model_fields, *DERIVED]))
+            plural = "s" if len(unknown) > 1 else ""
+            messages.append(
+                f"unknown setting{plural} {', '.join(unknown)} (accepted: {accepted})"
+            )
         raise ConfigError("; ".join(messages)) from None
 
 

@@ -1,10 +1,10 @@
-"""One run, from a resolved configuration to a run record (the path of DESIGN.md).
+"""One run, from a resolved configuration to a run record (the path of docs/design.md).
 
 config -> task spec -> DataModule (+ the task's split) -> loss (class counts injected) ->
 model -> LightningModule -> lightning.Trainer -> run record, written atomically into the
 run folder ``<out>/<task>-<dataset>-<loss>-seed<seed>-<run id>/``, which also holds the
-resolved configuration (``config.yaml``), Lightning's logs (CSV; TensorBoard when
-installed), the last checkpoint (``checkpoints/last.ckpt``, for ``--resume``) and the
+resolved configuration (``config.yaml``), Lightning's logs (CSV by default; TensorBoard,
+W&B or MLflow with ``--logger``, see :mod:`hem_bench.loggers`), the last checkpoint (``checkpoints/last.ckpt``, for ``--resume``) and the
 trained weights (``model.pt``, a plain state dict).
 """
 
@@ -19,6 +19,7 @@ from typing import Any
 from hem_bench.atomic import atomic_path
 from hem_bench.config import ResolvedConfig, to_yaml
 from hem_bench.errors import HemBenchError
+from hem_bench.loggers import log_results, make_loggers
 from hem_bench.recipes import task_spec
 from hem_bench.results.record import RECORD_NAME, make_record, now, read_record, write_json_atomic
 
@@ -151,17 +152,10 @@ def _last_checkpoint_callback(path: Path):
     return LastCheckpoint()
 
 
-def build_trainer(config: ResolvedConfig, run_dir: Path):
+def build_trainer(config: ResolvedConfig, run_dir: Path, loggers: list | None = None):
     import lightning as L
-    from lightning.pytorch.loggers import CSVLogger
 
-    loggers = [CSVLogger(save_dir=str(run_dir), name="logs", version="")]
-    try:
-        from lightning.pytorch.loggers import TensorBoardLogger
-
-        loggers.append(TensorBoardLogger(save_dir=str(run_dir), name="logs", version="tensorboard"))
-    except (ImportError, ModuleNotFoundError):
-        pass
+    loggers = make_loggers(config, run_dir) if loggers is None else loggers
     checkpoint = _last_checkpoint_callback(run_dir / "checkpoints" / "last.ckpt")
     accelerator = "gpu" if config.accelerator == "cuda" else config.accelerator
     return L.Trainer(
@@ -173,7 +167,7 @@ def build_trainer(config: ResolvedConfig, run_dir: Path):
         # CPU kernels are deterministic for a fixed seed as they are; torch's deterministic mode
         # would switch convolutions to slow reference kernels (30x here)
         deterministic=False,
-        logger=loggers,
+        logger=loggers or False,
         callbacks=[checkpoint],
         enable_checkpointing=False,
         plugins=[_atomic_checkpoint_io()],
@@ -234,13 +228,14 @@ def run(config: ResolvedConfig, resume: bool = False) -> tuple[dict[str, Any], P
 
     last = run_dir / "checkpoints" / "last.ckpt"
     procedure = load_object(spec.procedure)
+    loggers = make_loggers(config, run_dir)  # one set for every Trainer of the run
     try:
         timings.update(
             procedure(
                 config,
                 task,
                 datamodule,
-                lambda: build_trainer(config, run_dir),
+                lambda: build_trainer(config, run_dir, loggers),
                 last if resume and last.is_file() else None,
             )
         )
@@ -268,6 +263,7 @@ def run(config: ResolvedConfig, resume: bool = False) -> tuple[dict[str, Any], P
         extra=getattr(task, "record_extra", None),
     )
     if _is_global_zero():
+        log_results(loggers, config, record["metrics"])
         (run_dir / "error.log").unlink(missing_ok=True)  # left by an earlier failed attempt
         torch.save(task.model.state_dict(), run_dir / "model.pt")
         _save_artifacts(task.artifacts, run_dir)

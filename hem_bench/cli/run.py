@@ -111,6 +111,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     output.add_argument("--no-progress", action="store_true", help="no progress bar")
     output.add_argument(
+        "--logger",
+        action="append",
+        choices=("csv", "tensorboard", "wandb", "mlflow"),
+        metavar="NAME",
+        help="experiment logger: csv (default), tensorboard, wandb (offline unless WANDB_MODE "
+        "says otherwise) or mlflow (MLFLOW_TRACKING_URI, else <out>/mlruns); repeatable",
+    )
+    output.add_argument(
         "--plugin",
         action="append",
         default=[],
@@ -135,6 +143,8 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
         values["plugins"] = list(args.plugin)
     if args.no_progress:
         values["progress"] = False
+    if getattr(args, "logger", None):
+        values["loggers"] = list(args.logger)
     return values
 
 
@@ -147,16 +157,21 @@ def resolve(args: argparse.Namespace):
 
     config = RunConfig.from_sources(args.config, overrides_from(args))
     load_plugin_files(config.plugins)
-    if config.loss_params:
-        config.loss_params = parse_loss_params(
-            config.loss, {k: str(v) for k, v in config.loss_params.items()}
+    if config.loss_params:  # None (a parameter left unset, as a config file writes it) stays
+        params = config.loss_params
+        parsed = parse_loss_params(
+            config.loss, {k: str(v) for k, v in params.items() if v is not None}
         )
+        config.loss_params = {k: parsed.get(k) for k in params}
     resolved = config.resolve()
     check_loss_params(resolved.loss, resolved.loss_params)
     from hem_bench.recipes import task_spec
 
     check_model_name(resolved.model, task_spec(resolved.task).kind)
     _check_accelerator(resolved.accelerator)
+    from hem_bench.loggers import check_loggers
+
+    check_loggers(resolved.loggers)
     return resolved
 
 
