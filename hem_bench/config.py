@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hem_bench.errors import ConfigError
+from hem_bench.errors import ConfigError, suggest
 
 SCHEMA_VERSION = 1
 PRECISIONS = ("32-true", "32", "64-true", "64", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
@@ -274,10 +274,16 @@ def validated(values: dict[str, Any]) -> RunConfig:
             message = error["msg"].removeprefix("Value error, ")
             messages.append(f"{flag} {error.get('input')!r}: {message}")
         if unknown:  # the accepted settings are listed once, however many are unknown
-            accepted = ", ".join(sorted([*RunConfig.model_fields, *DERIVED]))
+            names = sorted([*RunConfig.model_fields, *DERIVED])
+            hints = "".join(
+                suggest(name.strip("'"), names, n=1).rstrip("?") + f" for {name}?"
+                for name in unknown
+                if suggest(name.strip("'"), names, n=1)
+            )
             plural = "s" if len(unknown) > 1 else ""
             messages.append(
-                f"unknown setting{plural} {', '.join(unknown)} (accepted: {accepted})"
+                f"unknown setting{plural} {', '.join(unknown)} (accepted: {', '.join(names)})"
+                + hints
             )
         raise ConfigError("; ".join(messages)) from None
 

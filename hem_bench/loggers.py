@@ -39,8 +39,8 @@ PACKAGES: dict[str, str | None] = {
 #: what to install for each package
 INSTALL = {
     "tensorboard": "pip install 'hem-bench[tensorboard]'",
-    "wandb": "pip install wandb",
-    "mlflow": "pip install mlflow",
+    "wandb": "pip install 'hem-bench[wandb]'",
+    "mlflow": "pip install 'hem-bench[mlflow]'",
 }
 
 
@@ -146,3 +146,5 @@ def log_results(loggers: Sequence, config, metrics: dict[str, float]) -> None:
             logger.log_metrics(tested)
         logger.save()
         logger.finalize("success")
+        if type(logger).__name__ == "WandbLogger":  # Lightning leaves the W&B run open
+            logger.experiment.finish()
