@@ -150,12 +150,18 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
 
 def resolve(args: argparse.Namespace):
     """The resolved configuration of ``args``; raises :class:`ConfigError` on bad input."""
+    return resolve_settings(args.config, overrides_from(args))
+
+
+def resolve_settings(config_file: str | None, overrides: dict[str, Any]):
+    """The resolved configuration of a settings file (optional) and ``overrides``, with
+    every check of the command line (also used by :func:`hem_bench.run`)."""
     from hem_bench.config import RunConfig
     from hem_bench.losses import check_loss_params, parse_loss_params
     from hem_bench.models import check_model_name
     from hem_bench.plugins import load_plugin_files
 
-    config = RunConfig.from_sources(args.config, overrides_from(args))
+    config = RunConfig.from_sources(config_file, overrides)
     load_plugin_files(config.plugins)
     if config.loss_params:  # None (a parameter left unset, as a config file writes it) stays
         params = config.loss_params
