@@ -89,6 +89,9 @@ def test_readme_example_runs(tmp_path, monkeypatch, capsys):
     record = json.loads((folder / "record.json").read_text())
     assert record["task"] == "ood" and record["loss"] == "hem"
     assert record["config"]["max_epochs"] == 2
+    assert {"timm", "torchattacks", "pytorch-ood", "segmentation-models-pytorch"} <= set(
+        record["env"]["packages"]
+    )
     frame = hem_bench.load_results(tmp_path / "results")
     assert len(frame) == 1
     assert frame.loc[0, "auroc"] == pytest.approx(record["metrics"]["auroc"])
