@@ -20,6 +20,7 @@ from hem_bench.atomic import atomic_path
 from hem_bench.config import ResolvedConfig, to_yaml
 from hem_bench.errors import HemBenchError
 from hem_bench.loggers import log_results, make_loggers
+from hem_bench.progress import compact_progress_bar
 from hem_bench.recipes import task_spec
 from hem_bench.results.record import RECORD_NAME, make_record, now, read_record, write_json_atomic
 
@@ -168,7 +169,7 @@ def build_trainer(config: ResolvedConfig, run_dir: Path, loggers: list | None = 
         # would switch convolutions to slow reference kernels (30x here)
         deterministic=False,
         logger=loggers or False,
-        callbacks=[checkpoint],
+        callbacks=[checkpoint, *([compact_progress_bar()] if config.progress else [])],
         enable_checkpointing=False,
         plugins=[_atomic_checkpoint_io()],
         enable_progress_bar=config.progress,

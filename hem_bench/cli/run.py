@@ -237,6 +237,19 @@ def summary_rows(record: dict) -> list[dict[str, str]]:
     ]
 
 
+def summary_title(record: dict, width: int | None = None) -> str:
+    """One line naming the run (task, data, model, loss, seed), cut at a word boundary to
+    the terminal's width (at most 100 columns) rather than wrapped inside the table."""
+    from hem_bench.cli._listing import fit
+    from hem_bench.cli._listing import width as terminal_width
+
+    title = (
+        f"{record['task']} / {record['dataset']} / {record['loss']} / seed {record['seed']}"
+        f" / {record.get('model', '')}"
+    )
+    return fit(title, min(100, width or terminal_width()))
+
+
 def run(args: argparse.Namespace) -> int:
     from hem_bench.cli._output import print_rows
     from hem_bench.config import to_yaml
@@ -267,7 +280,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not _is_global_zero():  # other DDP processes: rank 0 reports
         return 0
-    title = f"{record['task']} / {record['dataset']} / {record['loss']} (seed {record['seed']})"
-    print_rows(summary_rows(record), ["metric", "value"], "table", title=title)
+    print(summary_title(record))
+    print_rows(summary_rows(record), ["metric", "value"], "table")
     print(f"record: {path}")
     return 0
