@@ -55,3 +55,33 @@ def test_progress_bar_line_fits_100_columns():
     # Lightning's default squeezes its bar at 100 columns: it needs more room
     (default,) = rendered(RichProgressBar(), 200)
     assert len(default.rstrip()) > 100
+
+
+def _continual_record(matrix):
+    """A record of a continual run with accuracy matrix ``matrix`` (R[t][i], i <= t), its
+    metrics computed from the definitions (Lopez-Paz & Ranzato 2017; Chaudhry et al. 2018)."""
+    last = len(matrix) - 1
+    final = matrix[last]
+    bwt = sum(final[i] - matrix[i][i] for i in range(last)) / last
+    forgetting = (
+        sum(max(matrix[t][i] for t in range(i, last)) - final[i] for i in range(last)) / last
+    )
+    return {"metrics": {"avg_acc": sum(final) / len(final), "bwt": bwt, "forgetting": forgetting}}
+
+
+def test_continual_summary_explains_the_signs():
+    from hem_bench.cli.run import summary_notes
+
+    forgot = _continual_record([[0.99], [0.40, 0.98], [0.30, 0.50, 0.97]])
+    bwt_line, forget_line = summary_notes(forgot)
+    assert forgot["metrics"]["bwt"] < 0 and forgot["metrics"]["forgetting"] > 0
+    assert bwt_line.startswith(f"bwt {forgot['metrics']['bwt']:+.4f} < 0: old experiences")
+    assert "forgotten" in bwt_line
+    assert forget_line.startswith(f"forgetting {forgot['metrics']['forgetting']:.4f} > 0")
+    # replay improving old experiences: positive transfer, forgetting below zero
+    improved = _continual_record([[0.80], [0.85, 0.90], [0.90, 0.95, 0.97]])
+    bwt_line, forget_line = summary_notes(improved)
+    assert improved["metrics"]["bwt"] > 0 and improved["metrics"]["forgetting"] < 0
+    assert "positive backward transfer" in bwt_line
+    assert "kept improving" in forget_line
+    assert summary_notes({"metrics": {"acc": 0.9}}) == []
