@@ -4,8 +4,9 @@ config -> task spec -> DataModule (+ the task's split) -> loss (class counts inj
 model -> LightningModule -> lightning.Trainer -> run record, written atomically into the
 run folder ``<out>/<task>-<dataset>-<loss>-seed<seed>-<run id>/``, which also holds the
 resolved configuration (``config.yaml``), Lightning's logs (CSV by default; TensorBoard,
-W&B or MLflow with ``--logger``, see :mod:`hem_bench.loggers`), the last checkpoint (``checkpoints/last.ckpt``, for ``--resume``) and the
-trained weights (``model.pt``, a plain state dict).
+W&B or MLflow with ``--logger``, see :mod:`hem_bench.loggers`), the last checkpoint
+(``checkpoints/last.ckpt``, for ``--resume``) and the trained weights (``model.pt``, a plain
+state dict).
 """
 
 from __future__ import annotations
