@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -139,12 +140,18 @@ def log_results(loggers: Sequence, config, metrics: dict[str, float]) -> None:
     params = flat_settings(config)
     tested = {f"test/{k}": float(v) for k, v in metrics.items() if not math.isnan(float(v))}
     for logger in loggers:
-        if isinstance(logger, TensorBoardLogger):
-            logger.log_hyperparams(params, metrics=tested)
-        else:
-            logger.log_hyperparams(params)
-            logger.log_metrics(tested)
-        logger.save()
-        logger.finalize("success")
-        if type(logger).__name__ == "WandbLogger":  # Lightning leaves the W&B run open
-            logger.experiment.finish()
+        try:
+            if isinstance(logger, TensorBoardLogger):
+                logger.log_hyperparams(params, metrics=tested)
+            else:
+                logger.log_hyperparams(params)
+                logger.log_metrics(tested)
+            logger.save()
+            logger.finalize("success")
+            if type(logger).__name__ == "WandbLogger":  # Lightning leaves the W&B run open
+                logger.experiment.finish()
+        except Exception as exc:  # the record is written; a logger's failure is reported
+            warnings.warn(
+                f"hem-bench: the {type(logger).__name__} could not log the results: {exc}",
+                stacklevel=2,
+            )

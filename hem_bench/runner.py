@@ -265,11 +265,13 @@ def run(config: ResolvedConfig, resume: bool = False) -> tuple[dict[str, Any], P
         extra=getattr(task, "record_extra", None),
     )
     if _is_global_zero():
-        log_results(loggers, config, record["metrics"])
         (run_dir / "error.log").unlink(missing_ok=True)  # left by an earlier failed attempt
         torch.save(task.model.state_dict(), run_dir / "model.pt")
         _save_artifacts(task.artifacts, run_dir)
         write_json_atomic(record_path, record)
+        log_results(
+            loggers, config, record["metrics"]
+        )  # after the record: it never hinges on a logger
     return record, record_path
 
 
