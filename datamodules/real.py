@@ -250,8 +250,10 @@ def _load_mnist_family(
         try:
             data = cls(str(data_dir), train=split == "train")
         except (AssertionError, ValueError, TypeError, RuntimeError, KeyError) as error:
-            raise _unreadable(name, raw, error) from error
-        splits[split] = ImageSet(data.data.unsqueeze(1).contiguous(), data.targets.long())
+            raise _unreadable(name, _blame_idx(raw, split), error) from error
+        images, labels = data.data, data.targets.long()
+        _check_idx(name, raw, split, len(images), labels, len(cls.classes))
+        splits[split] = ImageSet(images.unsqueeze(1).contiguous(), labels)
     return LoadedData(
         train=splits["train"],
         test=splits["test"],
@@ -263,6 +265,45 @@ def _load_mnist_family(
             "archives_md5_checked": bool(decompressed) and verify,
         },
     )
+
+
+def _idx_files(raw: Path, split: str) -> tuple[Path, Path]:
+    prefix = "train" if split == "train" else "t10k"
+    return raw / f"{prefix}-images-idx3-ubyte", raw / f"{prefix}-labels-idx1-ubyte"
+
+
+def _blame_idx(raw: Path, split: str) -> Path:
+    """The IDX file of ``split`` that torchvision cannot read (the folder if both read)."""
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
+    images, labels = _idx_files(raw, split)
+    for path, read in ((images, read_image_file), (labels, read_label_file)):
+        try:
+            read(str(path))
+        except Exception:  # noqa: BLE001 - any failure blames this file
+            return path
+    return raw
+
+
+def _check_idx(
+    name: str, raw: Path, split: str, count: int, labels: torch.Tensor, num_classes: int
+) -> None:
+    """The images and labels of an IDX pair belong together: as many labels as images, each
+    a class index ``0 .. num_classes - 1``."""
+    images_file, labels_file = _idx_files(raw, split)
+    if len(labels) != count:
+        raise DataNotFoundError(
+            f"dataset {name!r}: {images_file} holds {count} images but {labels_file} holds "
+            f"{len(labels)} labels; the files do not belong together. Delete them and fetch "
+            "them again."
+        )
+    bad = (labels < 0) | (labels >= num_classes)
+    if bool(bad.any()):
+        first = int(bad.nonzero()[0, 0])
+        raise DataNotFoundError(
+            f"dataset {name!r}: {labels_file} holds label {int(labels[first])} at position "
+            f"{first}; labels must be 0..{num_classes - 1}. Delete the file and fetch it again."
+        )
 
 
 MNIST_COMMON = {

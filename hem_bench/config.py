@@ -31,6 +31,26 @@ NOT_IN_RUN_ID = ("out", "data_dir", "download", "plugins", "progress", "verify",
 DERIVED = ("recipe_source",)
 #: Lightning loggers a run can write to (``--logger``); ``csv`` needs no extra package
 LOGGERS = ("csv", "tensorboard", "wandb", "mlflow")
+#: seeds Lightning and numpy accept (0 .. 2**32 - 1)
+MAX_SEED = 2**32 - 1
+#: the largest float32 (hyper-parameters are used as float32 tensors)
+FLOAT32_MAX = 3.4028234663852886e38
+#: fields that must be numbers, not booleans (YAML ``seed: true`` is not the seed 1)
+NUMBER_FIELDS = (
+    "dropout",
+    "final_l2",
+    "seed",
+    "max_epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "threads",
+    "momentum",
+    "crop_padding",
+    "eval_batch_size",
+)
+#: loss parameters every loss takes but the suite sets (not the user)
+SUITE_LOSS_PARAMS = ("reduction", "ignore_index")
 
 
 class RunConfig(BaseModel):
@@ -47,13 +67,16 @@ class RunConfig(BaseModel):
     verify: bool = True
     model: str | None = None
     head: Literal["linear", "cosine"] = "linear"
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    final_l2: float = Field(0.0, ge=0.0)
-    seed: int = Field(0, ge=0)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, allow_inf_nan=False)
+    final_l2: float = Field(0.0, ge=0.0, allow_inf_nan=False)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     max_epochs: int | None = Field(None, ge=1)
     batch_size: int | None = Field(None, ge=1)
-    lr: float | None = Field(None, gt=0.0)
-    weight_decay: float | None = Field(None, ge=0.0)
+    lr: float | None = Field(None, gt=0.0, allow_inf_nan=False)
+    weight_decay: float | None = Field(None, ge=0.0, allow_inf_nan=False)
+    #: CPU threads of torch (None: torch's default here); part of the run id, since results
+    #: computed on the CPU depend on how reductions are split between threads
+    threads: int | None = Field(None, ge=1, le=1024)
     momentum: float | None = Field(None, ge=0.0, lt=1.0)
     crop_padding: int | None = Field(None, ge=0)
     flip: bool | None = None
@@ -76,6 +99,49 @@ class RunConfig(BaseModel):
             if name not in LOGGERS:
                 raise ValueError(f"unknown logger {name!r}; accepted: {', '.join(LOGGERS)}")
         return list(dict.fromkeys(names))
+
+    @field_validator(*NUMBER_FIELDS, mode="before", check_fields=False)
+    @classmethod
+    def _not_boolean(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not a yes/no value")
+        return value
+
+    @field_validator("final_l2", "lr", "weight_decay")
+    @classmethod
+    def _float32(cls, value: float | None) -> float | None:
+        if value is not None and abs(value) > FLOAT32_MAX:
+            raise ValueError("must be at most 3.4e38, the largest float32")
+        return value
+
+    @field_validator("loss", "task", "dataset", "model")
+    @classmethod
+    def _plain_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value or value != value.strip() or any(not c.isprintable() for c in value):
+            raise ValueError("must be a name without spaces, line breaks or control characters")
+        if ("/" in value and not value.startswith(("timm/", "smp/"))) or "\\" in value:
+            raise ValueError("must be a name, not a path")
+        return value
+
+    @field_validator("out")
+    @classmethod
+    def _out(cls, value: str) -> str:
+        if not str(value).strip():
+            raise ValueError("must name a results folder")
+        return value
+
+    @field_validator("loss_params")
+    @classmethod
+    def _loss_params(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if key in SUITE_LOSS_PARAMS:
+                raise ValueError(
+                    f"{key!r} is set by the suite for every loss (the task chooses it), "
+                    "not by --loss-param"
+                )
+        return value
 
     @field_validator("precision")
     @classmethod
@@ -182,13 +248,8 @@ class RunConfig(BaseModel):
                 raise ConfigError(
                     f"task {self.task!r} has no option {key!r}; its options: {accepted}"
                 )
-            kind = spec.options[key].type
-            try:
-                options[key] = kind(value)
-            except (TypeError, ValueError):
-                raise ConfigError(
-                    f"task option {key}={value!r} must be of type {kind.__name__}"
-                ) from None
+            options[key] = _task_option(key, value, spec.options[key])
+        _check_task_options(self.task, options)
         return ResolvedConfig(
             **{
                 **self.model_dump(),
@@ -200,6 +261,7 @@ class RunConfig(BaseModel):
                 "weight_decay": recipe.weight_decay,
                 "task_options": options,
                 "loss_params": {**info.params, **self.loss_params},
+                "threads": self.threads or _default_threads(),
                 "momentum": recipe.momentum,
                 "crop_padding": recipe.crop_padding,
                 "flip": recipe.flip,
@@ -223,6 +285,7 @@ class ResolvedConfig(RunConfig):
     flip: bool = False
     eval_batch_size: int = Field(1024, ge=1)
     recipe_source: str = ""
+    threads: int = Field(ge=1, le=1024)
 
     def identity(self) -> dict[str, Any]:
         """The fields that define the experiment (the run id is their hash)."""
@@ -244,6 +307,47 @@ class ResolvedConfig(RunConfig):
 
     def run_dir(self) -> Path:
         return Path(self.out) / self.run_name
+
+
+def _default_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+#: values of yes/no task options
+BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _task_option(key: str, value: Any, option) -> Any:
+    """A task option's value typed as the task declares it; lists (YAML) are read as the
+    comma-separated text the flags give, yes/no options accept only yes/no words."""
+    kind = option.type
+    if isinstance(value, (list, tuple)):
+        value = ",".join(str(v) for v in value)
+    if isinstance(value, bool) or str(option.default).lower() in ("true", "false"):
+        word = str(value).strip().lower()
+        if word not in BOOLEAN_WORDS:
+            raise ConfigError(f"task option {key}={value!r} must be true or false")
+        return str(BOOLEAN_WORDS[word]).lower() if kind is str else BOOLEAN_WORDS[word]
+    if kind in (int, float) and isinstance(value, bool):
+        raise ConfigError(f"task option {key}={value!r} must be of type {kind.__name__}")
+    try:
+        typed = kind(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"task option {key}={value!r} must be of type {kind.__name__}") from None
+    if kind is float and (typed != typed or typed in (float("inf"), float("-inf"))):
+        raise ConfigError(f"task option {key}={value!r} must be a finite number")
+    return typed
+
+
+def _check_task_options(task: str, options: dict[str, Any]) -> None:
+    """Options whose values the task reads only at evaluation time, checked now (before
+    any training): the corruptions and severities of ``classify``."""
+    if task == "classify":
+        from hem_bench.tasks.classify import parse_corruptions
+
+        parse_corruptions(str(options["corruptions"]), str(options["severities"]))
 
 
 FLAG_NAMES = {
@@ -296,7 +400,16 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not file.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
     try:
-        data = yaml.safe_load(file.read_text()) or {}
+        text = file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {str(path)!r} is not a UTF-8 text file (byte {exc.start}); "
+            "give a YAML file of settings"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"config file {str(path)!r} cannot be read ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -59,16 +59,22 @@ def check_loggers(names: Sequence[str]) -> None:
             )
 
 
-def make_loggers(config, run_dir: Path) -> list:
+def make_loggers(config, run_dir: Path, csv_logger=None) -> list:
     """Lightning loggers for ``config.loggers``, writing into ``run_dir``. One set per run,
-    shared by every Trainer of the run (tasks that fit several times log into one place)."""
+    shared by every Trainer of the run (tasks that fit several times log into one place).
+    ``csv_logger(run_dir)``, when given, makes the CSV logger (the runner's appends to the
+    log of a resumed run)."""
     from lightning.pytorch import loggers as pl_loggers
 
     check_loggers(config.loggers)
     made = []
     for name in config.loggers:
         if name == "csv":
-            made.append(pl_loggers.CSVLogger(save_dir=str(run_dir), name="logs", version=""))
+            made.append(
+                csv_logger(run_dir)
+                if csv_logger is not None
+                else pl_loggers.CSVLogger(save_dir=str(run_dir), name="logs", version="")
+            )
         elif name == "tensorboard":
             made.append(
                 pl_loggers.TensorBoardLogger(

@@ -7,11 +7,23 @@ resolved configuration (``config.yaml``), Lightning's logs (CSV by default; Tens
 W&B or MLflow with ``--logger``, see :mod:`hem_bench.loggers`), the last checkpoint
 (``checkpoints/last.ckpt``, for ``--resume``) and the trained weights (``model.pt``, a plain
 state dict).
+
+Reliability: a run folder is claimed by a lock file (``.lock``, created atomically, holding
+the owner's PID and host); a second process finds it held and stops, and a lock left by a
+dead process is taken over. A completed record is never replaced by a failed one. Resumed
+runs append to the CSV log (rows after the checkpoint are dropped first). Checkpoints are
+read with ``torch.load(weights_only=True)``: a planted file cannot run code. A run stopped
+by bad input before training removes the folder it created. Ctrl-C raises
+:class:`RunInterrupted`, which says at which epoch and how to resume.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+import shutil
+import socket
 import time
 import traceback
 from pathlib import Path
@@ -19,7 +31,7 @@ from typing import Any
 
 from hem_bench.atomic import atomic_path
 from hem_bench.config import ResolvedConfig, to_yaml
-from hem_bench.errors import HemBenchError
+from hem_bench.errors import ConfigError, HemBenchError
 from hem_bench.loggers import log_results, make_loggers
 from hem_bench.progress import compact_progress_bar
 from hem_bench.recipes import task_spec
@@ -32,6 +44,118 @@ class RunFailed(RuntimeError):
     def __init__(self, message: str, record_path: Path) -> None:
         super().__init__(message)
         self.record_path = record_path
+
+
+class RunInProgress(HemBenchError):
+    """The run folder is claimed by another live process."""
+
+
+class AlreadyCompleted(Exception):
+    """A completed record of the configuration exists (found once the folder was claimed)."""
+
+    def __init__(self, record: dict, record_path: Path) -> None:
+        super().__init__(f"already completed: {record_path}")
+        self.record, self.record_path = record, record_path
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; the message says where and how to resume."""
+
+
+LOCK_NAME = ".lock"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def _lock_owner(lock: Path) -> tuple[int, str] | None:
+    """(pid, host) written in a lock file; None when unreadable or half written."""
+    try:
+        pid, host = lock.read_text().split()[:2]
+        return int(pid), host
+    except (OSError, ValueError):
+        return None
+
+
+def _lock_is_stale(lock: Path) -> bool:
+    owner = _lock_owner(lock)
+    if owner is None:  # being written right now, or garbage: stale only when old
+        try:
+            return time.time() - lock.stat().st_mtime > 10
+        except FileNotFoundError:
+            return True
+    pid, host = owner
+    return host == socket.gethostname() and not _pid_alive(pid)
+
+
+@contextlib.contextmanager
+def claim(run_dir: Path):
+    """Hold ``run_dir/.lock`` for the block: created with O_EXCL (atomic), holding this
+    process's PID and host. A lock of a dead process on this host is taken over (under an
+    ``flock`` so that two processes never both take it over); a live one raises
+    :class:`RunInProgress`."""
+    lock = run_dir / LOCK_NAME
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if _lock_is_stale(lock):
+                _break_stale_lock(lock)
+                continue
+            owner = _lock_owner(lock)
+            who = f"process {owner[0]} on {owner[1]}" if owner else "another process"
+            raise RunInProgress(
+                f"run folder {run_dir} is in use by {who} (lock file {lock}); wait for it "
+                "to finish, or delete the lock file if no such process is running"
+            ) from None
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"{os.getpid()} {socket.gethostname()}\n")
+        break
+    else:
+        raise RunInProgress(f"run folder {run_dir}: could not take its lock file {lock}")
+    try:
+        yield
+    finally:
+        owner = _lock_owner(lock)
+        if owner is not None and owner[0] == os.getpid():
+            lock.unlink(missing_ok=True)
+
+
+def _break_stale_lock(lock: Path) -> None:
+    import fcntl
+
+    with open(lock.with_name(LOCK_NAME + ".break"), "a") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        try:  # checked again under the guard: another process may have taken it over
+            if lock.exists() and _lock_is_stale(lock):
+                lock.unlink()
+        finally:
+            fcntl.flock(guard, fcntl.LOCK_UN)
+
+
+def prepare_out(out: str | Path) -> Path:
+    """The results folder, created if needed; a clear error when it cannot be."""
+    path = Path(out)
+    if str(out).strip() == "":
+        raise ConfigError("--out '': give a results folder")
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out {str(out)!r} is a file; give a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"--out {str(out)!r}: cannot create the folder ({exc.strerror})"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {str(out)!r}: the folder is not writable")
+    return path
 
 
 def existing_record(config: ResolvedConfig) -> dict | None:
@@ -60,7 +184,28 @@ def _atomic_checkpoint_io():
             with atomic_path(path) as tmp:
                 torch.save(checkpoint, tmp)
 
+        def load_checkpoint(self, path, map_location=None, weights_only=None):
+            return load_checkpoint_safely(path, map_location)
+
     return AtomicCheckpointIO()
+
+
+def load_checkpoint_safely(path, map_location=None):
+    """``torch.load(path, weights_only=True)``: tensors and plain data only, so a planted
+    file cannot run code; a file that is not such a checkpoint is a :class:`ConfigError`
+    naming it."""
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"checkpoint {path} cannot be loaded as plain weights ({reason[:200]}); "
+            "delete it to start the run afresh"
+        ) from None
 
 
 def load_object(path: str):
@@ -141,23 +286,88 @@ def quiet_lightning() -> None:
     )
 
 
+#: (epoch, max_epochs) at which Ctrl-C stopped the current fit, set by the callback below
+_interrupted: dict[str, int] = {}
+
+
 def _last_checkpoint_callback(path: Path):
     from lightning.pytorch.callbacks import Callback
 
     class LastCheckpoint(Callback):
         """Saves ``last.ckpt`` at the end of every training epoch (after its validation),
-        through the atomic checkpoint IO: ``--resume`` continues from there."""
+        through the atomic checkpoint IO: ``--resume`` continues from there. Notes the
+        epoch when Ctrl-C stops training (Lightning then exits with code 1)."""
 
         def on_train_epoch_end(self, trainer, pl_module) -> None:
             trainer.save_checkpoint(str(path), weights_only=False)
 
+        def on_exception(self, trainer, pl_module, exception) -> None:
+            if isinstance(exception, KeyboardInterrupt):
+                _interrupted.update(epoch=trainer.current_epoch, of=trainer.max_epochs or 0)
+
     return LastCheckpoint()
+
+
+def _appending_csv_logger(run_dir: Path):
+    """Lightning's CSVLogger, except that an existing ``metrics.csv`` is continued (its
+    header merged with new columns) instead of deleted: a resumed run, or a task that fits
+    several times, keeps every epoch's row."""
+    import csv
+
+    from lightning.pytorch.loggers import CSVLogger
+    from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+    class AppendingWriter(ExperimentWriter):
+        def _check_log_dir_exists(self) -> None:
+            if os.path.isfile(self.metrics_file_path):
+                with open(self.metrics_file_path, newline="") as handle:
+                    self.metrics_keys = list(csv.DictReader(handle).fieldnames or [])
+
+    class AppendingCSVLogger(CSVLogger):
+        @property
+        def experiment(self):
+            if self._experiment is None:
+                os.makedirs(self.root_dir, exist_ok=True)
+                self._experiment = AppendingWriter(log_dir=self.log_dir)
+            return self._experiment
+
+    return AppendingCSVLogger(save_dir=str(run_dir), name="logs", version="")
+
+
+def trim_csv_log(run_dir: Path, last_epoch: int) -> None:
+    """Drop the rows of ``logs/metrics.csv`` after ``last_epoch`` (trained after the
+    checkpoint a run resumes from, so trained again)."""
+    import csv
+
+    from hem_bench.atomic import write_atomic
+
+    path = run_dir / "logs" / "metrics.csv"
+    if not path.is_file():
+        return
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields, rows = reader.fieldnames or [], list(reader)
+
+    def keep(row: dict) -> bool:
+        try:
+            return float(row.get("epoch") or 0) <= last_epoch
+        except ValueError:
+            return True
+
+    import io
+
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(r for r in rows if keep(r))
+    write_atomic(path, text.getvalue())
 
 
 def build_trainer(config: ResolvedConfig, run_dir: Path, loggers: list | None = None):
     import lightning as L
 
-    loggers = make_loggers(config, run_dir) if loggers is None else loggers
+    if loggers is None:
+        loggers = make_loggers(config, run_dir, csv_logger=_appending_csv_logger)
     checkpoint = _last_checkpoint_callback(run_dir / "checkpoints" / "last.ckpt")
     accelerator = "gpu" if config.accelerator == "cuda" else config.accelerator
     return L.Trainer(
@@ -189,6 +399,10 @@ def fit_and_test(config: ResolvedConfig, task, datamodule, make_trainer, checkpo
     """The default procedure: one fit (resumed from ``checkpoint`` if given), then one test
     over the task's evaluation sets. Returns the timings."""
     trainer = make_trainer()
+    if checkpoint:  # rows logged after the checkpoint are trained (and logged) again
+        epoch = load_checkpoint_safely(checkpoint, "cpu").get("epoch")
+        if isinstance(epoch, int):
+            trim_csv_log(Path(config.run_dir()), epoch)
     start = time.perf_counter()
     trainer.fit(task, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
     fit = time.perf_counter() - start
@@ -202,13 +416,40 @@ def _is_global_zero() -> bool:
     return getattr(rank_zero_only, "rank", 0) == 0
 
 
-def run(config: ResolvedConfig, resume: bool = False) -> tuple[dict[str, Any], Path]:
+def run(
+    config: ResolvedConfig, resume: bool = False, force: bool = False
+) -> tuple[dict[str, Any], Path]:
     """Train and evaluate; returns the record and its path.
 
-    Raises :class:`~hem_bench.errors.HemBenchError` for bad input found while building
-    (no record is written), and :class:`RunFailed` when training or evaluation fails (a
-    failed record is written first).
+    The run folder is claimed first (:func:`claim`; :class:`RunInProgress` if another live
+    process holds it); then, unless ``force``, a completed record raises
+    :class:`AlreadyCompleted` (``--resume`` included: a completed run is not run again).
+    Raises :class:`~hem_bench.errors.HemBenchError` for bad input found while building (no
+    record is written, and a folder this call created is removed), :class:`RunFailed` when
+    training or evaluation fails (a failed record is written first, unless a completed
+    one exists) and :class:`RunInterrupted` on Ctrl-C.
     """
+    run_dir = config.run_dir()
+    prepare_out(config.out)
+    created = not run_dir.exists()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the run folder {run_dir} ({exc.strerror})") from None
+    with claim(run_dir) if _is_global_zero() else contextlib.nullcontext():
+        if not force:
+            record = existing_record(config)
+            if record is not None:
+                raise AlreadyCompleted(record, run_dir / RECORD_NAME)
+        try:
+            return _run_claimed(config, resume)
+        except HemBenchError:
+            if created and _is_global_zero():  # bad input: leave no half-made folder
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+
+
+def _run_claimed(config: ResolvedConfig, resume: bool) -> tuple[dict[str, Any], Path]:
     import lightning as L
     import torch
 
@@ -216,7 +457,9 @@ def run(config: ResolvedConfig, resume: bool = False) -> tuple[dict[str, Any], P
     run_dir = config.run_dir()
     record_path = run_dir / RECORD_NAME
     spec = task_spec(config.task)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    threads = getattr(config, "threads", None)
+    if threads:  # part of the run id: CPU results depend on the thread count
+        torch.set_num_threads(threads)
     (run_dir / "config.yaml").write_text(to_yaml(config))
     quiet_lightning()
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -230,7 +473,8 @@ def run(config: ResolvedConfig, resume: bool = False) -> tuple[dict[str, Any], P
 
     last = run_dir / "checkpoints" / "last.ckpt"
     procedure = load_object(spec.procedure)
-    loggers = make_loggers(config, run_dir)  # one set for every Trainer of the run
+    loggers = make_loggers(config, run_dir, csv_logger=_appending_csv_logger)
+    _interrupted.clear()
     try:
         timings.update(
             procedure(
@@ -243,15 +487,30 @@ def run(config: ResolvedConfig, resume: bool = False) -> tuple[dict[str, Any], P
         )
     except HemBenchError:
         raise
+    except (KeyboardInterrupt, SystemExit) as exc:
+        if isinstance(exc, SystemExit) and not _interrupted:
+            raise
+        where = (
+            f"during epoch {_interrupted['epoch'] + 1} of {_interrupted['of']}"
+            if _interrupted
+            else "before training"
+        )
+        raise RunInterrupted(
+            f"interrupted {where}; run the same command with --resume to continue "
+            "from the last completed epoch"
+        ) from None
     except Exception as exc:
         timings["total"] = time.perf_counter() - start
         message = f"{type(exc).__name__}: {exc}"
         if _is_global_zero():
             (run_dir / "error.log").write_text(traceback.format_exc())
-            record = make_record(
-                config, "failed", {}, spec.headline, timings, started_at, error=message
-            )
-            write_json_atomic(record_path, record)
+            if existing_record(config) is None:
+                record = make_record(
+                    config, "failed", {}, spec.headline, timings, started_at, error=message
+                )
+                write_json_atomic(record_path, record)
+            else:  # a completed record is never replaced by a failed one
+                message += f" (the completed record {record_path} is kept)"
         raise RunFailed(message, record_path) from exc
 
     timings["total"] = time.perf_counter() - start
@@ -269,9 +528,8 @@ def run(config: ResolvedConfig, resume: bool = False) -> tuple[dict[str, Any], P
         torch.save(task.model.state_dict(), run_dir / "model.pt")
         _save_artifacts(task.artifacts, run_dir)
         write_json_atomic(record_path, record)
-        log_results(
-            loggers, config, record["metrics"]
-        )  # after the record: it never hinges on a logger
+        # after the record is written: the record never hinges on a logger
+        log_results(loggers, config, record["metrics"])
     return record, record_path
 
 

@@ -145,16 +145,50 @@ def grid(
     return configs
 
 
-def _threads_per_worker(workers: int) -> int:
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
+def threads_per_worker(workers: int) -> int:
+    """CPU threads of each of ``workers`` local workers: torch's default here, divided.
+    The count is part of each run's configuration (and run id): CPU results depend on it,
+    and ``hem-bench run --threads N`` reproduces a cell."""
+    import torch
+
+    return max(1, torch.get_num_threads() // max(1, workers))
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent: int | None = None) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["MKL_NUM_THREADS"] = str(threads)
     import torch
 
     torch.set_num_threads(threads)
+    if parent is not None:
+        _exit_with_parent(parent)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the sweep process that started it dies (killed, say): on Linux
+    through ``PR_SET_PDEATHSIG``, elsewhere (and as a fallback) by a thread that checks the
+    parent's PID every second."""
+    import signal
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover
+            pass
+    if os.getppid() != parent:  # died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def execute(config_values: dict[str, Any]) -> dict[str, Any]:
@@ -164,7 +198,13 @@ def execute(config_values: dict[str, Any]) -> dict[str, Any]:
     A failure before training starts (bad data folder, say) also leaves a failed record.
     """
     from hem_bench.plugins import load_plugin_files
-    from hem_bench.runner import RunFailed, existing_record, run
+    from hem_bench.runner import (
+        AlreadyCompleted,
+        RunFailed,
+        RunInProgress,
+        existing_record,
+        run,
+    )
 
     start = time.perf_counter()
     config = None
@@ -175,6 +215,10 @@ def execute(config_values: dict[str, Any]) -> dict[str, Any]:
             return {"state": "skipped", "error": "", "seconds": 0.0}
         run(config)
         return {"state": "done", "error": "", "seconds": time.perf_counter() - start}
+    except AlreadyCompleted:  # completed by another sweep meanwhile
+        return {"state": "skipped", "error": "", "seconds": 0.0}
+    except RunInProgress:  # another sweep is training it: not trained twice
+        return {"state": "skipped", "error": "", "seconds": 0.0}
     except RunFailed as exc:
         return {"state": "failed", "error": str(exc), "seconds": time.perf_counter() - start}
     except Exception as exc:  # includes bad input found while building: record it
@@ -187,7 +231,10 @@ def execute(config_values: dict[str, Any]) -> dict[str, Any]:
 def _write_failed_record(config: ResolvedConfig, message: str, trace: str) -> None:
     from hem_bench.recipes import task_spec
     from hem_bench.results.record import RECORD_NAME, make_record, now, write_json_atomic
+    from hem_bench.runner import existing_record
 
+    if existing_record(config) is not None:  # a completed record is never replaced
+        return
     run_dir = config.run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "error.log").write_text(trace)
@@ -232,7 +279,6 @@ def run_local(
     runs, todo = _pending(configs, progress)
     if todo:
         if workers <= 1:
-            _init_worker(_threads_per_worker(1))
             for run in todo:
                 run.state = "running"
                 if progress:
@@ -265,7 +311,7 @@ def _run_pool(
             max_workers=workers,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(_threads_per_worker(workers),),
+            initargs=(threads_per_worker(workers), os.getpid()),
         ) as pool:
             futures = {}
             broken = False

@@ -24,7 +24,8 @@ matrix (``accuracy_matrix``, None above the diagonal) and the experiences' class
 
 Interrupted runs resume at experience granularity: the state after each experience (model,
 buffer, accuracy rows) is saved in the run folder and ``--resume`` continues after the last
-saved experience.
+saved experience. The saved states are read with ``torch.load(weights_only=True)`` (tensors
+and plain data): a file planted in ``checkpoints/`` cannot run code.
 """
 
 from __future__ import annotations
@@ -191,7 +192,9 @@ def procedure(config, task: ContinualTask, datamodule, make_trainer, checkpoint)
     if checkpoint is not None:  # --resume: continue after the last saved experience
         saved = sorted(state_dir.glob("experience-*.pt"))
         if saved:
-            state = torch.load(saved[-1], weights_only=False)
+            from hem_bench.runner import load_checkpoint_safely
+
+            state = load_checkpoint_safely(saved[-1], "cpu")  # weights_only: no code runs
             task.model.load_state_dict(state["model"])
             task.buffer.load_state_dict(state["buffer"])
             matrix, task.total_steps = state["matrix"], state["total_steps"]

@@ -82,7 +82,7 @@ def test_ood_record_follows_the_design(ood_run):
 
 
 def test_ood_metrics_recomputed_with_scikit_learn(ood_run):
-    from sklearn.metrics import auc, precision_recall_curve, roc_auc_score, roc_curve
+    from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
     out, record = ood_run
     scores = np.load(next(out.glob("*/scores/ood_scores.npz")))
@@ -99,10 +99,19 @@ def test_ood_metrics_recomputed_with_scikit_learn(ood_run):
             assert m["auroc"] == pytest.approx(roc_auc_score(y_ood, s), abs=1e-9)
             fpr, tpr, _ = roc_curve(1 - y_ood, -s)  # in-distribution positive
             assert m["fpr95"] == pytest.approx(fpr[np.argmax(tpr >= 0.95)], abs=1e-9)
-            precision, recall, _ = precision_recall_curve(y_ood, s)
-            assert m["aupr_out"] == pytest.approx(auc(recall, precision), abs=1e-9)
-            precision, recall, _ = precision_recall_curve(1 - y_ood, -s)
-            assert m["aupr_in"] == pytest.approx(auc(recall, precision), abs=1e-9)
+            # average precision, one step per threshold, written out from the definition
+            for positive, score, key in ((y_ood, s, "aupr_out"), (1 - y_ood, -s, "aupr_in")):
+                order = np.argsort(-score, kind="stable")
+                ap, hits, previous = 0.0, 0, 0.0
+                for rank, i in enumerate(order, 1):
+                    last_of_tie = rank == len(order) or score[order[rank]] != score[i]
+                    hits += positive[i]
+                    if last_of_tie:
+                        recall = hits / positive.sum()
+                        ap += (recall - previous) * hits / rank
+                        previous = recall
+                assert m[key] == pytest.approx(ap, abs=1e-9)
+                assert m[key] == pytest.approx(average_precision_score(positive, score), abs=1e-9)
     # the known-class test set: 6 of the 10 digit classes
     assert len(scores["msp__test"]) == pytest.approx(0.6 * 540, abs=15)
 
@@ -447,13 +456,16 @@ def test_plugin_loss_runs_on_every_task(tmp_path):
         assert record["status"] == "completed"
 
 
-def test_a_failing_run_writes_a_failed_record_and_exits_1(tmp_path):
+@pytest.mark.parametrize("loss", ["squared-error", "hem"])
+def test_a_failing_run_writes_a_failed_record_and_exits_1(tmp_path, loss):
+    """Diverging training (non-finite logits) stops the run with a failed record; HEM
+    included, whose loss is NaN, not 0, when a logit is non-finite."""
     proc = run_cli(
         "run",
         "--task",
         "ood",
         "--loss",
-        "squared-error",
+        loss,
         "--lr",
         "1e30",
         *FAST,

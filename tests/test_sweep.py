@@ -249,10 +249,11 @@ def test_local_workers_divide_the_threads(tmp_path):
     )
     found = records(out)
     assert len(found) == 2
-    import os
+    import torch
 
-    expected = max(1, (os.cpu_count() or 1) // 2)
+    expected = max(1, torch.get_num_threads() // 2)
     assert all(r["env"]["cpu_threads"] == expected for r in found.values())
+    assert all(r["config"]["threads"] == expected for r in found.values())
     assert (out / "leaderboard" / "leaderboard.md").is_file()
 
 

@@ -93,7 +93,7 @@ def print_details(title: str, fields: Iterable[tuple[str, str]], text: str = "")
     """A detail page: ``label: value`` lines (wrapped without splitting words, indented
     under the value), then free text (e.g. a docstring) wrapped to the width."""
     total = width()
-    print(title)
+    print(textwrap.fill(title, total, subsequent_indent="  ", break_long_words=False))
     pairs = [(label, str(value)) for label, value in fields if value not in ("", None)]
     pad = max((len(label) for label, _ in pairs), default=0) + 2
     for label, value in pairs:

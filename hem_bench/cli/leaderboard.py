@@ -3,9 +3,12 @@
 Reads every ``record.json`` under ``--results`` (:mod:`hem_bench.results.store`), builds
 the tables (:mod:`hem_bench.results.leaderboard`) and writes into ``--out``:
 
-- ``leaderboard.md``: every table in Markdown (format ``md``);
-- ``overall.csv``, ``<task>-<dataset>[-<model>].csv`` per benchmark and
-  ``paired-<baseline>.csv`` (format ``csv``);
+- ``leaderboard.md``: every table in Markdown (format ``md``), and the claims table written
+  into ``README.md`` of the output folder where that file holds the claims markers
+  (:data:`CLAIMS_START`, :data:`CLAIMS_END`);
+- ``overall.csv``, ``<protocol>.csv`` per benchmark, ``paired-<baseline>.csv``,
+  ``protocols.csv``, ``ranks.csv``, ``claims.csv`` and
+  ``lr-sensitivity-<task>-<dataset>.csv`` (format ``csv``);
 - ``report.html``: one self-contained page with every table and plot (format ``html``);
 - ``leaderboard.json``: the tables as data (format ``json``);
 - ``plots/*.png``: the plots (format ``png``).
@@ -73,9 +76,7 @@ def markdown_document(board, header: str) -> str:
     """Every table of the leaderboard as one Markdown document; every string from records
     goes through :func:`~hem_bench.results.leaderboard.markdown_text`."""
     from hem_bench.results.leaderboard import (
-        ALPHA,
         ANALYSIS_NOTE,
-        WILCOXON_MIN_PAIRS,
         markdown_table,
         markdown_text,
     )
@@ -83,26 +84,25 @@ def markdown_document(board, header: str) -> str:
     parts = [
         "# hem-bench leaderboard\n",
         markdown_text(header) + "\n",
+        *protocols_section(board),
         "## Overall: generality\n",
         "Mean headline per benchmark, the rank of each loss there (1 = best; ties share the "
-        "average rank) and the mean rank over benchmarks, sorted by mean rank.\n",
+        "average rank) and the mean rank over benchmarks, sorted by mean rank. Only the main "
+        "protocol of each task and data set is ranked.\n",
         markdown_table(board.overall_display()),
-        f"## Paired comparisons against {markdown_text(board.baseline)}\n",
-        "Per-seed headline differences (positive = better than the baseline); two-sided "
-        f"paired t-test from 2 seeds, Wilcoxon signed-rank from {WILCOXON_MIN_PAIRS}; "
-        f"verdicts at p < {ALPHA}.\n",
-        markdown_table(board.paired_display())
-        if len(board.paired)
-        else "No loss shares a benchmark with the baseline.\n",
+        *ranks_section(board),
+        *paired_section(board),
     ]
     for table in board.tables:
         direction = "higher" if table.higher_is_better else "lower"
         parts.append(f"## {markdown_text(table.label)}\n")
         parts.append(
             f"Model {markdown_text(table.model)}; headline {markdown_text(table.headline)} "
-            f"({direction} is better); mean ± std over n seeds.\n"
+            f"({direction} is better); mean ± std over n seeds, and the 95% t-interval of "
+            "the headline's mean.\n"
         )
         parts.append(markdown_table(table.display()))
+    parts += sensitivity_section(board)
     if board.analysis:
         parts.append("## Representation analysis\n")
         parts.append(ANALYSIS_NOTE + "\n")
@@ -110,7 +110,129 @@ def markdown_document(board, header: str) -> str:
             parts.append(f"### {markdown_text(table.label)}\n")
             parts.append(f"Model {markdown_text(table.model)}; mean ± std over n seeds.\n")
             parts.append(markdown_table(table.display()))
+    parts += claims_section(board)
     return "\n".join(parts)
+
+
+def protocols_section(board) -> list[str]:
+    """The protocols found: one row each, with the settings that distinguish it."""
+    from hem_bench.results.leaderboard import markdown_table
+
+    if not len(board.protocols):
+        return []
+    return [
+        "## Protocols\n",
+        "A benchmark is a protocol: every setting but the loss, its parameters and the seed "
+        "(model, head, epochs, learning rate, batch size, task options, ...). Runs of "
+        "different protocols are never averaged, ranked or tested together. The main "
+        "protocol of a task and data set keeps its plain name; another is named by the "
+        "settings in which it differs, and so are its losses (`ce(head=cosine)`).\n",
+        markdown_table(board.protocols_display()),
+    ]
+
+
+def ranks_section(board) -> list[str]:
+    """The generality ranking with its bootstrap uncertainty."""
+    from hem_bench.results.leaderboard import markdown_table
+    from hem_bench.results.stats import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED
+
+    if not len(board.ranks):
+        return []
+    return [
+        "### How sure is the ranking\n",
+        f"A bootstrap over seeds ({BOOTSTRAP_REPLICATES} replicates, generator seed "
+        f"{BOOTSTRAP_SEED}): each replicate redraws every benchmark's seeds with replacement, "
+        "ranks the losses on the redrawn means and averages the ranks. 95% interval of each "
+        "loss's mean rank, and how often it ranks first; overlapping intervals mean the "
+        "ranks are not clearly different.\n",
+        markdown_table(board.ranks_display()),
+    ]
+
+
+def paired_section(board) -> list[str]:
+    """The paired comparisons with the baseline."""
+    from hem_bench.results.leaderboard import (
+        ALPHA,
+        WILCOXON_MIN_PAIRS,
+        markdown_table,
+        markdown_text,
+    )
+
+    return [
+        f"## Paired comparisons against {markdown_text(board.baseline)}\n",
+        "Per-seed headline differences (positive = better than the baseline), their mean "
+        "(the effect size) and its 95% t-interval; two-sided paired t-test from 2 seeds, "
+        f"Wilcoxon signed-rank from {WILCOXON_MIN_PAIRS}. The t-test p-values are "
+        f"Holm-corrected over the family of all {board.family} comparisons of this table "
+        f"(every benchmark and loss); verdicts from the corrected p at {ALPHA}.\n",
+        markdown_table(board.paired_display())
+        if len(board.paired)
+        else "No loss shares a benchmark with the baseline.\n",
+    ]
+
+
+def sensitivity_section(board) -> list[str]:
+    """The learning-rate sensitivity tables."""
+    from hem_bench.results.leaderboard import markdown_table, markdown_text
+
+    if not board.sensitivity:
+        return []
+    parts = [
+        "## Learning-rate sensitivity\n",
+        "Protocols of one task that differ only in the learning rate, side by side: each "
+        "loss's headline (mean ± std over seeds, rank among the losses at that rate). The "
+        "recipe is chosen for cross-entropy; a ranking that changes with the rate depends "
+        "on the recipe more than on the loss.\n",
+    ]
+    for item in board.sensitivity:
+        parts.append(f"### {markdown_text(item.task)}/{markdown_text(item.dataset)}\n")
+        parts.append(markdown_table(item.display()))
+    return parts
+
+
+def claims_section(board, level: str = "##") -> list[str]:
+    """The papers' claims, re-tested: claim | source | what the grid shows | verdict."""
+    from hem_bench.results.claims import EQUIVALENCE_MARGIN
+    from hem_bench.results.leaderboard import ALPHA, markdown_table
+
+    if not len(board.claims):
+        return []
+    family = board.claims.attrs.get("family", 0)
+    return [
+        f"{level} The papers' claims, re-tested\n",
+        "Each claim compares two losses on one task's headline in its main protocol "
+        "(differences a − b, positive = a better, with their 95% t-interval over seeds). "
+        f"A verdict comes from the paired t-tests Holm-corrected over the family of all "
+        f'{family} tests of this table, at {ALPHA}: "better" holds when the corrected p '
+        'is below it in the claimed direction and does not hold in the other; "as good '
+        'as" holds when the difference is not significant and its interval lies within '
+        f"±{EQUIVALENCE_MARGIN}; anything else is inconclusive. Kornblith et al.'s claims "
+        "use `hem-bench analyze` results (Spearman correlations across losses; CKA between "
+        "losses at the first and last layers).\n",
+        markdown_table(board.claims),
+    ]
+
+
+#: the markers between which ``--format md`` writes the claims table into a README.md
+#: that already holds them in the output folder
+CLAIMS_START = "<!-- claims: made by hem-bench leaderboard -->"
+CLAIMS_END = "<!-- end of claims -->"
+
+
+def update_readme(path: Path, board) -> bool:
+    """Replace the text between :data:`CLAIMS_START` and :data:`CLAIMS_END` in ``path``
+    with the claims table; False (nothing written) when the file or a marker is absent."""
+    if not path.is_file():
+        return False
+    text = path.read_text(encoding="utf-8")
+    start, end = text.find(CLAIMS_START), text.find(CLAIMS_END)
+    if start < 0 or end < start:
+        return False
+    body = "\n".join(claims_section(board, level="##"))
+    new = text[: start + len(CLAIMS_START)] + "\n\n" + body + "\n" + text[end:]
+    if new != text:
+        write_atomic(path, new)
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,9 +264,13 @@ def run(args: argparse.Namespace) -> int:
     if "png" in formats or "html" in formats:
         from hem_bench.results.plots import all_plots
 
-        plots = all_plots(results.frame, board.tables)
+        # each loss variant is its own entry of the plots (runs of another protocol are
+        # never drawn as the same loss)
+        plots = all_plots(results.frame.assign(loss=results.frame["variant"]), board.tables)
     if "md" in formats:
         written.append(write_atomic(out / "leaderboard.md", markdown_document(board, header)))
+        if update_readme(out / "README.md", board):
+            written.append(out / "README.md")
     if "csv" in formats:
         written.append(write_atomic(out / "overall.csv", board.overall.to_csv(index=False)))
         for table in board.tables:
@@ -161,6 +287,12 @@ def run(args: argparse.Namespace) -> int:
                 board.paired_numeric().to_csv(index=False),
             )
         )
+        written.append(write_atomic(out / "protocols.csv", _protocols_csv(board)))
+        written.append(write_atomic(out / "ranks.csv", board.ranks.to_csv(index=False)))
+        written.append(write_atomic(out / "claims.csv", board.claims.to_csv(index=False)))
+        for item in board.sensitivity:
+            name = _file_name(f"lr-sensitivity-{item.task}-{item.dataset}")
+            written.append(write_atomic(out / f"{name}.csv", item.table.to_csv(index=False)))
     if "json" in formats:
         import json
 
@@ -192,10 +324,35 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(text_table(board.overall_display()), end="")
     print()
+    if len(board.ranks):
+        print("mean rank with its 95% bootstrap interval over seeds:")
+        print(text_table(board.ranks_display()), end="")
+        print()
+    if len(board.protocols) > board.protocols[["task", "dataset"]].drop_duplicates().shape[0]:
+        others = board.protocols[~board.protocols["main"].astype(bool)]
+        print(
+            f"{len(others)} protocol(s) besides the main ones, not ranked with them: "
+            + "; ".join(others["protocol"])
+        )
+        print()
+    for item in board.sensitivity:
+        print(f"learning-rate sensitivity, {item.task}/{item.dataset}:")
+        print(text_table(item.display()), end="")
+        print()
     print(f"wrote {len(written)} files into {out}:")
     for path in written:
         print(f"  {path}")
     return 0
+
+
+def _protocols_csv(board) -> str:
+    """The protocols table for CSV: the settings as JSON text."""
+    import json
+
+    out = board.protocols.copy()
+    if len(out):
+        out["settings"] = [json.dumps(v, sort_keys=True, default=str) for v in out["settings"]]
+    return out.to_csv(index=False)
 
 
 def _file_name(text: str) -> str:

@@ -43,6 +43,7 @@ def _row(name: str) -> dict:
         "class_counts": info.needs_class_counts,
         "counts": "needed" if info.needs_class_counts else "",
         "parameters": dict(info.params),
+        "mean_over": info.mean_over,
     }
 
 
@@ -81,6 +82,18 @@ def run(args: argparse.Namespace) -> int:
         "Every loss serves classification and segmentation unless its details say otherwise. "
         "'hem-bench losses NAME': paper, formula, parameters.",
     )
+    positive = [row["name"] for row in rows if row["mean_over"] == "positive"]
+    if positive:
+        import textwrap
+
+        from hem_bench.cli._listing import width
+
+        note = (
+            f"'mean' of {', '.join(positive)}: the summed loss divided by the number of "
+            "examples (pixels) whose loss is positive, not by all of them (every other loss: "
+            "by all non-ignored examples)"
+        )
+        print(textwrap.fill(note, width(), break_long_words=False, break_on_hyphens=False))
     return 0
 
 

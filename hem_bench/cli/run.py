@@ -35,6 +35,7 @@ SETTINGS = (
     "accelerator",
     "devices",
     "strategy",
+    "threads",
     "out",
 )
 
@@ -97,6 +98,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--devices", help="number of devices, 'auto', or a list like 0,1 (default 1)"
     )
     engine.add_argument("--strategy", help="auto (default), ddp, ddp_spawn, fsdp, ...")
+    engine.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads of torch (default: torch's default here); part of the run id",
+    )
     output = parser.add_argument_group("output")
     output.add_argument("--out", help="results folder (default results/)")
     output.add_argument("--config", metavar="FILE.yaml", help="settings file; flags override it")
@@ -281,6 +287,13 @@ def summary_title(record: dict, width: int | None = None) -> str:
     return fit(title, min(100, width or terminal_width()))
 
 
+def _already_completed(resolved) -> None:
+    print(
+        f"hem-bench run: already completed (run {resolved.run_id}); use --force to run again",
+        file=sys.stderr,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     import textwrap
 
@@ -293,23 +306,27 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(to_yaml(resolved))
         return 0
 
-    from hem_bench.runner import RunFailed, existing_record
+    from hem_bench.runner import AlreadyCompleted, RunFailed, RunInterrupted, existing_record
     from hem_bench.runner import run as run_one
 
-    record = None if args.force or args.resume else existing_record(resolved)
+    # --resume continues an unfinished run; a completed one is only run again with --force
+    record = None if args.force else existing_record(resolved)
     path = resolved.run_dir() / "record.json"
-    if record is not None:
-        print(
-            f"hem-bench run: already completed (run {resolved.run_id}); use --force to run again",
-            file=sys.stderr,
-        )
-    else:
+    if record is None:
         try:
-            record, path = run_one(resolved, resume=args.resume)
+            record, path = run_one(resolved, resume=args.resume, force=args.force)
+        except AlreadyCompleted as done:  # completed by another process meanwhile
+            record, path = done.record, done.record_path
+            _already_completed(resolved)
+        except RunInterrupted as exc:
+            print(f"hem-bench run: {exc}", file=sys.stderr)
+            return 130
         except RunFailed as exc:
             print(f"hem-bench run: failed: {exc}", file=sys.stderr)
             print(f"hem-bench run: failed record: {exc.record_path}", file=sys.stderr)
             return 1
+    else:
+        _already_completed(resolved)
     from hem_bench.runner import _is_global_zero
 
     if not _is_global_zero():  # other DDP processes: rank 0 reports

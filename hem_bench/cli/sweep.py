@@ -59,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     settings.add_argument("--devices")
     settings.add_argument("--strategy")
     settings.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads of each run (default: torch's default divided among the local "
+        "workers, or --slurm-cpus); part of each run id, as for hem-bench run",
+    )
+    settings.add_argument(
         "--task-option",
         action="append",
         type=key_value,
@@ -139,11 +145,8 @@ def sweep_spec(args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, key):
             spec[key] = _csv(getattr(args, key))
     if args.seeds:
-        try:
-            spec["seeds"] = [int(s) for s in _csv(args.seeds)]
-        except ValueError:
-            raise ConfigError(f"--seeds must be integers, e.g. 0,1,2; got {args.seeds!r}") from None
-    spec["seeds"] = [int(s) for s in spec["seeds"]]
+        spec["seeds"] = _csv(args.seeds)
+    spec["seeds"] = _seeds(spec["seeds"], "--seeds" if args.seeds else "seeds")
     for name in SETTINGS:
         value = getattr(args, name, None)
         if value is not None:
@@ -164,6 +167,17 @@ def sweep_spec(args: argparse.Namespace) -> dict[str, Any]:
             "file or --preset embedded"
         )
     return spec
+
+
+def _seeds(values: list, where: str) -> list[int]:
+    """Seeds as integers (``true`` is not a seed); one clear error otherwise."""
+    seeds = []
+    for value in values:
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.lstrip("-").isdigit():
+            raise ConfigError(f"{where} must be integers, e.g. 0,1,2; got {value!r}")
+        seeds.append(int(text))
+    return seeds
 
 
 def _apply_task_options(spec: dict[str, Any], options: dict[str, str]) -> None:
@@ -193,6 +207,12 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{flag} must be at least {least}; got {value}")
     load_plugin_files(args.plugin)
     spec = sweep_spec(args)
+    if spec["settings"].get("threads") is None:  # part of the run ids: fixed per run
+        from hem_bench.sweep import threads_per_worker
+
+        spec["settings"]["threads"] = (
+            threads_per_worker(args.workers) if args.launcher == "local" else args.slurm_cpus
+        )
     configs = grid(
         spec["tasks"],
         spec["losses"],
@@ -211,6 +231,9 @@ def run(args: argparse.Namespace) -> int:
             )
         print(f"{len(configs)} runs", file=sys.stderr)
         return 0
+    from hem_bench.runner import prepare_out
+
+    prepare_out(out)
     print(f"hem-bench sweep: {len(configs)} runs into {out}/", file=sys.stderr)
     with _progress(len(configs), args.no_progress) as progress:
         if args.launcher == "local":

@@ -23,17 +23,20 @@ from hem_bench.losses.info import LossInfo, Paper
         summary="1 - mean over classes of the soft Dice coefficient of softmax probabilities",
         elementwise=False,
         paper=Paper(
-            title="V-Net: Fully Convolutional Neural Networks for Volumetric Medical Image "
-            "Segmentation",
-            authors="Milletari et al.",
-            venue="3DV",
-            year=2016,
-            url="https://arxiv.org/abs/1606.04797",
+            title="Generalised Dice overlap as a deep learning loss function for highly "
+            "unbalanced segmentations",
+            authors="Sudre et al.",
+            venue="DLMIA (MICCAI workshop)",
+            year=2017,
+            url="https://arxiv.org/abs/1707.03237",
         ),
     ),
 )
 class DiceLoss(ClassificationLoss):
-    r"""Soft Dice loss (Milletari et al. 2016; multi-class as in Sudre et al. 2017).
+    r"""Multi-class soft Dice loss in the form of Sudre et al. 2017 (their generalised Dice
+    with every class weight 1): plain sums of probabilities and targets in the denominator.
+    Milletari et al. 2016 (V-Net), where the soft Dice loss comes from, square them
+    (:math:`\sum p^2 + \sum g^2`); that variant is not what is computed here.
 
     With :math:`p = \mathrm{softmax}(y)` over classes and one-hot targets :math:`g`:
 

@@ -1,17 +1,22 @@
-"""High error margin (HEM) loss and HEM+ (Spratling & Schütt 2025, arXiv:2501.12191).
+"""High error margin (HEM) loss and HEM+ (Spratling & Schütt 2025, arXiv:2501.12191), as
+defined in the authors' released code (the multi-class margin error with its
+"meanAboveAvg" reduction).
 
 Written by hand: no maintained library offers HEM. It runs on every pixel in segmentation,
-so it is fast in two ways:
+so it is fast in three ways:
 
 - on the CPU in float32, a C kernel (``_hem_kernel.c``, built at install where a compiler
-  exists) reads the logits twice and writes the gradient in the same call; the backward
-  pass then only scales that buffer in place. No exponentials, one allocation.
-- elsewhere (float64, GPUs, no compiler), a custom autograd Function of PyTorch operations
-  with an analytic gradient, mostly in place and without boolean temporaries (slow on CPU).
+  exists) computes the loss, counts the examples that carry error and writes the gradient
+  with its final scale in one call; the backward pass hands that buffer on. No exponentials.
+- on CUDA, the PyTorch-operations form compiled by ``torch.compile`` (fused elementwise and
+  reduction kernels for the forward and the backward pass), where it compiles;
+- elsewhere (float64, no compiler, or where compilation fails), a custom autograd Function of
+  PyTorch operations with an analytic gradient, mostly in place.
 
-Both compute the same quantities; the tests check they agree. ``HEM_BENCH_NO_KERNEL=1``
-forces the PyTorch operations. ``tests/perf/test_hem_speed.py`` compares both with
-``torch.nn.functional.cross_entropy``.
+All compute the same quantities; the tests check each against a per-example loop written
+from the definition. ``HEM_BENCH_NO_KERNEL=1`` forces the PyTorch operations on the CPU;
+``HEM_BENCH_NO_COMPILE=1`` turns the compiled CUDA path off. ``tests/perf/test_hem_speed.py``
+compares them with ``torch.nn.functional.cross_entropy``.
 """
 
 from __future__ import annotations
@@ -29,7 +34,6 @@ from hem_bench.losses._base import (
     ClassificationLoss,
     check_inputs,
     check_positive,
-    reduce_loss,
 )
 from hem_bench.losses._registry import register_loss
 from hem_bench.losses.info import LossInfo, Paper
@@ -47,18 +51,48 @@ HEM_PAPER = Paper(
     url="https://arxiv.org/abs/2501.12191",
 )
 
+#: ε of the authors' code, in |K| + ε and in the count of examples with error + ε
+EPS = 1e-6
+
+#: what HEM's 'mean' divides by, said wherever the losses are listed
+MEAN_NOTE = (
+    "HEM's 'mean' divides the summed loss by the number of examples (pixels) whose loss is "
+    "positive, not by all of them: examples whose margins are all met drop out of the average"
+)
+
 
 def kernel_available() -> bool:
     """Whether the C kernel is built and not disabled with ``HEM_BENCH_NO_KERNEL=1``."""
     return _hem_kernel is not None and os.environ.get("HEM_BENCH_NO_KERNEL", "") in ("", "0")
 
 
+def hem_per_example_ops(logits: Tensor, target: Tensor, margin: float | Tensor) -> Tensor:
+    """Per-example HEM from differentiable PyTorch operations (autograd gives the gradient).
+
+    ``logits`` (N, C, *), ``target`` (N, *) valid class indices, ``margin`` a number or a
+    tensor broadcastable to (N, 1, *). The threshold and |K| are computed from detached
+    values, as in the authors' code. This is the form ``torch.compile`` fuses on CUDA; the
+    result is NaN where a logit is NaN, an error is infinite or the target logit is not
+    finite.
+    """
+    index = target.unsqueeze(1)
+    shift = logits.gather(1, index) - margin
+    errors = (logits - shift).clamp_min(0.0).scatter(1, index, 0.0)
+    with torch.no_grad():
+        theta = errors.mean(1, keepdim=True)
+        keep = (errors >= theta) & (errors > 0)
+        inv = 1.0 / (EPS + keep.sum(1, keepdim=True).to(errors.dtype))
+        bad = ~(torch.isfinite(shift) & torch.isfinite(theta))
+    loss = (errors * keep).sum(1, keepdim=True) * inv
+    return loss.masked_fill(bad, float("nan")).squeeze(1)
+
+
 class _HEMTorchFunction(torch.autograd.Function):
     """Per-example HEM from PyTorch operations, with its analytic gradient.
 
-    Inside one example the loss is piecewise linear: ``(1/|H|) Σ_{j∈H} (y_j − y_t + μ)``.
-    Its gradient is ``1/|H|`` for each ``j ∈ H``, ``−1`` for the target (when ``H`` is not
-    empty) and 0 elsewhere; ``H`` is held as 0/1 floats between forward and backward.
+    Inside one example the loss is piecewise linear: ``Σ_{j∈K} (y_j − y_t + μ) / (ε + |K|)``.
+    Its gradient is ``1/(ε+|K|)`` for each ``j ∈ K``, ``−|K|/(ε+|K|)`` for the target and 0
+    elsewhere; K is held as 0/1 floats between forward and backward.
     """
 
     @staticmethod
@@ -67,29 +101,48 @@ class _HEMTorchFunction(torch.autograd.Function):
         # e_j = max(0, y_j - (y_t - μ)), with e_t forced to 0 (the target is not an error).
         shift = logits.gather(1, index).sub_(margin)
         errors = torch.sub(logits, shift)
-        errors.clamp_min_(0.0)
+        errors.clamp_min_(0.0)  # keeps NaN
         errors.scatter_(1, index, 0.0)
-        total = errors.sum(1, keepdim=True)
-        high = torch.sign(errors)  # 1 on P (positive errors), 0 elsewhere: errors >= 0
-        count = high.sum(1, keepdim=True)
-        # Mean positive error; NaN when P is empty, and every comparison with NaN is
-        # false, so H is empty and the loss 0. The max guards against a rounded mean that
-        # exceeds every error (ties), which would leave H empty by mistake.
-        threshold = torch.minimum(total.div_(count), errors.amax(1, keepdim=True))
-        torch.ge(errors, threshold, out=high)  # now 1 on H, the high errors
-        count_high = high.sum(1, keepdim=True)
-        loss = errors.mul_(high).sum(1, keepdim=True).div_(count_high.clamp_min(1.0))
-        ctx.save_for_backward(high, count_high, index)
+        # θ = mean over all C classes; K = {e >= θ, e > 0}. Where θ = 0 every error is 0 and
+        # K must be empty: the threshold becomes +inf there.
+        theta = errors.mean(1, keepdim=True)
+        bad = ~(torch.isfinite(shift) & torch.isfinite(theta))
+        theta.masked_fill_(theta == 0, float("inf"))
+        keep = torch.ge(errors, theta, out=torch.empty_like(errors))
+        count = keep.sum(1, keepdim=True)
+        inv = count.add(EPS).reciprocal_()
+        loss = errors.mul_(keep).sum(1, keepdim=True).mul_(inv)
+        loss.masked_fill_(bad, float("nan"))
+        ctx.save_for_backward(keep, count.mul_(inv), inv, index)
         return loss.squeeze(1)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output: Tensor):
-        high, count_high, index = ctx.saved_tensors
+        keep, target_weight, inv, index = ctx.saved_tensors
         grad_output = grad_output.unsqueeze(1)
-        grad = high * (grad_output / count_high.clamp_min(1.0))
-        grad.scatter_(1, index, -(grad_output * (count_high > 0)))
+        grad = keep * (grad_output * inv)
+        grad.scatter_(1, index, -(grad_output * target_weight))
         return grad, None, None
+
+
+def _compiled_ops():
+    """``hem_per_example_ops`` compiled by ``torch.compile`` (dynamic shapes), or ``None``."""
+    global _COMPILED
+    if _COMPILED is None:
+        try:
+            _COMPILED = torch.compile(hem_per_example_ops, dynamic=True)
+        except Exception:  # pragma: no cover - depends on the installation
+            _COMPILED = False
+    return _COMPILED or None
+
+
+_COMPILED = None
+
+
+def compile_enabled(device: torch.device) -> bool:
+    """Whether the compiled path serves ``device``: CUDA, unless ``HEM_BENCH_NO_COMPILE=1``."""
+    return device.type == "cuda" and os.environ.get("HEM_BENCH_NO_COMPILE", "") in ("", "0")
 
 
 def _run_kernel(
@@ -98,70 +151,88 @@ def _run_kernel(
     margin: float,
     class_margins: Tensor | None,
     ignore_index: int,
-    scale: float,
-) -> tuple[Tensor, Tensor]:
-    """Per-example loss and ``scale`` times its gradient, from the C kernel."""
+    mean: bool,
+) -> tuple[Tensor, Tensor, int]:
+    """Per-example loss, gradient (scaled for a mean) and the count of examples with error."""
     x = logits.detach().contiguous()
     target = target.contiguous()
     n, c = x.shape[0], x.shape[1]
     p = x.numel() // (n * c) if n * c else 1
     loss = torch.empty(target.shape, dtype=x.dtype)
     grad = torch.empty_like(x)
+    scratch = torch.empty(3 * target.numel(), dtype=x.dtype)
     margins_ptr = 0
     if class_margins is not None:
         class_margins = class_margins.detach().to(torch.float64).contiguous()
         margins_ptr = class_margins.data_ptr()
-    _hem_kernel.forward(
+    count = _hem_kernel.forward(
         x.data_ptr(),
         target.data_ptr(),
         margins_ptr,
         float(margin),
         int(ignore_index),
-        float(scale),
+        mean,
         loss.data_ptr(),
         grad.data_ptr(),
+        scratch.data_ptr(),
         n,
         c,
         p,
         torch.get_num_threads(),
     )
-    return loss, grad
+    return loss, grad, count
 
 
 class _HEMKernelFunction(torch.autograd.Function):
     """HEM through the C kernel, reduced in the same call.
 
-    The kernel writes the gradient during the forward pass. The backward pass hands that
-    buffer to autograd, scaled in place by the incoming gradient (skipped when it is 1), so
-    it allocates nothing. A second backward through the same graph (``retain_graph=True``)
-    finds the buffer gone and recomputes it from the saved logits.
+    The kernel writes the gradient, already divided by ε + (examples with error) for a mean,
+    during the forward pass. The backward pass hands that buffer to autograd, scaled in place
+    by the incoming gradient (skipped when it is 1), so it allocates nothing. A second
+    backward through the same graph (``retain_graph=True``) finds the buffer gone and
+    recomputes it from the saved logits.
     """
 
     @staticmethod
-    def forward(ctx, logits, target, margin, class_margins, ignore_index, reduction, count):
-        scale = 1.0 / count if reduction == "mean" and count > 0 else 1.0
-        loss, grad = _run_kernel(logits, target, margin, class_margins, ignore_index, scale)
+    def forward(ctx, logits, target, margin, class_margins, ignore_index, reduction):
+        mean = reduction == "mean"
+        loss, grad, count = _run_kernel(logits, target, margin, class_margins, ignore_index, mean)
         ctx.grad = grad
-        ctx.args = (margin, ignore_index, scale, reduction)
+        ctx.args = (margin, ignore_index, reduction)
         ctx.save_for_backward(logits, target, class_margins)
         if reduction == "none":
             return loss
         total = loss.sum()
-        return total / count if reduction == "mean" and count > 0 else total
+        return total / (EPS + count) if mean else total
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
-        margin, ignore_index, scale, reduction = ctx.args
+        margin, ignore_index, reduction = ctx.args
         grad, ctx.grad = ctx.grad, None
         if grad is None:
             logits, target, class_margins = ctx.saved_tensors
-            _, grad = _run_kernel(logits, target, margin, class_margins, ignore_index, scale)
+            mean = reduction == "mean"
+            _, grad, _ = _run_kernel(logits, target, margin, class_margins, ignore_index, mean)
         if reduction == "none":
             grad.mul_(grad_output.unsqueeze(1))
         elif bool(grad_output != 1):
             grad.mul_(grad_output)
-        return grad, None, None, None, None, None, None
+        return grad, None, None, None, None, None
+
+
+def reduce_hem(per_example: Tensor, valid: Tensor | None, reduction: str) -> Tensor:
+    """HEM's reductions: 'none' (0 where ignored), 'sum', and 'mean' = Σ ℓ_i / (ε + P) with P
+    the number of examples (pixels) whose loss is positive (a constant for the gradient)."""
+    if valid is not None:
+        per_example = per_example.masked_fill(~valid, 0.0)
+    if reduction == "none":
+        return per_example
+    total = per_example.sum()
+    if reduction == "sum":
+        return total
+    positive = (per_example.detach() > 0).sum()
+    return total / (EPS + positive)
 
 
 def _hem(
@@ -181,17 +252,20 @@ def _hem(
     if check_classes is not None:
         check_classes(logits.shape[1])
     if use_kernel and logits.dtype == torch.float32:
-        count = target.numel() if valid is None else int(valid.sum())
         return _HEMKernelFunction.apply(
-            logits, target, margin, class_margins, ignore_index, reduction, count
+            logits, target, margin, class_margins, ignore_index, reduction
         )
     if use_kernel:  # float64 on the CPU: the kernel is float32 only
         target = target if valid is None else target.masked_fill(~valid, 0)
     per_margin: float | Tensor = margin
     if class_margins is not None:
         per_margin = class_margins.to(logits.dtype)[target].unsqueeze(1)
-    per_example = _HEMTorchFunction.apply(logits, target, per_margin)
-    return reduce_loss(per_example, valid, reduction)
+    compiled = _compiled_ops() if compile_enabled(logits.device) else None
+    if compiled is not None:
+        per_example = compiled(logits, target, per_margin)
+    else:
+        per_example = _HEMTorchFunction.apply(logits, target, per_margin)
+    return reduce_hem(per_example, valid, reduction)
 
 
 def hem_loss(
@@ -209,29 +283,43 @@ def hem_loss(
 @register_loss(
     "hem",
     info=LossInfo(
-        summary="high error margin: mean of the margin violations at or above their mean",
+        summary="high error margin: mean of the margin errors at or above the mean error "
+        "over all classes; 'mean' over the examples that carry error",
         paper=HEM_PAPER,
+        mean_over="positive",
     ),
 )
 class HEMLoss(ClassificationLoss):
-    r"""High error margin loss (Spratling & Schütt 2025, arXiv:2501.12191).
+    r"""High error margin loss (Spratling & Schütt 2025, arXiv:2501.12191), as in the
+    authors' released code (``loss_functions.py`` of their HEMLoss repository: the
+    multi-class margin error with the "meanAboveAvg" reduction).
 
-    For one example with logits :math:`y` and target :math:`t`:
+    For one example (pixel) with logits :math:`y \in \mathbb{R}^C`, target :math:`t` and
+    margin :math:`\mu`:
 
     .. math::
-        e_j = \max(0,\; y_j - y_t + \mu) \quad (j \ne t), \qquad
-        P = \{j : e_j > 0\}, \qquad \bar e = \frac{1}{|P|}\sum_{j \in P} e_j,
+        e_j = \max(0,\; y_j - y_t + \mu) \quad (j \ne t), \qquad e_t = 0, \qquad
+        \theta = \frac{1}{C} \sum_{j=1}^{C} e_j,
 
-        H = \{j \in P : e_j \ge \bar e\}, \qquad
-        \mathrm{HEM}(y, t) = \frac{1}{|H|} \sum_{j \in H} e_j ,
+        K = \{j : e_j \ge \theta,\ e_j > 0\}, \qquad
+        \ell(y, t) = \frac{\sum_{j \in K} e_j}{\varepsilon + |K|}, \quad \varepsilon = 10^{-6},
 
-    and 0 when :math:`P` is empty (every margin met). Unlike the multi-class hinge, which
-    averages over all classes, the loss does not shrink as most margins become satisfied:
-    it keeps averaging over the errors that are still high.
+    so :math:`\ell = 0` when every margin is met. The threshold averages over *all* C
+    classes (the target's 0 and the met margins count), so e.g. errors (3, 1, 0, ..., 0) with
+    C = 10 give :math:`\theta = 0.4`, keep both errors and :math:`\ell = 2`.
+
+    Reductions: 'none' gives :math:`\ell` per example (pixel), 'sum' their sum, and 'mean'
+    :math:`\sum_i \ell_i / (\varepsilon + \#\{i : \ell_i > 0\})` over the non-ignored
+    examples: unlike every other loss of the registry, the mean is taken over the examples
+    that still carry error, so separated examples (easy background pixels) do not dilute the
+    gradient -- the paper's cure for the training issue of margin-based losses.
+    :math:`\theta`, :math:`|K|` and that count are constants for the gradient, as in the
+    authors' code: :math:`\partial \ell / \partial y_j = 1/(\varepsilon + |K|)` on K and
+    :math:`-|K|/(\varepsilon + |K|)` on the target. NaN logits give a NaN loss.
 
     Args:
         margin: :math:`\mu \ge 0` [1.0].
-        reduction: 'mean' | 'sum' | 'none' (see :mod:`hem_bench.losses._base`).
+        reduction: 'mean' | 'sum' | 'none' (see above).
         ignore_index: target value whose examples (pixels) are skipped [-100].
     """
 
@@ -252,6 +340,7 @@ class HEMLoss(ClassificationLoss):
         summary="HEM with a larger margin for rarer classes: mu_t = mu * sqrt(mean(n) / n_t)",
         paper=HEM_PAPER,
         needs_class_counts=True,
+        mean_over="positive",
     ),
 )
 class HEMPlusLoss(ClassCountsMixin, ClassificationLoss):
@@ -264,7 +353,8 @@ class HEMPlusLoss(ClassCountsMixin, ClassificationLoss):
 
     where :math:`n_t` is the number of training examples of class :math:`t`, :math:`\bar n`
     the mean count over the :math:`C` classes and :math:`N` their sum. Rare classes get
-    larger margins. With balanced counts it equals HEM with margin :math:`\mu`.
+    larger margins. With balanced counts it equals HEM with margin :math:`\mu`. Like HEM,
+    'mean' divides by the number of examples whose loss is positive.
 
     Args:
         class_counts: training examples per class (positive), length C.

@@ -14,6 +14,9 @@ from typing import Any
 #: The task kinds a loss can serve: one label per input, or one label per pixel.
 TASK_KINDS = ("classification", "segmentation")
 
+#: what a loss's 'mean' reduction divides by (see :attr:`LossInfo.mean_over`)
+MEAN_OVER = ("examples", "positive")
+
 
 @dataclass(frozen=True)
 class Paper:
@@ -50,6 +53,10 @@ class LossInfo:
     #: (pixels); False for set-level losses such as Dice, whose 'none' gives one value
     #: per example (image)
     elementwise: bool = True
+    #: what 'mean' divides the summed per-example losses by: "examples", the non-ignored
+    #: examples (pixels), as for cross-entropy; "positive", only those whose loss is
+    #: positive (HEM, as its authors define it)
+    mean_over: str = "examples"
     #: the registered name (filled in at registration)
     name: str = ""
     #: constructor parameters and their defaults, beyond reduction / ignore_index / class_counts
@@ -64,6 +71,10 @@ class LossInfo:
                 f"LossInfo.tasks must be a non-empty subset of {TASK_KINDS}; got {sorted(self.tasks)}"
             )
         object.__setattr__(self, "tasks", frozenset(self.tasks))
+        if self.mean_over not in MEAN_OVER:
+            raise ValueError(
+                f"LossInfo.mean_over must be one of {MEAN_OVER}; got {self.mean_over!r}"
+            )
 
     def supports(self, task_kind: str) -> bool:
         """Whether the loss can serve ``task_kind`` ('classification' or 'segmentation')."""

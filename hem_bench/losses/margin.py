@@ -6,6 +6,7 @@ this module extends the same normalisation to dense targets (tested equal on ``(
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from hem_bench.errors import ConfigError
@@ -56,4 +57,6 @@ class MultiMarginLoss(ClassificationLoss):
         violations = (logits - shift).clamp_min_(0.0).scatter(1, index, 0.0)
         if self.p == 2:
             violations = violations.square()
-        return violations.sum(1) / logits.shape[1]
+        value = violations.sum(1) / logits.shape[1]
+        # a non-finite target logit would read as every margin met: NaN, as cross-entropy
+        return value.masked_fill(~torch.isfinite(shift.squeeze(1)), float("nan"))

@@ -1,6 +1,11 @@
 """Accuracy, negative log-likelihood, expected calibration error and Brier score.
 
-ECE comes from torchmetrics; NLL and the Brier score are one line each.
+NLL and the Brier score are one line each. ECE and the reliability diagram share one binning,
+Guo et al.'s (2017): bin k (k = 1..M) holds the confidences in ((k-1)/M, k/M], so a
+confidence of 1.0 falls in the top bin. It is written here (a bincount) because
+torchmetrics' calibration error bins as [k/M, (k+1)/M) with 1.0 in a bin of its own, which
+differs from Guo et al. and from the reliability diagram (e.g. 3 examples at confidence 1.0
+and 7 at 0.961, 9 of 10 correct: Guo's ECE is 0.0726, torchmetrics' 0.1274).
 """
 
 from __future__ import annotations
@@ -8,7 +13,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torchmetrics.functional.classification import multiclass_calibration_error
 
 ECE_BINS = 15
 
@@ -20,28 +24,42 @@ def brier_score(probs: Tensor, target: Tensor) -> Tensor:
     return (probs - onehot).square().sum(1).mean()
 
 
+def calibration_bins(confidence: Tensor, n_bins: int = ECE_BINS) -> Tensor:
+    """Bin index 0..n_bins-1 of each confidence: bin k holds (k/n, (k+1)/n] (Guo et al. 2017)."""
+    return torch.clamp((confidence * n_bins).ceil().long() - 1, 0, n_bins - 1)
+
+
+def _bin_statistics(probs: Tensor, target: Tensor, n_bins: int):
+    """Per-bin count, summed confidence and summed correctness (float64)."""
+    confidence, prediction = probs.double().max(1)
+    correct = (prediction == target).double()
+    index = calibration_bins(confidence, n_bins)
+    count = torch.bincount(index, minlength=n_bins).double()
+    conf_sum = torch.bincount(index, weights=confidence, minlength=n_bins)
+    acc_sum = torch.bincount(index, weights=correct, minlength=n_bins)
+    return count, conf_sum, acc_sum
+
+
 def expected_calibration_error(probs: Tensor, target: Tensor, n_bins: int = ECE_BINS) -> Tensor:
     r"""ECE (Guo et al. 2017): :math:`\sum_b \frac{|B_b|}{n} |\mathrm{acc}(B_b) - \mathrm{conf}(B_b)|`
-    over ``n_bins`` equal-width bins of the top-class confidence (torchmetrics, L1 norm)."""
-    return multiclass_calibration_error(
-        probs, target, num_classes=probs.shape[1], n_bins=n_bins, norm="l1"
-    )
+    over ``n_bins`` equal-width bins ((k-1)/M, k/M] of the top-class confidence."""
+    count, conf_sum, acc_sum = _bin_statistics(probs, target, n_bins)
+    n = count.sum().clamp_min(1.0)
+    return ((acc_sum - conf_sum).abs().sum() / n).to(probs.dtype)
 
 
 def reliability_bins(probs: Tensor, target: Tensor, n_bins: int = ECE_BINS) -> dict[str, float]:
     """Per-bin mean confidence, accuracy and fraction of examples (the reliability diagram
-    of Guo et al. 2017), bins ``(k/n, (k+1)/n]`` of the top-class confidence, as keys
+    of Guo et al. 2017), the bins of :func:`expected_calibration_error`, as keys
     ``calibration/<k>/conf``, ``.../acc``, ``.../frac``; empty bins are left out."""
-    confidence, prediction = probs.max(1)
-    correct = (prediction == target).float()
-    index = torch.clamp((confidence * n_bins).ceil().long() - 1, 0, n_bins - 1)
+    count, conf_sum, acc_sum = _bin_statistics(probs, target, n_bins)
+    total = float(count.sum())
     out = {}
     for k in range(n_bins):
-        inside = index == k
-        if inside.any():
-            out[f"calibration/{k}/conf"] = confidence[inside].mean().item()
-            out[f"calibration/{k}/acc"] = correct[inside].mean().item()
-            out[f"calibration/{k}/frac"] = inside.float().mean().item()
+        if count[k] > 0:
+            out[f"calibration/{k}/conf"] = float(conf_sum[k] / count[k])
+            out[f"calibration/{k}/acc"] = float(acc_sum[k] / count[k])
+            out[f"calibration/{k}/frac"] = float(count[k]) / total
     return out
 
 

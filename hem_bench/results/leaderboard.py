@@ -1,23 +1,32 @@
 """The leaderboard: comparison tables from the runs of a results store.
 
-Three kinds of table, from the frame of :func:`hem_bench.results.store.load_results`:
+The tables, from the frame of :func:`hem_bench.results.store.load_results`:
 
-- one :class:`GroupTable` per benchmark (task, dataset, model): a row per loss, and the
-  task's headline and key metrics (:data:`KEY_METRICS`) as mean, standard deviation and
-  number of seeds;
-- the overall table (:func:`overall_table`): each loss's mean headline on every benchmark,
-  its rank there, and its mean rank over the benchmarks -- the "generality" of a loss, the
+- one :class:`GroupTable` per benchmark, a *protocol* (every setting but the loss, its
+  parameters and the seed: :mod:`hem_bench.results.protocols`): a row per loss variant,
+  and the task's headline and key metrics (:data:`KEY_METRICS`) as mean, standard
+  deviation, number of seeds and the 95 % t-interval of the mean. Runs of different
+  protocols are never averaged, ranked or tested together;
+- the protocols found (:func:`hem_bench.results.protocols.protocol_table`);
+- the overall table (:func:`overall_table`): each loss's mean headline on every main
+  protocol, its rank there, and its mean rank over them -- the "generality" of a loss, the
   question of the HEM paper (Spratling & Schuett 2025, "A margin-based replacement for
-  cross-entropy loss", arXiv:2501.12191): does one loss do well on every task?
-- paired comparisons against a baseline loss (:func:`paired_comparisons`): per-seed
-  differences of the headline, with a paired t-test and a Wilcoxon signed-rank test
-  (scipy.stats);
+  cross-entropy loss", arXiv:2501.12191): does one loss do well on every task? -- with its
+  uncertainty from a bootstrap over seeds (:func:`rank_uncertainty`);
+- paired comparisons against a baseline loss within each protocol
+  (:func:`paired_comparisons`): per-seed differences of the headline, their mean (the
+  effect size) and its 95 % t-interval, a paired t-test and a Wilcoxon signed-rank test
+  (scipy.stats), and the t-test p-values Holm-corrected over all of them;
+- learning-rate sensitivity tables (:func:`lr_sensitivity`) where protocols differ only
+  in the learning rate;
 - analysis tables (:func:`analysis_tables`), where ``hem-bench analyze`` has written its
   results into the records: per benchmark, each loss's class separation R² and linear-probe
-  transfer accuracy (Kornblith et al. 2021) beside its headline, as mean, std and n.
+  transfer accuracy (Kornblith et al. 2021) beside its headline, as mean, std and n;
+- the papers' claims re-tested (:mod:`hem_bench.results.claims`).
 
 Formulas (computed here with numpy, pandas and scipy; none has a maintained library of its
-own for these tables):
+own for these tables; the intervals, Holm's correction and the bootstrap are in
+:mod:`hem_bench.results.stats`):
 
 - mean and standard deviation over seeds: ``mean = sum(x_s) / n``,
   ``std = sqrt(sum((x_s - mean)^2) / (n - 1))`` (the sample standard deviation, pandas'
@@ -27,15 +36,17 @@ own for these tables):
   ranking, ``scipy.stats.rankdata(method="average")``; e.g. values 0.9, 0.8, 0.8, 0.7
   higher-better rank 1, 2.5, 2.5, 4). The mean rank is the arithmetic mean of a loss's
   ranks over the benchmarks it was run on (Demsar 2006, "Statistical comparisons of
-  classifiers over multiple data sets", JMLR 7, uses the same average ranks).
+  classifiers over multiple data sets", JMLR 7, uses the same average ranks). A benchmark
+  with a single loss ranks nothing.
 - paired difference on seed s: ``d_s = x_s - b_s`` when higher is better and
   ``d_s = b_s - x_s`` when lower is better, so that a positive difference always means
   better than the baseline b. The paired t-test (Student 1908; ``scipy.stats.ttest_rel``)
   tests mean(d) = 0 with ``t = mean(d) / (std(d) / sqrt(n))`` and n - 1 degrees of freedom;
   the Wilcoxon signed-rank test (Wilcoxon 1945; ``scipy.stats.wilcoxon``) is reported from
   :data:`WILCOXON_MIN_PAIRS` pairs on, the fewest for which its exact two-sided p-value can
-  fall below 0.05 (its smallest value is 2 / 2^n). Both are two-sided, uncorrected for
-  multiple comparisons.
+  fall below 0.05 (its smallest value is 2 / 2^n). Both are two-sided; the verdicts come
+  from the t-test's p-value after Holm's correction over the family of every comparison
+  of the table (``holm p``), the uncorrected p-values are shown beside it.
 """
 
 from __future__ import annotations
@@ -106,9 +117,12 @@ def _mode(values: pd.Series) -> Any:
 class GroupTable:
     """The table of one benchmark (task, dataset, model): losses x metrics.
 
-    ``stats`` has one row per loss (index ``loss``) and, for every metric in ``metrics``
-    (the headline first), the columns ``<metric> mean``, ``<metric> std``, ``<metric> n``.
-    ``seeds`` is the number of runs of each loss.
+    A benchmark is one protocol: its runs differ only in loss, loss parameters and seed.
+    ``stats`` has one row per loss variant (index ``loss``: the variant's label, e.g.
+    ``ce(head=cosine)`` in a protocol that is not the main one) and, for every metric in
+    ``metrics`` (the headline first), the columns ``<metric> mean``, ``<metric> std``,
+    ``<metric> n``, and ``<metric> ci low`` / ``<metric> ci high`` (the 95 % t-interval of
+    the mean over seeds). ``seeds`` is the number of runs of each loss.
     """
 
     task: str
@@ -123,6 +137,14 @@ class GroupTable:
     seeds: pd.Series
     #: whether the first metric has a better direction (not so in the analysis tables)
     directional: bool = True
+    #: the protocol's label (:mod:`hem_bench.results.protocols`); equal to ``label`` for
+    #: a benchmark table
+    protocol: str = ""
+    #: whether the protocol is the main one of its (task, dataset): only main protocols
+    #: enter the generality ranking
+    main: bool = True
+    #: the protocol's settings (model, head, epochs, lr, task options, ...)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def losses(self) -> list[str]:
         """The losses of the table, in table order."""
@@ -140,6 +162,11 @@ class GroupTable:
                     int(self.stats.at[loss, f"{metric} n"]),
                     int(self.seeds[loss]),
                 )
+                if metric == self.metrics[0]:
+                    row["95% CI"] = format_interval(
+                        self.stats.at[loss, f"{metric} ci low"],
+                        self.stats.at[loss, f"{metric} ci high"],
+                    )
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -165,6 +192,13 @@ def format_number(value: float) -> str:
     return f"{value:.{DECIMALS}f}"
 
 
+def format_interval(low: float, high: float) -> str:
+    """``[low, high]``; ``–`` when undefined (fewer than two seeds)."""
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return "–"
+    return f"[{format_number(low)}, {format_number(high)}]"
+
+
 def format_mean_std(mean: float, std: float, n: int, seeds: int | None = None) -> str:
     """``mean ± std`` (the std left out for one seed); ``(n=k)`` appended when the metric
     has fewer values than the loss has seeds; ``–`` when there is no value."""
@@ -179,7 +213,8 @@ def format_mean_std(mean: float, std: float, n: int, seeds: int | None = None) -
 
 
 def benchmarks(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
-    """The (task, dataset, model) triples of the frame, sorted."""
+    """The (task, dataset, model) triples of the frame, sorted. A triple may hold several
+    protocols: the tables group by :func:`protocols` instead."""
     keys = frame[["task", "dataset", "model"]].drop_duplicates()
     return sorted(tuple(k) for k in keys.itertuples(index=False))
 
@@ -218,33 +253,85 @@ def _metric_values(rows: pd.DataFrame, metric: str, headline: str) -> pd.Series:
     return rows["headline_value"] if metric == headline else rows[metric]
 
 
+def with_protocols(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the protocol columns (``settings``, ``protocol``, ``variant``,
+    ``main_protocol``); a frame made without them (by hand, from a task, dataset, model,
+    loss and seed per run) gets them from its model alone (a copy; the frame is not
+    changed)."""
+    needed = ("settings", "protocol", "variant", "main_protocol")
+    if all(c in frame.columns for c in needed) and (
+        not len(frame) or frame["protocol"].astype(str).ne("").all()
+    ):
+        return frame
+    import json
+
+    from hem_bench.results.protocols import assign_protocols
+
+    out = frame.copy()
+    if "settings" not in out.columns:
+        models = out["model"] if "model" in out.columns else [""] * len(out)
+        out["settings"] = [json.dumps({"model": str(m)}) for m in models]
+    assign_protocols(out)
+    return out
+
+
+def protocols(frame: pd.DataFrame) -> list[str]:
+    """The protocol labels of the frame: by task and dataset, the main protocol first."""
+    keys = frame[["task", "dataset", "main_protocol", "protocol"]].drop_duplicates("protocol")
+    keys = keys.assign(order=~keys["main_protocol"].astype(bool))
+    keys = keys.sort_values(["task", "dataset", "order", "protocol"])
+    return [str(p) for p in keys["protocol"]]
+
+
+def protocol_rows(frame: pd.DataFrame, protocol: str) -> pd.DataFrame:
+    """The runs of one protocol (one benchmark)."""
+    return frame[frame["protocol"] == protocol]
+
+
+def _protocol_info(rows: pd.DataFrame) -> tuple[str, str, str, bool, dict[str, Any]]:
+    """task, dataset, model, main and settings of one protocol's runs."""
+    import json
+
+    first = rows.iloc[0]
+    settings = json.loads(first["settings"]) if first.get("settings") else {}
+    return (
+        str(first["task"]),
+        str(first["dataset"]),
+        str(first["model"]),
+        bool(first["main_protocol"]),
+        settings,
+    )
+
+
 def group_tables(frame: pd.DataFrame) -> list[GroupTable]:
-    """One :class:`GroupTable` per benchmark; losses sorted best first by mean headline."""
-    keys = benchmarks(frame)
-    labels = benchmark_names(keys)
+    """One :class:`GroupTable` per benchmark (protocol); losses sorted best first by mean
+    headline."""
+    frame = with_protocols(frame)
     tables = []
-    for key in keys:
-        task, dataset, model = key
-        rows = benchmark_rows(frame, key)
+    for protocol in protocols(frame):
+        rows = protocol_rows(frame, protocol)
+        task, dataset, model, main, settings = _protocol_info(rows)
         headline = str(_mode(rows["headline"]))
         higher = bool(_mode(rows["higher_is_better"]))
         metrics = metrics_of(task, headline, rows)
         table, seeds = _loss_stats(rows, metrics, headline)
         order = table[f"{headline} mean"].sort_values(ascending=not higher, na_position="last")
         table = table.loc[order.index]
-        label = labels[key]
         tables.append(
             GroupTable(
                 task=task,
                 dataset=dataset,
                 model=model,
-                name=slug(label.replace("/", "-")),
-                label=label,
+                name=slug(protocol.replace("/", "-")),
+                label=protocol,
                 headline=headline,
                 higher_is_better=higher,
                 metrics=metrics,
                 stats=table,
                 seeds=seeds.loc[table.index],
+                protocol=protocol,
+                main=main,
+                settings=settings,
             )
         )
     return tables
@@ -255,15 +342,20 @@ def _loss_stats(
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Mean, sample std and n of each metric per loss (index ``loss``), and the number of
     seeds of each loss."""
+    from hem_bench.results.stats import t_interval
+
     stats: dict[str, dict[str, float]] = {}
-    seeds = rows.groupby("loss", sort=True)["seed"].nunique()
-    for loss, runs in rows.groupby("loss", sort=True):
+    column = "variant" if "variant" in rows.columns else "loss"
+    seeds = rows.groupby(column, sort=True)["seed"].nunique()
+    seeds.index.name = "loss"
+    for loss, runs in rows.groupby(column, sort=True):
         entry = {}
         for metric in metrics:
             values = _metric_values(runs, metric, headline).dropna().to_numpy(float)
             entry[f"{metric} mean"] = float(values.mean()) if len(values) else math.nan
             entry[f"{metric} std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
             entry[f"{metric} n"] = len(values)
+            entry[f"{metric} ci low"], entry[f"{metric} ci high"] = t_interval(values)
         stats[loss] = entry
     table = pd.DataFrame.from_dict(stats, orient="index")
     table.index.name = "loss"
@@ -275,20 +367,20 @@ def analysis_tables(frame: pd.DataFrame) -> list[GroupTable]:
     separation R², transfer accuracy (where measured) and the headline, per loss, sorted by
     class separation (the study's finding: more separation, better accuracy, worse
     transfer). Only the runs that were analysed count."""
+    frame = with_protocols(frame)
     if ANALYSIS_METRICS[0] not in frame.columns:
         return []
     analysed = frame[frame[ANALYSIS_METRICS[0]].notna()]
-    labels = benchmark_names(benchmarks(frame))
     tables = []
-    for key in benchmarks(analysed):
-        task, dataset, model = key
-        rows = benchmark_rows(analysed, key)
+    for protocol in protocols(analysed):
+        rows = protocol_rows(analysed, protocol)
+        task, dataset, model, main, settings = _protocol_info(rows)
         headline = str(_mode(rows["headline"]))
         metrics = [m for m in ANALYSIS_METRICS if m in rows and rows[m].notna().any()]
         metrics.append(headline)
         table, seeds = _loss_stats(rows, metrics, headline)
         table = table.sort_values(f"{ANALYSIS_METRICS[0]} mean", ascending=False)
-        label = labels[key]
+        label = protocol
         tables.append(
             GroupTable(
                 task=task,
@@ -302,6 +394,9 @@ def analysis_tables(frame: pd.DataFrame) -> list[GroupTable]:
                 stats=table,
                 seeds=seeds.loc[table.index],
                 directional=False,
+                protocol=protocol,
+                main=main,
+                settings=settings,
             )
         )
     return tables
@@ -320,20 +415,33 @@ def rank_values(values: pd.Series, higher_is_better: bool) -> pd.Series:
     return ranks
 
 
+def ranked_tables(tables: list[GroupTable]) -> list[GroupTable]:
+    """The tables of the generality ranking: the main protocol of each (task, dataset)."""
+    return [t for t in tables if t.main]
+
+
 def overall_table(tables: list[GroupTable]) -> pd.DataFrame:
     """Loss x benchmark: mean headline (``<benchmark> <headline>``), rank
     (``<benchmark> rank``), then ``mean rank`` over the benchmarks a loss was run on and
-    ``benchmarks`` (how many). Sorted by mean rank, then by more benchmarks, then name."""
+    ``benchmarks`` (how many). Sorted by mean rank, then by more benchmarks, then name.
+
+    Only the main protocol of each (task, dataset) enters (:func:`ranked_tables`): the
+    other protocols have their own tables and are never ranked with it. A benchmark with
+    a single loss ranks nothing (its rank is left empty)."""
+    tables = ranked_tables(tables)
     losses = sorted({loss for t in tables for loss in t.losses()})
     out = pd.DataFrame(index=pd.Index(losses, name="loss"))
     rank_columns = []
     for table in tables:
         means = table.stats[f"{table.headline} mean"].reindex(losses)
         out[f"{table.label} {table.headline}"] = means
-        out[f"{table.label} rank"] = rank_values(means, table.higher_is_better)
+        ranks = rank_values(means, table.higher_is_better)
+        if means.notna().sum() < 2:
+            ranks[:] = math.nan
+        out[f"{table.label} rank"] = ranks
         rank_columns.append(f"{table.label} rank")
-    ranks = out[rank_columns]
-    out["mean rank"] = ranks.mean(axis=1, skipna=True)
+    ranks = out[rank_columns] if rank_columns else pd.DataFrame(index=out.index)
+    out["mean rank"] = ranks.mean(axis=1, skipna=True) if rank_columns else math.nan
     out["benchmarks"] = ranks.notna().sum(axis=1).astype(int)
     out = out.reset_index()
     out = out.sort_values(
@@ -368,27 +476,102 @@ def paired_test(differences: np.ndarray) -> dict[str, float]:
 
 
 def verdict(n: int, mean: float, pvalue: float) -> str:
-    """A few words on one comparison: too few seeds, better/worse (p < :data:`ALPHA`), or
-    no significant difference."""
+    """A few words on one comparison from its (Holm-corrected) p-value: too few seeds,
+    better/worse (p < :data:`ALPHA`), or no significant difference."""
     if n < MIN_PAIRS:
         return f"too few seeds (n={n}; a test needs {MIN_PAIRS})"
     if math.isnan(pvalue):
         return "no test (the differences are all equal)"
     if pvalue < ALPHA:
-        return f"{'better' if mean > 0 else 'worse'} (p < {ALPHA})"
+        return f"{'better' if mean > 0 else 'worse'} (Holm p < {ALPHA})"
     return "no significant difference"
+
+
+def paired_differences(
+    rows: pd.DataFrame, loss: str, baseline: str, higher_is_better: bool
+) -> tuple[list[int], np.ndarray]:
+    """The seeds both ``loss`` and ``baseline`` (``loss`` column labels) have among
+    ``rows`` (one protocol) and the signed headline differences on them (positive =
+    ``loss`` better)."""
+    values = rows.dropna(subset=["headline_value"]).pivot_table(
+        index="seed", columns="loss", values="headline_value", aggfunc="first"
+    )
+    if loss not in values.columns or baseline not in values.columns:
+        return [], np.array([], dtype=float)
+    pair = values[[loss, baseline]].dropna()
+    sign = 1.0 if higher_is_better else -1.0
+    d = sign * (pair[loss].to_numpy(float) - pair[baseline].to_numpy(float))
+    return [int(s) for s in pair.index], d
+
+
+def comparison(
+    rows: pd.DataFrame, loss: str, baseline: str, higher_is_better: bool
+) -> dict[str, Any]:
+    """One paired comparison of ``loss`` with ``baseline`` within one protocol: seeds,
+    differences, their mean (the effect size), std and 95 % t-interval, and the paired
+    tests (uncorrected p-values)."""
+    from hem_bench.results.stats import t_interval
+
+    seeds, d = paired_differences(rows, loss, baseline, higher_is_better)
+    tests = paired_test(d)
+    low, high = t_interval(d)
+    return {
+        "n": len(d),
+        "seeds": seeds,
+        "differences": [float(x) for x in d],
+        "mean diff": float(d.mean()) if len(d) else math.nan,
+        "std diff": float(d.std(ddof=1)) if len(d) > 1 else math.nan,
+        "ci low": low,
+        "ci high": high,
+        "t": tests["t"],
+        "t-test p": tests["t_pvalue"],
+        "wilcoxon": tests["w"],
+        "wilcoxon p": tests["w_pvalue"],
+    }
+
+
+PAIRED_COLUMNS = [
+    "benchmark",
+    "task",
+    "dataset",
+    "model",
+    "main",
+    "loss",
+    "baseline",
+    "headline",
+    "higher_is_better",
+    "n",
+    "seeds",
+    "differences",
+    "mean diff",
+    "std diff",
+    "ci low",
+    "ci high",
+    "t",
+    "t-test p",
+    "holm p",
+    "wilcoxon",
+    "wilcoxon p",
+    "verdict",
+]
 
 
 def paired_comparisons(
     frame: pd.DataFrame, baseline: str = "ce", required: bool = True
 ) -> pd.DataFrame:
-    """Each loss against ``baseline`` on every benchmark where both ran: the seeds both
+    """Each loss against ``baseline`` within every protocol where both ran: the seeds both
     have, the signed per-seed differences (positive = better than the baseline), their
-    mean and standard deviation, the paired t-test and Wilcoxon p-values and a verdict.
+    mean (the effect size) with its standard deviation and 95 % t-interval, the paired
+    t-test and Wilcoxon p-values, the t-test p-value Holm-corrected over the whole family
+    (every comparison of this table that has a p-value), and the verdict from the
+    corrected p-value. ``loss`` and ``baseline`` are the variants' labels.
 
     When the baseline has no runs at all: :class:`ConfigError` if ``required`` (the user
     named it), else a warning and no comparisons (the default baseline was not run).
     """
+    frame = with_protocols(frame)
+    from hem_bench.results.stats import holm
+
     losses = sorted(frame["loss"].unique())
     if baseline not in losses:
         message = (
@@ -401,73 +584,172 @@ def paired_comparisons(
         )
         keys = []
     else:
-        keys = benchmarks(frame)
-    labels = benchmark_names(keys)
+        keys = protocols(frame)
     rows = []
-    for key in keys:
-        task, dataset, model = key
-        runs = benchmark_rows(frame, key)
+    for protocol in keys:
+        runs = protocol_rows(frame, protocol)
+        task, dataset, model, main, _ = _protocol_info(runs)
         higher = bool(_mode(runs["higher_is_better"]))
         headline = str(_mode(runs["headline"]))
-        values = runs.dropna(subset=["headline_value"]).pivot_table(
-            index="seed", columns="loss", values="headline_value", aggfunc="first"
-        )
-        if baseline not in values.columns:
+        present = set(runs.dropna(subset=["headline_value"])["loss"])
+        if baseline not in present:
             continue
-        sign = 1.0 if higher else -1.0
-        for loss in sorted(c for c in values.columns if c != baseline):
-            pair = values[[loss, baseline]].dropna()
-            d = sign * (pair[loss].to_numpy(float) - pair[baseline].to_numpy(float))
-            tests = paired_test(d)
-            mean = float(d.mean()) if len(d) else math.nan
+        variant = dict(zip(runs["loss"], runs["variant"]))
+        for loss in sorted(present - {baseline}):
+            result = comparison(runs, loss, baseline, higher)
             rows.append(
                 {
-                    "benchmark": labels[key],
+                    "benchmark": protocol,
                     "task": task,
                     "dataset": dataset,
                     "model": model,
-                    "loss": loss,
-                    "baseline": baseline,
+                    "main": main,
+                    "loss": variant[loss],
+                    "baseline": variant[baseline],
                     "headline": headline,
                     "higher_is_better": higher,
-                    "n": len(d),
-                    "seeds": [int(s) for s in pair.index],
-                    "differences": [float(x) for x in d],
-                    "mean diff": mean,
-                    "std diff": float(d.std(ddof=1)) if len(d) > 1 else math.nan,
-                    "t": tests["t"],
-                    "t-test p": tests["t_pvalue"],
-                    "wilcoxon": tests["w"],
-                    "wilcoxon p": tests["w_pvalue"],
-                    "verdict": verdict(len(d), mean, tests["t_pvalue"]),
+                    **result,
                 }
             )
-    columns = [
-        "benchmark",
-        "task",
-        "dataset",
-        "model",
-        "loss",
-        "baseline",
-        "headline",
-        "higher_is_better",
-        "n",
-        "seeds",
-        "differences",
-        "mean diff",
-        "std diff",
-        "t",
-        "t-test p",
-        "wilcoxon",
-        "wilcoxon p",
-        "verdict",
+    out = pd.DataFrame(rows, columns=[c for c in PAIRED_COLUMNS if c not in ("holm p", "verdict")])
+    out["holm p"] = holm(out["t-test p"].to_numpy(float)) if len(out) else []
+    out["verdict"] = [
+        verdict(int(n), float(m), float(p))
+        for n, m, p in zip(out["n"], out["mean diff"], out["holm p"])
     ]
-    return pd.DataFrame(rows, columns=columns)
+    return out[PAIRED_COLUMNS]
+
+
+def rank_uncertainty(frame: pd.DataFrame, tables: list[GroupTable]) -> pd.DataFrame:
+    """The generality ranking with its uncertainty: per loss of the overall table, its
+    mean rank, the 95 % percentile interval of the mean rank and the probability of
+    ranking first, from a seeded bootstrap over seeds of each ranked benchmark
+    (:func:`hem_bench.results.stats.bootstrap_mean_ranks`). Sorted by mean rank."""
+    frame = with_protocols(frame)
+    from hem_bench.results.stats import BOOTSTRAP_REPLICATES, bootstrap_mean_ranks
+
+    columns = ["loss", "mean rank", "rank ci low", "rank ci high", "p(first)", "benchmarks"]
+    overall = overall_table(tables)
+    if not len(overall):
+        return pd.DataFrame(columns=columns)
+    losses = list(overall["loss"])
+    benches = []
+    for table in ranked_tables(tables):
+        if len(table.losses()) < 2:
+            continue
+        rows = protocol_rows(frame, table.protocol).dropna(subset=["headline_value"])
+        values = rows.pivot_table(
+            index="seed", columns="loss", values="headline_value", aggfunc="first"
+        ).reindex(columns=losses)
+        benches.append((values.to_numpy(float), table.higher_is_better))
+    out = overall[["loss", "mean rank", "benchmarks"]].copy()
+    if benches:
+        boot = bootstrap_mean_ranks(benches, replicates=BOOTSTRAP_REPLICATES)
+        out["rank ci low"], out["rank ci high"] = boot["low"], boot["high"]
+        out["p(first)"] = boot["p_first"]
+    else:
+        out["rank ci low"] = out["rank ci high"] = out["p(first)"] = math.nan
+    return out[columns].reset_index(drop=True)
+
+
+@dataclass
+class Sensitivity:
+    """The learning-rate sensitivity of one (task, dataset): protocols that differ only
+    in the learning rate, side by side. ``table`` has one row per loss (``loss``) and,
+    per learning rate (``lrs``, the recipe's first where it is among them), the columns
+    ``lr=<lr> mean``, ``std``, ``n`` and ``rank`` of the headline."""
+
+    task: str
+    dataset: str
+    headline: str
+    higher_is_better: bool
+    lrs: list[float]
+    protocols: list[str]
+    table: pd.DataFrame
+
+    def display(self) -> pd.DataFrame:
+        """The table as text: ``mean ± std (rank r)`` per learning rate."""
+        out = pd.DataFrame({"loss": self.table["loss"]})
+        arrow = "↑" if self.higher_is_better else "↓"
+        for lr in self.lrs:
+            key = f"lr={lr:g}"
+            out[f"{self.headline} {arrow} at {key}"] = [
+                format_mean_std(m, sd, int(n)) + ("" if pd.isna(r) else f" (rank {r:g})")
+                for m, sd, n, r in zip(
+                    self.table[f"{key} mean"],
+                    self.table[f"{key} std"],
+                    self.table[f"{key} n"],
+                    self.table[f"{key} rank"],
+                )
+            ]
+        return out
+
+
+def lr_sensitivity(tables: list[GroupTable], frame: pd.DataFrame) -> list[Sensitivity]:
+    """A :class:`Sensitivity` for each set of protocols of one (task, dataset) that differ
+    only in the learning rate (:func:`hem_bench.results.protocols.lr_only_groups`)."""
+    frame = with_protocols(frame)
+    from hem_bench.results.protocols import lr_only_groups
+
+    by_protocol = {t.protocol: t for t in tables}
+    out = []
+    for group in lr_only_groups(frame):
+        members = [by_protocol[p] for p in group if p in by_protocol]
+        if len(members) < 2:
+            continue
+        members.sort(key=lambda t: (not t.main, -float(t.settings.get("lr", 0.0))))
+        first = members[0]
+        losses = sorted({_plain(t, loss) for t in members for loss in t.losses()})
+        table = pd.DataFrame({"loss": losses})
+        lrs = []
+        for t in members:
+            lr = float(t.settings["lr"])
+            lrs.append(lr)
+            key = f"lr={lr:g}"
+            stats = t.stats.rename(index=lambda v, t=t: _plain(t, v)).reindex(losses)
+            h = t.headline
+            table[f"{key} mean"] = stats[f"{h} mean"].to_numpy(float)
+            table[f"{key} std"] = stats[f"{h} std"].to_numpy(float)
+            table[f"{key} n"] = stats[f"{h} n"].fillna(0).astype(int).to_numpy()
+            means = pd.Series(stats[f"{h} mean"].to_numpy(float), index=losses)
+            table[f"{key} rank"] = rank_values(means, t.higher_is_better).to_numpy()
+        out.append(
+            Sensitivity(
+                task=first.task,
+                dataset=first.dataset,
+                headline=first.headline,
+                higher_is_better=first.higher_is_better,
+                lrs=lrs,
+                protocols=[t.protocol for t in members],
+                table=table,
+            )
+        )
+    return out
+
+
+def _plain(table: GroupTable, variant: str) -> str:
+    """A variant's label without the settings of its protocol: ``ce(lr=0.01)`` -> ``ce``
+    (the loss label shared across the protocols of a sensitivity table)."""
+    if table.main or "(" not in table.protocol:
+        return variant
+    detail = table.protocol[table.protocol.index("(") + 1 : -1]
+    if variant.endswith(f"({detail})"):
+        return variant[: -len(detail) - 2]
+    if variant.endswith(f", {detail})"):
+        return variant[: -len(detail) - 3] + ")"
+    return variant
 
 
 @dataclass
 class Leaderboard:
-    """All tables of one results store."""
+    """All tables of one results store.
+
+    ``tables`` holds one table per benchmark (protocol), main protocols first within a
+    (task, dataset); ``overall`` the generality ranking over the main protocols, with the
+    bootstrap's ``mean rank CI low`` / ``mean rank CI high`` and ``p(first)`` columns
+    (:func:`rank_uncertainty`) after ``benchmarks``;
+    ``paired`` the comparisons with the baseline within every protocol, Holm-corrected
+    over all of them (``family`` tests)."""
 
     tables: list[GroupTable]
     overall: pd.DataFrame
@@ -476,6 +758,20 @@ class Leaderboard:
     losses: list[str] = field(default_factory=list)
     #: the analysis tables (:func:`analysis_tables`); empty when no run was analysed
     analysis: list[GroupTable] = field(default_factory=list)
+    #: every protocol found (:func:`hem_bench.results.protocols.protocol_table`): label,
+    #: task, dataset, main, the settings that distinguish it, those that depart from the
+    #: recipe, and how many losses, seeds and runs it holds
+    protocols: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the generality ranking with its bootstrap uncertainty (:func:`rank_uncertainty`):
+    #: loss, mean rank, rank ci low/high (95 %), p(first), benchmarks
+    ranks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the learning-rate sensitivity tables (:func:`lr_sensitivity`); empty when no two
+    #: protocols differ only in the learning rate
+    sensitivity: list[Sensitivity] = field(default_factory=list)
+    #: how many comparisons the Holm correction of ``paired`` covers (its family)
+    family: int = 0
+    #: the papers' claims re-tested (:func:`hem_bench.results.claims.claims_table`)
+    claims: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def overall_display(self) -> pd.DataFrame:
         """The overall table as text: numbers rounded, missing entries ``–``."""
@@ -483,11 +779,12 @@ class Leaderboard:
         for column in out.columns:
             if column in ("loss", "benchmarks"):
                 continue
-            if column.endswith("rank"):
+            if column.endswith("rank") or column in RANK_UNCERTAINTY.values():
                 out[column] = ["–" if pd.isna(v) else f"{v:.2f}" for v in out[column]]
             else:
                 out[column] = [format_number(v) for v in out[column]]
-        out["benchmarks"] = [f"{n}/{len(self.tables)}" for n in out["benchmarks"]]
+        ranked = len(ranked_tables(self.tables))
+        out["benchmarks"] = [f"{n}/{ranked}" for n in out["benchmarks"]]
         return out
 
     def paired_display(self) -> pd.DataFrame:
@@ -510,11 +807,37 @@ class Leaderboard:
                 "mean diff": [
                     "–" if pd.isna(v) else f"{v:+.{DECIMALS}f}" for v in self.paired["mean diff"]
                 ],
+                "95% CI": [
+                    "–" if pd.isna(lo) else f"[{lo:+.{DECIMALS}f}, {hi:+.{DECIMALS}f}]"
+                    for lo, hi in zip(self.paired["ci low"], self.paired["ci high"])
+                ],
                 "t-test p": [_p(v) for v in self.paired["t-test p"]],
+                "Holm p": [_p(v) for v in self.paired["holm p"]],
                 "wilcoxon p": [_p(v) for v in self.paired["wilcoxon p"]],
                 "verdict": self.paired["verdict"],
             }
         )
+        return out
+
+    def ranks_display(self) -> pd.DataFrame:
+        """The generality ranking as text: mean rank, its 95 % bootstrap interval and the
+        probability of ranking first."""
+        out = pd.DataFrame({"loss": self.ranks["loss"]})
+        out["mean rank"] = ["–" if pd.isna(v) else f"{v:.2f}" for v in self.ranks["mean rank"]]
+        out["95% interval"] = [
+            "–" if pd.isna(lo) else f"[{lo:.2f}, {hi:.2f}]"
+            for lo, hi in zip(self.ranks["rank ci low"], self.ranks["rank ci high"])
+        ]
+        out["p(first)"] = ["–" if pd.isna(v) else f"{v:.2f}" for v in self.ranks["p(first)"]]
+        out["benchmarks"] = [f"{int(n)}" for n in self.ranks["benchmarks"]]
+        return out
+
+    def protocols_display(self) -> pd.DataFrame:
+        """The protocols found, as text."""
+        if not len(self.protocols):
+            return pd.DataFrame()
+        out = self.protocols.drop(columns=["settings", "task", "dataset"]).copy()
+        out["main"] = ["yes" if v else "no" for v in out["main"]]
         return out
 
     def paired_numeric(self) -> pd.DataFrame:
@@ -532,15 +855,38 @@ def _p(value: float) -> str:
 
 def build(frame: pd.DataFrame, baseline: str = "ce", baseline_required: bool = True) -> Leaderboard:
     """Every table of the leaderboard from the frame of a results store."""
+    frame = with_protocols(frame)
+    from hem_bench.results.claims import claims_table
+    from hem_bench.results.protocols import protocol_table
+
     tables = group_tables(frame)
-    return Leaderboard(
+    paired = paired_comparisons(frame, baseline, required=baseline_required)
+    board = Leaderboard(
         tables=tables,
         overall=overall_table(tables),
-        paired=paired_comparisons(frame, baseline, required=baseline_required),
+        paired=paired,
         baseline=baseline,
         losses=sorted(frame["loss"].unique()),
         analysis=analysis_tables(frame),
+        protocols=protocol_table(frame),
+        ranks=rank_uncertainty(frame, tables),
+        sensitivity=lr_sensitivity(tables, frame),
+        family=int(paired["t-test p"].notna().sum()) if len(paired) else 0,
     )
+    board.claims = claims_table(frame, board)
+    if len(board.overall) and len(board.ranks):
+        extra = board.ranks.set_index("loss")
+        for column, title in RANK_UNCERTAINTY.items():
+            board.overall[title] = board.overall["loss"].map(extra[column]).to_numpy(float)
+    return board
+
+
+#: the bootstrap columns of :func:`rank_uncertainty` added to the overall table, by title
+RANK_UNCERTAINTY = {
+    "rank ci low": "mean rank CI low",
+    "rank ci high": "mean rank CI high",
+    "p(first)": "p(first)",
+}
 
 
 def markdown_text(value: Any) -> str:
@@ -590,8 +936,10 @@ def _json_value(value: Any) -> Any:
         return int(value)
     if isinstance(value, (np.bool_,)):
         return bool(value)
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
     return value
 
 
@@ -612,6 +960,23 @@ def summary(board: Leaderboard) -> dict[str, Any]:
         "tables": [_table_summary(table) for table in board.tables],
         "paired": records_of(board.paired),
         "analysis": [_table_summary(table) for table in board.analysis],
+        "protocols": records_of(board.protocols),
+        "ranks": records_of(board.ranks),
+        "family": board.family,
+        "sensitivity": [
+            {
+                "task": s.task,
+                "dataset": s.dataset,
+                "headline": s.headline,
+                "higher_is_better": s.higher_is_better,
+                "lrs": s.lrs,
+                "protocols": s.protocols,
+                "rows": records_of(s.table),
+            }
+            for s in board.sensitivity
+        ],
+        "claims": records_of(board.claims),
+        "claims_family": int(board.claims.attrs.get("family", 0)),
     }
 
 
@@ -628,6 +993,8 @@ def _table_summary(table: GroupTable) -> dict[str, Any]:
                         "mean": _json_value(table.stats.at[loss, f"{m} mean"]),
                         "std": _json_value(table.stats.at[loss, f"{m} std"]),
                         "n": int(table.stats.at[loss, f"{m} n"]),
+                        "ci_low": _json_value(table.stats.at[loss, f"{m} ci low"]),
+                        "ci_high": _json_value(table.stats.at[loss, f"{m} ci high"]),
                     }
                     for m in table.metrics
                 },
@@ -636,6 +1003,9 @@ def _table_summary(table: GroupTable) -> dict[str, Any]:
     return {
         "name": table.name,
         "benchmark": table.label,
+        "protocol": table.protocol,
+        "main": table.main,
+        "settings": {k: _json_value(v) for k, v in table.settings.items()},
         "task": table.task,
         "dataset": table.dataset,
         "model": table.model,

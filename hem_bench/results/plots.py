@@ -16,7 +16,21 @@
 - :func:`ood_roc_curves`: ROC curves (``sklearn.metrics.roc_curve``) of the ``msp``
   detector on the ``unknown`` set, from ``scores/ood_scores.npz`` in the run folder (keys
   ``<detector>__test`` for in-distribution and ``<detector>__<set>`` for OOD outlier scores;
-  OOD is the positive class), the first seed of each loss.
+  OOD is the positive class), the first seed of each loss;
+- :func:`critical_difference_diagram`: the critical-difference diagram of Demsar (2006,
+  "Statistical comparisons of classifiers over multiple data sets", JMLR 7, Fig. 1/2) from
+  :func:`critical_difference`: each loss at its mean rank over the benchmarks that every
+  compared loss was run on, and a bar joining the losses whose mean ranks differ by less
+  than the Nemenyi critical difference ``CD = q_alpha * sqrt(k (k + 1) / (6 N))`` (k
+  losses, N benchmarks; ``q_alpha`` is the studentized range quantile for k groups and
+  infinite degrees of freedom divided by sqrt(2), ``scipy.stats.studentized_range``), after
+  a Friedman test (``scipy.stats.friedmanchisquare``) of the same ranks. The diagram is
+  drawn here with matplotlib because no maintained library among the dependencies draws
+  one (scikit-posthocs and autorank do, but are not dependencies of hem-bench).
+
+A plot that would say nothing is not drawn: a robust-accuracy curve with a single epsilon
+(one point per loss; the benchmark table already holds that number), or a CD diagram of
+fewer than two losses or benchmarks.
 
 Every function returns :class:`Plot` objects holding PNG bytes; :meth:`Plot.save` writes
 one. matplotlib is imported only when a plot is drawn, through its object-oriented API
@@ -35,7 +49,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hem_bench.results.leaderboard import GroupTable, benchmark_names, benchmarks, slug
+from hem_bench.results.leaderboard import (
+    ALPHA,
+    GroupTable,
+    benchmark_names,
+    benchmarks,
+    rank_values,
+    slug,
+)
 
 CALIBRATION_BINS = 15
 ROBUST_KEY = re.compile(r"^robust_acc/([^/]+)/([^/]+)$")
@@ -178,6 +199,8 @@ def robust_accuracy_curves(frame: pd.DataFrame, colours: dict | None = None) -> 
             curves.setdefault(match.group(1), []).append((eps, column))
         for attack, points in sorted(curves.items()):
             points.sort()
+            if len({eps for eps, _ in points}) < 2:
+                continue  # one epsilon: a curve of one point says nothing the table does not
             figure = _figure(6.0, 4.0)
             axes = figure.add_subplot()
             for loss, runs in rows.groupby("loss", sort=True):
@@ -431,10 +454,154 @@ def ood_roc_curves(frame: pd.DataFrame, colours: dict | None = None) -> list[Plo
     return plots
 
 
+@dataclass
+class CriticalDifference:
+    """The Nemenyi post-hoc comparison of mean ranks (Demsar 2006, section 3.2.2).
+
+    ``losses`` and ``mean_ranks`` are sorted best first; the ranks are recomputed among the
+    compared losses only (those run on every one of the ``benchmarks``); ``left_out`` are
+    the losses missing on some benchmark. ``cliques`` are index pairs ``(i, j)`` (inclusive)
+    of the maximal runs of losses whose mean ranks differ by less than ``cd``.
+    """
+
+    losses: list[str]
+    mean_ranks: list[float]
+    benchmarks: list[str]
+    cd: float
+    q_alpha: float
+    friedman_p: float
+    alpha: float
+    left_out: list[str]
+    cliques: list[tuple[int, int]]
+
+
+def nemenyi_q(k: int, alpha: float = ALPHA) -> float:
+    """The Nemenyi test's critical value ``q_alpha`` for ``k`` groups: the studentized range
+    quantile (infinite degrees of freedom) over sqrt(2); 2.569 for k = 4 at alpha 0.05."""
+    from scipy.stats import studentized_range
+
+    return float(studentized_range.ppf(1.0 - alpha, k, np.inf) / math.sqrt(2.0))
+
+
+def critical_difference(
+    tables: list[GroupTable], alpha: float = ALPHA
+) -> CriticalDifference | None:
+    """The critical-difference comparison of the losses run on every benchmark; None when
+    fewer than two losses or two benchmarks remain."""
+    from scipy.stats import friedmanchisquare
+
+    if len(tables) < 2:
+        return None
+    present = [set(t.stats.index[t.stats[f"{t.headline} mean"].notna()]) for t in tables]
+    every = set.intersection(*present)
+    losses = sorted(every)
+    if len(losses) < 2:
+        return None
+    ranks = pd.DataFrame(
+        {
+            t.label: rank_values(t.stats.loc[losses, f"{t.headline} mean"], t.higher_is_better)
+            for t in tables
+        }
+    )
+    mean = ranks.mean(axis=1).sort_values(kind="stable")
+    k, n = len(losses), len(tables)
+    q = nemenyi_q(k, alpha)
+    cd = q * math.sqrt(k * (k + 1) / (6.0 * n))
+    p = math.nan
+    if k >= 3:
+        with np.errstate(all="ignore"):
+            p = float(friedmanchisquare(*ranks.loc[mean.index].to_numpy(float)).pvalue)
+    values = mean.to_numpy(float)
+    cliques: list[tuple[int, int]] = []
+    for i in range(k):
+        j = i
+        while j + 1 < k and values[j + 1] - values[i] < cd:
+            j += 1
+        if j > i and (not cliques or j > cliques[-1][1]):
+            cliques.append((i, j))
+    all_losses = set().union(*present)
+    return CriticalDifference(
+        losses=list(mean.index),
+        mean_ranks=[float(v) for v in values],
+        benchmarks=[t.label for t in tables],
+        cd=cd,
+        q_alpha=q,
+        friedman_p=p,
+        alpha=alpha,
+        left_out=sorted(all_losses - every),
+        cliques=cliques,
+    )
+
+
+def critical_difference_diagram(tables: list[GroupTable]) -> list[Plot]:
+    """The critical-difference diagram (Demsar 2006) of :func:`critical_difference`: an
+    axis of mean ranks (best on the left), each loss joined to its rank, bars joining the
+    losses that are not significantly different (Nemenyi, alpha 0.05)."""
+    result = critical_difference(tables)
+    if result is None:
+        return []
+    k = len(result.losses)
+    half = math.ceil(k / 2)
+    height = 1.1 + 0.3 * max(half, k - half) + 0.15 * len(result.cliques)
+    figure = _figure(8.0, height)
+    axes = figure.add_subplot()
+    axes.set_axis_off()
+    top = 0.0
+    axes.set_xlim(0.2, k + 0.8)
+    # the lowest label: below the axis, the clique bars, then one row per label
+    lowest = -0.15 - 0.2 * len(result.cliques) - 0.15 - 0.45 * (max(half, k - half) - 1)
+    axes.set_ylim(lowest - 0.25, 1.05)
+    axes.hlines(top, 1, k, color="black", linewidth=1)
+    for tick in range(1, k + 1):
+        axes.vlines(tick, top, top + 0.12, color="black", linewidth=1)
+        axes.text(tick, top + 0.18, str(tick), ha="center", va="bottom", fontsize="small")
+    # the CD as a scale bar above the axis
+    axes.hlines(0.75, 1, 1 + result.cd, color="black", linewidth=1.5)
+    axes.vlines([1, 1 + result.cd], 0.7, 0.8, color="black", linewidth=1.5)
+    axes.text(1 + result.cd / 2, 0.85, f"CD = {result.cd:.2f}", ha="center", fontsize="small")
+    bar_base = -0.15
+    for index, (i, j) in enumerate(result.cliques):
+        y = bar_base - 0.2 * index
+        axes.hlines(
+            y, result.mean_ranks[i] - 0.05, result.mean_ranks[j] + 0.05, color="black", lw=3
+        )
+    label_top = bar_base - 0.2 * len(result.cliques) - 0.15
+    for index, (loss, rank) in enumerate(zip(result.losses, result.mean_ranks)):
+        left = index < half
+        row = index if left else k - 1 - index
+        y = label_top - 0.45 * row
+        x_end = 0.5 if left else k + 0.5
+        axes.plot([rank, rank, x_end], [top, y, y], color="black", linewidth=0.8)
+        axes.text(
+            x_end - 0.05 if left else x_end + 0.05,
+            y,
+            f"{text(loss)} ({rank:.2f})" if left else f"({rank:.2f}) {text(loss)}",
+            ha="right" if left else "left",
+            va="center",
+            fontsize="small",
+        )
+    axes.set_xlim(-1.8, k + 2.8)
+    title = f"mean rank over {len(result.benchmarks)} benchmarks (1 = best)"
+    if result.left_out:
+        title = f"mean rank among the {k} losses run on all {len(result.benchmarks)} benchmarks"
+    axes.set_title(title, fontsize="medium")
+    return [
+        Plot(
+            "critical-difference",
+            "Critical-difference diagram (Nemenyi test, α = "
+            f"{result.alpha}): losses joined by a bar are not significantly different",
+            "",
+            "critical_difference",
+            _png(figure),
+        )
+    ]
+
+
 def all_plots(frame: pd.DataFrame, tables: list[GroupTable]) -> list[Plot]:
     """Every plot the runs allow, with one colour per loss throughout."""
     colours = loss_colours(list(frame["loss"]))
     return [
+        *critical_difference_diagram(tables),
         *headline_bars(tables, colours),
         *robust_accuracy_curves(frame, colours),
         *reliability_diagrams(frame, colours),

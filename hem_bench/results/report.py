@@ -1,50 +1,124 @@
-"""A single self-contained HTML report of a leaderboard: every table and every plot.
+"""A single self-contained HTML report of a leaderboard that answers its question first.
+
+Layout, top to bottom:
+
+1. the verdict: every loss sorted by mean rank, with the rank-uncertainty columns the
+   leaderboard offers (any column of ``board.overall`` whose name holds ``CI`` or
+   ``interval``), whether its mean rank is significantly worse than the best one (Nemenyi
+   critical difference after a Friedman test, Demsar 2006; see
+   :func:`hem_bench.results.plots.critical_difference`), and a rank heatmap: one cell per
+   loss and benchmark, coloured by the loss's rank there (green = 1, best; red = last) and
+   holding the mean headline; then the critical-difference diagram;
+2. the paired comparisons against the baseline loss;
+3. one section per benchmark: its caveat where one applies (an embedded small data set,
+   fewer epochs than the task's recipe), the table of mean ± std of every key metric, each
+   column titled with its better direction (↑ higher, ↓ lower is better), and its plots;
+   for OOD benchmarks also every detector on the near OOD set (the unknown classes of the
+   open-set split) and the far ones (noise and other data sets), as OpenOOD reports them;
+4. the representation analysis, when ``hem-bench analyze`` has written one.
+
+A table of contents follows the title. Every table sits in a box of its own width that
+scrolls sideways when it is wider than the page, with its first column (the loss) fixed,
+so the page itself never scrolls sideways at 1280 px. Each loss links to the paper that
+introduced it (the loss registry's ``info.paper``). Numbers are rounded for reading (3
+decimals; the CSV and JSON outputs keep every digit).
 
 The page has no external resources: the style sheet is inline and each plot is a PNG
 embedded as a ``data:image/png;base64,...`` URI, so the file can be mailed, archived or
-opened offline. Every string that comes from records (loss, metric, task and data set
-names, paths, error messages) is escaped with :func:`html.escape`, so a record cannot
-inject markup or scripts into the page.
+opened offline (the paper links are plain links). Every string that comes from records
+(loss, metric, task and data set names, paths, error messages) is escaped with
+:func:`html.escape`, so a record cannot inject markup or scripts into the page.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from hem_bench.results.leaderboard import (
     ALPHA,
     ANALYSIS_NOTE,
     WILCOXON_MIN_PAIRS,
+    GroupTable,
     Leaderboard,
+    benchmark_rows,
+    rank_values,
 )
-from hem_bench.results.plots import Plot
+from hem_bench.results.plots import CriticalDifference, Plot, critical_difference
 from hem_bench.results.store import SKIP_REASONS, Results
 
-STYLE = """
-body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 2em auto;
-       max-width: 1200px; padding: 0 1em; color: #1d1d1f; line-height: 1.45; }
-h1 { margin-bottom: 0.2em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f0f2f5; } td.num { text-align: right; white-space: nowrap; }
-tbody tr:nth-child(even) { background: #fafbfc; }
-.note { color: #555; font-size: 0.92em; } .better { color: #0a7d2c; } .worse { color: #b3261e; }
-figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { color: #555; font-size: 0.9em; } code { background: #f3f3f3; padding: 0 0.2em; }
-details { margin: 0.5em 0; } .scroll { overflow-x: auto; }
-"""
+#: decimals of the numbers shown (the CSV and JSON keep every digit)
+DECIMALS = 3
+#: width of the fixed first column of the wide tables
+FIRST_COLUMN = "12em"
 
+STYLE = f"""
+* {{ box-sizing: border-box; }}
+body {{ font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 1em auto;
+       max-width: 1200px; padding: 0 1em; color: #1d1d1f; line-height: 1.4;
+       overflow-wrap: break-word; }}
+h1 {{ margin: 0 0 0.1em; font-size: 1.6em; }}
+h2 {{ margin-top: 1.8em; border-bottom: 1px solid #ddd; font-size: 1.3em; }}
+h3 {{ font-size: 1.05em; margin-bottom: 0.3em; }}
+nav {{ font-size: 0.88em; margin: 0.3em 0; }} nav details {{ display: inline; margin: 0; }}
+nav summary {{ display: inline; cursor: pointer; color: #0b57d0; }} nav ol {{ display: inline; padding: 0; margin: 0; }}
+nav li {{ display: inline; margin-right: 0.9em; }} nav li + li::before {{ content: "· ";
+       color: #999; margin-right: 0.3em; }}
+.wrap {{ overflow-x: auto; max-width: 100%; margin: 0.5em 0; }}
+table {{ border-collapse: collapse; font-size: 0.9em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left;
+       vertical-align: top; }}
+th {{ background: #f0f2f5; font-weight: 600; overflow-wrap: normal; }} td.num, th.num {{ text-align: right; }}
+td.num {{ white-space: nowrap; font-variant-numeric: tabular-nums; }}
+table.fixed th:first-child, table.fixed td:first-child {{ position: sticky; left: 0;
+       z-index: 1; background: #fff; width: {FIRST_COLUMN}; min-width: {FIRST_COLUMN};
+       max-width: {FIRST_COLUMN}; }}
+table.fixed th:first-child {{ background: #f0f2f5; }}
+table.fixed2 th:nth-child(2), table.fixed2 td:nth-child(2) {{ position: sticky;
+       left: {FIRST_COLUMN}; z-index: 1; background: #fff; }}
+table.fixed2 th:nth-child(2) {{ background: #f0f2f5; }}
+td.heat, th.heat {{ text-align: center; white-space: nowrap; font-variant-numeric: tabular-nums; }}
+.nw {{ white-space: nowrap; }} .rk {{ color: #333; font-size: 0.8em; }} .pos {{ color: #777; font-size: 0.85em; }}
+td.best {{ font-weight: 700; }}
+.note {{ color: #555; font-size: 0.88em; margin: 0.3em 0; }}
+.caveat {{ background: #fff6e0; border-left: 4px solid #e0a100; padding: 0.3em 0.7em;
+       font-size: 0.88em; margin: 0.5em 0; }}
+.better {{ color: #0a7d2c; }} .worse {{ color: #b3261e; }}
+.figs {{ display: flex; flex-wrap: wrap; gap: 0 1.5em; align-items: flex-start; }}
+figure {{ margin: 1em 0; max-width: 100%; }}
+.figs figure {{ flex: 0 1 calc(50% - 0.75em); }} .figs figure.wide {{ flex-basis: 100%; }}
+.figs figure:only-child {{ flex-basis: auto; }} figure img {{ max-width: 100%; border: 1px solid #eee; }}
+figcaption {{ color: #555; font-size: 0.88em; }} code {{ background: #f3f3f3; padding: 0 0.2em; }}
+details {{ margin: 0.5em 0; }} a {{ color: #0b57d0; }}
+.legend span {{ display: inline-block; padding: 0 0.5em; }}
+"""
 
 #: cells that hold numbers (``0.91 ± 0.01``, ``-0.02``, ``2/6``, ``–``) are right-aligned
 NUMERIC = re.compile(r"^(–|[+-]?\d[\d.]*(e[+-]?\d+)?( ± [\d.]+)?( \(n=\d+\))?|\d+/\d+)$")
+
+#: metrics for which lower is better (every other metric: higher is better), by the last
+#: part of their name: losses, errors, calibration errors, false-positive rates, forgetting
+LOWER_IS_BETTER = re.compile(r"(^|/)(nll|ece|brier|fpr\d*|forgetting|loss|error|err)$")
+#: metrics that describe rather than score: no better direction
+DESCRIPTIVE = ("analysis/class_separation",)
+
+#: the near OOD sets of the ood task (the unknown classes of the open-set split); every
+#: other set (noise, other data sets) is far OOD, as OpenOOD (Zhang et al. 2023) groups them
+NEAR_OOD_SETS = ("unknown",)
+#: what the OOD detector tables show: (metric, higher_is_better)
+OOD_METRICS = (("auroc", True), ("fpr95", False))
+OOD_KEY = re.compile(r"^([^/]+)/([^/]+)/([^/]+)$")
 
 
 def escape(value: Any) -> str:
@@ -54,36 +128,594 @@ def escape(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def html_table(frame: pd.DataFrame, cell_class=None) -> str:
+def number(value: Any, decimals: int = DECIMALS) -> str:
+    """A number rounded for reading (``decimals`` after the point; ``–`` for NaN)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    if math.isnan(value):
+        return "–"
+    return f"{value:.{decimals}f}"
+
+
+def mean_std(mean: float, std: float, n: int, seeds: int | None = None) -> str:
+    """``mean ± std`` rounded for reading; the std left out for one value, ``(n=k)`` added
+    when a metric has fewer values than the loss has seeds."""
+    if n == 0 or math.isnan(mean):
+        return "–"
+    text = number(mean)
+    if n > 1 and not math.isnan(std):
+        text += f" ± {number(std)}"
+    if seeds is not None and n < seeds:
+        text += f" (n={n})"
+    return text
+
+
+def direction(metric: str) -> bool | None:
+    """Whether higher is better for ``metric`` (True), lower (False), or neither (None)."""
+    if metric in DESCRIPTIVE:
+        return None
+    return not LOWER_IS_BETTER.search(metric)
+
+
+def arrow(higher: bool | None) -> str:
+    """``↑`` (higher is better), ``↓`` (lower) or '' (no better direction)."""
+    return "" if higher is None else ("↑" if higher else "↓")
+
+
+def wrap_slashes(label: str) -> str:
+    """``label`` escaped, broken into lines only after a ``/`` (never inside a name)."""
+    parts = [f'<span class="nw">{escape(part)}</span>' for part in str(label).split("/")]
+    return "/<wbr>".join(parts)
+
+
+def metric_header(metric: str, higher: bool | None = None, use_given: bool = False) -> str:
+    """A metric's column title as HTML: its name and its better direction."""
+    higher = higher if use_given else direction(metric)
+    mark = arrow(higher)
+    title = {True: "higher is better", False: "lower is better", None: "descriptive"}[higher]
+    return f'<span title="{title}">{escape(metric)}{" " + mark if mark else ""}</span>'
+
+
+# -- losses and their papers ------------------------------------------------------------
+
+
+def paper_urls(losses: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """(url, citation) of the paper of each loss the registry knows; a loss variant
+    ``name(param=value)`` links to the paper of ``name``. Losses the registry does not know
+    (a plugin not installed here, a name from elsewhere) are left out."""
+    try:
+        from hem_bench.losses import loss_info
+    except Exception:  # pragma: no cover - the registry needs torch; the report does not
+        return {}
+    out = {}
+    for loss in losses:
+        base = str(loss).split("(", 1)[0].strip()
+        try:
+            paper = loss_info(base).paper
+        except Exception:
+            continue
+        if paper.url.startswith(("https://", "http://")):
+            out[loss] = (paper.url, f"{paper.cite()}: {paper.title}")
+    return out
+
+
+def loss_html(loss: str, papers: dict[str, tuple[str, str]]) -> str:
+    """A loss name, linked to its paper when known."""
+    if loss in papers:
+        url, cite = papers[loss]
+        return f'<a href="{escape(url)}" title="{escape(cite)}">{escape(loss)}</a>'
+    return escape(loss)
+
+
+# -- tables --------------------------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    """One table cell: its HTML (already escaped), CSS classes and inline style."""
+
+    html: str
+    css: str = ""
+    style: str = ""
+    title: str = ""
+
+    def render(self, tag: str = "td") -> str:
+        attributes = ""
+        if self.css:
+            attributes += f' class="{escape(self.css)}"'
+        if self.style:
+            attributes += f' style="{escape(self.style)}"'
+        if self.title:
+            attributes += f' title="{escape(self.title)}"'
+        return f"<{tag}{attributes}>{self.html}</{tag}>"
+
+
+def text_cell(value: Any, css: str = "") -> Cell:
+    """A cell holding ``value`` as escaped text; numbers right-aligned."""
+    text = escape(value)
+    numeric = "num" if NUMERIC.match(html.unescape(text)) else ""
+    return Cell(text, " ".join(c for c in (css, numeric) if c))
+
+
+def table_html(
+    header: Sequence[str | Cell],
+    rows: Iterable[Sequence[Cell]],
+    css: str = "fixed",
+    header_rows: Sequence[Sequence[Cell]] = (),
+    table_id: str = "",
+) -> str:
+    """A table in a sideways-scrolling box; ``header`` cells are HTML (escaped by the
+    caller), ``header_rows`` extra header rows above it (grouped columns)."""
+    heads = "".join((h if isinstance(h, Cell) else Cell(h)).render("th") for h in header)
+    extra = "".join("<tr>" + "".join(c.render("th") for c in row) + "</tr>" for row in header_rows)
+    body = "".join("<tr>" + "".join(c.render() for c in row) + "</tr>" for row in rows)
+    identifier = f' id="{escape(table_id)}"' if table_id else ""
+    classes = f' class="{escape(css)}"' if css else ""
+    return (
+        f'<div class="wrap"><table{identifier}{classes}><thead>{extra}<tr>{heads}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
+
+
+def html_table(frame: pd.DataFrame, cell_class=None, css: str = "fixed", table_id: str = "") -> str:
     """``frame`` as an HTML table, every header and cell escaped. ``cell_class(column,
     value)`` may name a CSS class for a cell."""
-    head = "".join(f"<th>{escape(c)}</th>" for c in frame.columns)
-    body = []
+    rows = []
     for row in frame.itertuples(index=False):
-        cells = []
-        for column, value in zip(frame.columns, row):
-            classes = [cell_class(column, value) if cell_class else None]
-            classes.append("num" if NUMERIC.match(str(value)) else None)
-            css = " ".join(c for c in classes if c)
-            attribute = f' class="{escape(css)}"' if css else ""
-            cells.append(f"<td{attribute}>{escape(value)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return (
-        '<div class="scroll"><table><thead><tr>'
-        + head
-        + "</tr></thead><tbody>"
-        + "".join(body)
-        + "</tbody></table></div>"
-    )
+        rows.append(
+            [
+                text_cell(value, (cell_class(column, value) if cell_class else None) or "")
+                for column, value in zip(frame.columns, row)
+            ]
+        )
+    return table_html([escape(c) for c in frame.columns], rows, css, table_id=table_id)
 
 
 def figure_html(plot: Plot) -> str:
     """A plot as a ``<figure>`` with its PNG inline (base64 data URI)."""
     data = base64.b64encode(plot.png).decode("ascii")
+    width = int.from_bytes(plot.png[16:20], "big") if plot.png[12:16] == b"IHDR" else 0
+    css = ' class="wide"' if width > 800 else ""
     return (
-        f'<figure><img alt="{escape(plot.title)}" src="data:image/png;base64,{data}">'
+        f'<figure{css}><img alt="{escape(plot.title)}" src="data:image/png;base64,{data}">'
         f"<figcaption>{escape(plot.title)}</figcaption></figure>"
     )
+
+
+def figures_html(plots: Sequence[Plot]) -> str:
+    """Plots side by side where the page is wide enough (they wrap onto new rows)."""
+    if not plots:
+        return ""
+    return '<div class="figs">' + "".join(figure_html(p) for p in plots) + "</div>"
+
+
+# -- the verdict ---------------------------------------------------------------------------
+
+
+#: suffixes of the two bound columns of one interval, merged into one ``[low, high]`` cell
+BOUNDS = ((" low", " high"), ("_low", "_high"), (" lower", " upper"), ("_lower", "_upper"))
+
+
+def uncertainty_columns(overall: pd.DataFrame) -> list[tuple[str, list[str]]]:
+    """The columns of the overall table that state the uncertainty of the mean rank: any
+    whose name holds ``CI`` or ``interval`` (none when the leaderboard has none), as
+    (title, columns); the two bound columns of one interval (``... low`` and ``... high``)
+    become one entry."""
+    names = [str(c) for c in overall.columns if "CI" in str(c) or "interval" in str(c).lower()]
+    out: list[tuple[str, list[str]]] = []
+    used: set[str] = set()
+    for name in names:
+        if name in used:
+            continue
+        for low, high in BOUNDS:
+            if name.endswith(low) and name[: -len(low)] + high in names:
+                pair = [name, name[: -len(low)] + high]
+                out.append((name[: -len(low)], pair))
+                used.update(pair)
+                break
+        else:
+            out.append((name, [name]))
+            used.add(name)
+    return out
+
+
+def interval_text(value: Any) -> str:
+    """An uncertainty cell as text: a pair as ``[low, high]``, a number in 2 decimals."""
+    if isinstance(value, (list, tuple, np.ndarray)) and len(value) == 2:
+        return f"[{number(value[0], 2)}, {number(value[1], 2)}]"
+    if isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool):
+        return number(value, 2)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return str(value)
+
+
+def rank_colour(rank: float, count: int) -> str:
+    """The background of a heatmap cell: green for rank 1 through yellow to red for the
+    last of ``count`` ranks (HSL hue 120 -> 0, light so that the text stays readable)."""
+    t = 0.0 if count <= 1 else (rank - 1.0) / (count - 1.0)
+    t = min(max(t, 0.0), 1.0)
+    return f"background: hsl({120.0 * (1.0 - t):.0f}, 62%, 78%)"
+
+
+def verdict_html(
+    board: Leaderboard, papers: dict[str, tuple[str, str]], cd: CriticalDifference | None
+) -> str:
+    """The ranking table with its rank heatmap: loss, mean rank, its uncertainty, the
+    Nemenyi verdict against the best loss, benchmarks, then one coloured cell per benchmark."""
+    overall = board.overall
+    tables = board.tables
+    extra = uncertainty_columns(overall)
+    # each benchmark's mean headline and rank per loss, from its own table (rank 1 = best)
+    means = {t.label: t.stats[f"{t.headline} mean"] for t in tables}
+    ranks = {t.label: rank_values(means[t.label], t.higher_is_better) for t in tables}
+    counts = {label: int(r.notna().sum()) for label, r in ranks.items()}
+    header: list[str | Cell] = [
+        "loss",
+        Cell(
+            '<span title="mean over the benchmarks of the rank (1 = best)">mean rank ↓</span>',
+            "num",
+        ),
+        *[Cell(escape(title), "num") for title, _ in extra],
+    ]
+    if cd is not None:
+        header.append(
+            Cell(
+                '<span title="Nemenyi test on the losses run on every benchmark: is the mean '
+                'rank worse than the best one by the critical difference or more?">vs #1</span>'
+            )
+        )
+    header.append(Cell('<span title="benchmarks the loss was run on">runs on</span>', "num"))
+    for t in tables:
+        header.append(
+            Cell(
+                f'{wrap_slashes(t.label)}<br><span class="rk">'
+                f"{metric_header(t.headline, t.higher_is_better, use_given=True)}</span>",
+                "heat",
+            )
+        )
+    best = cd.mean_ranks[0] if cd is not None else math.nan
+    cd_rank = dict(zip(cd.losses, cd.mean_ranks)) if cd is not None else {}
+    rows = []
+    for position, record in enumerate(overall.to_dict(orient="records"), start=1):
+        loss = str(record["loss"])
+        row = [
+            Cell(f'<span class="pos">{position}.</span> {loss_html(loss, papers)}'),
+            Cell(f"<b>{number(record['mean rank'], 2)}</b>", "num"),
+            *[
+                Cell(
+                    escape(
+                        interval_text(
+                            [record[c] for c in columns]
+                            if len(columns) == 2
+                            else record[columns[0]]
+                        )
+                    ),
+                    "num",
+                )
+                for _, columns in extra
+            ],
+        ]
+        if cd is not None:
+            if loss not in cd_rank:
+                row.append(Cell("not compared", "note", title="not run on every benchmark"))
+            elif cd_rank[loss] == best:
+                row.append(Cell("best"))
+            elif cd_rank[loss] - best >= cd.cd:
+                row.append(Cell("worse", "worse", title=f"significantly worse, p < {cd.alpha}"))
+            else:
+                row.append(Cell("n.s.", title="not significantly worse than the best"))
+        row.append(Cell(f"{int(record['benchmarks'])}/{len(tables)}", "num"))
+        for t in tables:
+            value = means[t.label].get(loss, math.nan)
+            rank = ranks[t.label].get(loss, math.nan)
+            if rank is None or (isinstance(rank, float) and math.isnan(rank)):
+                row.append(Cell("–", "heat", title="not run on this benchmark"))
+                continue
+            shown = f"{rank:g}"
+            row.append(
+                Cell(
+                    f'{number(value)} <span class="rk">#{escape(shown)}</span>',
+                    "heat",
+                    rank_colour(float(rank), counts.get(t.label, 1)),
+                    f"rank {shown} of {counts.get(t.label, 1)}",
+                )
+            )
+        rows.append(row)
+    return table_html(header, rows, css="fixed fixed2", table_id="ranking")
+
+
+def cd_text(cd: CriticalDifference | None) -> str:
+    """What the Friedman test and the critical difference say, in a sentence or two."""
+    if cd is None:
+        return (
+            '<p class="note">No critical-difference test: it needs two losses run on at '
+            "least two benchmarks.</p>"
+        )
+    k, n = len(cd.losses), len(cd.benchmarks)
+    friedman = (
+        f"Friedman test of the ranks of the {k} losses over {n} benchmarks: p = "
+        f"{cd.friedman_p:.3g}"
+        + (
+            f" (the losses differ, p &lt; {cd.alpha})."
+            if cd.friedman_p < cd.alpha
+            else f" (no evidence that the losses differ at α = {cd.alpha})."
+        )
+        if not math.isnan(cd.friedman_p)
+        else "No Friedman test (it needs three losses or more)."
+    )
+    left_out = (
+        f" Not compared (missing on some benchmark): {escape(', '.join(cd.left_out))}."
+        if cd.left_out
+        else ""
+    )
+    return (
+        f'<p class="note">{friedman} Nemenyi critical difference at α = {cd.alpha}: CD = '
+        f"q<sub>α</sub> √(k(k+1)/6N) = {cd.q_alpha:.3f} × √({k}·{k + 1}/(6·{n})) = "
+        f"<b>{cd.cd:.2f}</b> ranks: two losses whose mean ranks differ by less are not "
+        f"significantly different (Demšar 2006). Column <em>vs #1</em>: <em>worse</em> when a loss's mean rank is the CD or more above the best one, <em>n.s.</em> (not significantly worse) otherwise.{left_out}</p>"
+    )
+
+
+# -- caveats -------------------------------------------------------------------------------
+
+
+def _record_epochs(paths: Iterable[Any]) -> list[int]:
+    """The ``config.max_epochs`` of the records at ``paths`` (those that have one)."""
+    out = []
+    for path in paths:
+        try:
+            record = json.loads(Path(path).read_text(encoding="utf-8"))
+            out.append(int(record["config"]["max_epochs"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+@dataclass
+class Caveat:
+    """What limits one benchmark's results: an embedded (small) data set, training shorter
+    than the task's recipe (``epochs`` run, low and high, of ``recipe_epochs``), few seeds."""
+
+    small_data: bool
+    epochs: tuple[int, int] | None
+    recipe_epochs: int | None
+    seeds: int
+
+    def notes(self, dataset: str) -> list[str]:
+        """The caveat in words; empty when nothing limits the results."""
+        out = []
+        if self.small_data:
+            out.append(f"small data ({dataset}: embedded 8×8 digit images)")
+        if self.epochs:
+            out.append(f"few epochs ({_span(*self.epochs)} of the recipe's {self.recipe_epochs})")
+        if out and self.seeds < 5:
+            out.append(f"{self.seeds} seed{'s' if self.seeds != 1 else ''}")
+        return out
+
+
+def _span(low: int, high: int) -> str:
+    """``low`` or ``low–high``."""
+    return str(low) if low == high else f"{low}–{high}"
+
+
+def caveats(board: Leaderboard, results: Results) -> dict[str, Caveat]:
+    """Per benchmark label with a caveat: whether its data set is embedded in the package
+    (a toy), and whether its runs trained fewer epochs than the task's recipe for that data
+    set (from each record's ``config.max_epochs``)."""
+    out: dict[str, Caveat] = {}
+    for table in board.tables:
+        small = False
+        try:
+            from hem_bench.datamodules.base import dataset_info
+
+            small = bool(dataset_info(table.dataset).embedded)
+        except Exception:  # not a data set this installation knows
+            pass
+        try:
+            from hem_bench.recipes import task_spec
+
+            recipe_epochs = task_spec(table.task).recipe(table.dataset).max_epochs
+        except Exception:
+            recipe_epochs = None
+        rows = benchmark_rows(results.frame, (table.task, table.dataset, table.model))
+        epochs = _record_epochs(rows["path"]) if "path" in rows else []
+        short = None
+        if recipe_epochs and epochs and max(epochs) < recipe_epochs:
+            short = (min(epochs), max(epochs))
+        seeds = int(table.seeds.max()) if len(table.seeds) else 0
+        if small or short:
+            out[table.label] = Caveat(small, short, recipe_epochs, seeds)
+    return out
+
+
+def general_caveat(notes: dict[str, Caveat], tables: list[GroupTable]) -> str:
+    """One line for the top of the report: which caveats apply to how many benchmarks."""
+    if not notes:
+        return ""
+    parts = []
+    small = sorted({t.dataset for t in tables if t.label in notes and notes[t.label].small_data})
+    if small:
+        parts.append(f"small data ({', '.join(small)}: embedded 8×8 digit images)")
+    short = [c for c in notes.values() if c.epochs]
+    if short:
+        low = min(c.epochs[0] for c in short)
+        high = max(c.epochs[1] for c in short)
+        recipes = [c.recipe_epochs for c in short if c.recipe_epochs]
+        parts.append(
+            f"few epochs ({_span(low, high)} where the recipes say {_span(min(recipes), max(recipes))})"
+        )
+    seeds = sorted({c.seeds for c in notes.values()})
+    parts.append(f"{_span(seeds[0], seeds[-1])} seeds")
+    return (
+        f'<p class="caveat"><b>Read with care</b> ({len(notes)} of {len(tables)} benchmarks): '
+        f"{escape('; '.join(parts))}. A demonstration at toy scale, not a verdict on the "
+        "losses.</p>"
+    )
+
+
+def caveat_html(notes: list[str], prefix: str = "Caveat") -> str:
+    """A caveat box (empty when there is nothing to say)."""
+    if not notes:
+        return ""
+    return f'<p class="caveat"><b>{escape(prefix)}:</b> {escape("; ".join(notes))}.</p>'
+
+
+# -- benchmark tables ----------------------------------------------------------------------
+
+
+def group_table_html(table: GroupTable, papers: dict[str, tuple[str, str]]) -> str:
+    """One benchmark's table: loss, seeds, then mean ± std of every metric, each titled
+    with its better direction; the best mean of each scored column in bold."""
+    header: list[str | Cell] = ["loss", Cell("seeds", "num")]
+    best: dict[str, float] = {}
+    for metric in table.metrics:
+        if metric == table.headline and table.directional:
+            higher: bool | None = table.higher_is_better
+        else:
+            higher = direction(metric)
+        header.append(Cell(metric_header(metric, higher, use_given=True), "num"))
+        means = table.stats[f"{metric} mean"].dropna()
+        if higher is not None and len(means) > 1:
+            best[metric] = float(means.max() if higher else means.min())
+    rows = []
+    for loss in table.stats.index:
+        seeds = int(table.seeds[loss])
+        row = [Cell(loss_html(str(loss), papers)), Cell(str(seeds), "num")]
+        for metric in table.metrics:
+            mean = table.stats.at[loss, f"{metric} mean"]
+            text = mean_std(
+                mean,
+                table.stats.at[loss, f"{metric} std"],
+                int(table.stats.at[loss, f"{metric} n"]),
+                seeds,
+            )
+            css = "num best" if metric in best and mean == best[metric] else "num"
+            row.append(Cell(escape(text), css))
+        rows.append(row)
+    return table_html(header, rows, table_id=f"t-{table.name}")
+
+
+def ood_sets(rows: pd.DataFrame, metric: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The detectors and, per detector, the OOD sets with ``<detector>/<set>/<metric>``."""
+    found: dict[str, list[str]] = {}
+    for column in rows.columns:
+        match = OOD_KEY.match(str(column))
+        if match and match.group(3) == metric and rows[column].notna().any():
+            found.setdefault(match.group(1), []).append(match.group(2))
+    return sorted(found), {d: sorted(s) for d, s in found.items()}
+
+
+def ood_table_html(
+    rows: pd.DataFrame,
+    metric: str,
+    higher: bool,
+    groups: list[tuple[str, list[str]]],
+    papers: dict[str, tuple[str, str]],
+    order: list[str],
+) -> str:
+    """Loss x (detector, group of OOD sets): the mean over seeds of each run's mean of
+    ``metric`` over the group's sets; the best of each column in bold."""
+    detectors, sets = ood_sets(rows, metric)
+    columns = []  # (detector, group name, [columns])
+    for detector in detectors:
+        for name, members in groups:
+            keys = [f"{detector}/{s}/{metric}" for s in members if s in sets[detector]]
+            if keys:
+                columns.append((detector, name, keys))
+    if not columns:
+        return ""
+    values = {}
+    for loss, runs in rows.groupby("loss", sort=False):
+        for detector, name, keys in columns:
+            per_run = runs[keys].mean(axis=1, skipna=False).dropna().to_numpy(float)
+            values[(loss, detector, name)] = (
+                (
+                    float(per_run.mean()),
+                    float(per_run.std(ddof=1)) if len(per_run) > 1 else math.nan,
+                    len(per_run),
+                )
+                if len(per_run)
+                else (math.nan, math.nan, 0)
+            )
+    top: list[Cell] = [Cell("")]
+    for detector in detectors:
+        span = sum(1 for d, _, _ in columns if d == detector)
+        if span:
+            top.append(_Spanning(escape(detector), title="detector", span=span))
+    header: list[str | Cell] = [f'loss <span class="rk">{escape(metric)} {arrow(higher)}</span>']
+    for _detector, name, keys in columns:
+        sets_named = ", ".join(k.split("/")[1] for k in keys)
+        header.append(Cell(escape(name), "num", title=f"{metric} over: {sets_named}"))
+    best = {}
+    for detector, name, _ in columns:
+        means = [
+            values[(loss, detector, name)][0] for loss in order if (loss, detector, name) in values
+        ]
+        means = [m for m in means if not math.isnan(m)]
+        if len(means) > 1:
+            best[(detector, name)] = max(means) if higher else min(means)
+    body = []
+    for loss in order:
+        if not any((loss, d, n) in values for d, n, _ in columns):
+            continue
+        row = [Cell(loss_html(loss, papers))]
+        for detector, name, _ in columns:
+            mean, std, n = values.get((loss, detector, name), (math.nan, math.nan, 0))
+            css = "num best" if best.get((detector, name)) == mean else "num"
+            row.append(Cell(escape(number(mean)), css, title=f"± {number(std)} over {n} seeds"))
+        body.append(row)
+    return table_html(header, body, header_rows=[top])
+
+
+@dataclass
+class _Spanning(Cell):
+    """A cell spanning several columns."""
+
+    span: int = 1
+
+    def render(self, tag: str = "td") -> str:
+        return super().render(tag).replace(f"<{tag}", f'<{tag} colspan="{self.span}"', 1)
+
+
+def ood_html(table: GroupTable, results: Results, papers: dict[str, tuple[str, str]]) -> str:
+    """Every detector on near and far OOD (AUROC, FPR95), then per OOD set in a fold."""
+    rows = benchmark_rows(results.frame, (table.task, table.dataset, table.model))
+    _, sets = ood_sets(rows, "auroc")
+    every = sorted({s for found in sets.values() for s in found})
+    if not every:
+        return ""
+    near = [s for s in every if s in NEAR_OOD_SETS]
+    far = [s for s in every if s not in NEAR_OOD_SETS]
+    groups = [("near", near)] if near else []
+    if far:
+        groups.append(("far", far))
+    order = [str(loss) for loss in table.stats.index]
+    anchor = escape(f"ood-{table.name}")
+    parts = [
+        f'<h3 id="{anchor}">OOD detection per detector: near and far OOD</h3>',
+        '<p class="note">Mean over seeds, as OpenOOD (Zhang et al. 2023) reports them: '
+        f"<b>near</b> OOD is {escape(', '.join(near) or 'none')} (the unknown classes of the "
+        f"open-set split: same data, unseen classes), <b>far</b> OOD is "
+        f"{escape(', '.join(far) or 'none')} (noise and other data sets; a run's far value is "
+        "its mean over these sets). Every detector is post hoc (MSP, MaxLogit, Energy, "
+        "Mahalanobis, ViM; the headline is MSP on near OOD). Bold: the best loss for that "
+        "detector and set.</p>",
+    ]
+    for metric, higher in OOD_METRICS:
+        parts.append(ood_table_html(rows, metric, higher, groups, papers, order))
+    per_set = [(s, [s]) for s in every]
+    details = "".join(
+        ood_table_html(rows, metric, higher, per_set, papers, order)
+        for metric, higher in OOD_METRICS
+    )
+    parts.append(f"<details><summary>Every OOD set separately</summary>{details}</details>")
+    return "".join(parts)
+
+
+# -- the rest ------------------------------------------------------------------------------
 
 
 def _verdict_class(column: str, value: Any) -> str | None:
@@ -96,6 +728,104 @@ def _verdict_class(column: str, value: Any) -> str | None:
     if text.startswith("worse"):
         return "worse"
     return None
+
+
+#: paired-comparison columns shown by :func:`paired_frame` in their own format, or not at all
+_PAIRED_KNOWN = {
+    "benchmark", "task", "dataset", "model", "loss", "baseline", "headline",
+    "higher_is_better", "n", "seeds", "differences", "mean diff", "std diff", "t",
+    "t-test p", "wilcoxon", "wilcoxon p", "verdict",
+}  # fmt: skip
+
+
+def _p(value: Any) -> str:
+    """A p-value in 3 significant digits; ``–`` where no test was made."""
+    try:
+        return "–" if pd.isna(value) else f"{float(value):.3g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def paired_frame(board: Leaderboard) -> pd.DataFrame:
+    """The paired comparisons as text, rounded for reading: loss, benchmark, headline with
+    its direction, seeds, mean and per-seed differences, p-values (and any further column
+    the leaderboard adds, such as corrected p-values or intervals), verdict."""
+    paired = board.paired
+    out = pd.DataFrame(
+        {
+            "loss": paired["loss"],
+            "benchmark": paired["benchmark"],
+            "headline": [
+                f"{h} {arrow(bool(hib))}"
+                for h, hib in zip(paired["headline"], paired["higher_is_better"])
+            ],
+            "n": paired["n"].astype(int),
+            "mean diff": ["–" if pd.isna(v) else f"{v:+.{DECIMALS}f}" for v in paired["mean diff"]],
+            "per-seed diff": [
+                ", ".join(f"{s}: {x:+.{DECIMALS}f}" for s, x in zip(seeds, diffs))
+                for seeds, diffs in zip(paired["seeds"], paired["differences"])
+            ],
+            "t-test p": [_p(v) for v in paired["t-test p"]],
+            "wilcoxon p": [_p(v) for v in paired["wilcoxon p"]],
+        }
+    )
+    for column in paired.columns:
+        if column in _PAIRED_KNOWN:
+            continue
+        out[str(column)] = [
+            _p(v) if isinstance(v, (float, np.floating)) else interval_text(v)
+            for v in paired[column]
+        ]
+    out["verdict"] = paired["verdict"]
+    return out
+
+
+def paired_matrix_html(board: Leaderboard, papers: dict[str, tuple[str, str]]) -> str:
+    """The paired comparisons at a glance: loss x benchmark, the mean per-seed difference
+    from the baseline (positive = better), green where significantly better, red where
+    significantly worse (the verdict of the paired t-test)."""
+    paired = board.paired
+    labels = [t.label for t in board.tables if t.label in set(paired["benchmark"])]
+    order = [str(x) for x in board.overall["loss"] if str(x) in set(paired["loss"])]
+    cells = {(str(r["loss"]), str(r["benchmark"])): r for r in paired.to_dict(orient="records")}
+    header: list[str | Cell] = ["loss"]
+    for label in labels:
+        higher = bool(paired.loc[paired["benchmark"] == label, "higher_is_better"].iloc[0])
+        headline = str(paired.loc[paired["benchmark"] == label, "headline"].iloc[0])
+        header.append(
+            Cell(
+                f'{wrap_slashes(label)}<br><span class="rk">'
+                f"{metric_header(headline, higher, use_given=True)}</span>",
+                "heat",
+            )
+        )
+    rows = []
+    for loss in order:
+        row = [Cell(loss_html(loss, papers))]
+        for label in labels:
+            record = cells.get((loss, label))
+            if record is None:
+                row.append(Cell("–", "heat"))
+                continue
+            verdict = str(record["verdict"])
+            style = ""
+            if verdict.startswith("better"):
+                style = "background: hsl(120, 62%, 78%)"
+            elif verdict.startswith("worse"):
+                style = "background: hsl(0, 62%, 78%)"
+            mean = record["mean diff"]
+            shown = "–" if pd.isna(mean) else f"{mean:+.{DECIMALS}f}"
+            mark = " *" if style else ""
+            row.append(
+                Cell(
+                    escape(shown + mark),
+                    "heat",
+                    style,
+                    f"{verdict}; t-test p = {_p(record['t-test p'])}, n = {record['n']}",
+                )
+            )
+        rows.append(row)
+    return table_html(header, rows, table_id="paired-matrix")
 
 
 def _skipped_html(results: Results) -> str:
@@ -136,6 +866,26 @@ def header_text(results: Results, when: datetime | None = None) -> str:
     )
 
 
+#: benchmarks listed in the table of contents before they are folded away
+TOC_BENCHMARKS = 8
+
+
+def _toc(entries: list[tuple[str, str]], benchmarks: list[tuple[str, str]]) -> str:
+    """The table of contents: links to the sections, on one or two lines; past
+    :data:`TOC_BENCHMARKS` benchmarks their links fold into a list that opens on a click."""
+
+    def items(pairs: list[tuple[str, str]]) -> str:
+        return "".join(f'<li><a href="#{escape(a)}">{escape(t)}</a></li>' for a, t in pairs)
+
+    if len(benchmarks) <= TOC_BENCHMARKS:
+        return f'<nav aria-label="contents"><b>Contents:</b> <ol>{items(entries + benchmarks)}</ol></nav>'
+    return (
+        f'<nav aria-label="contents"><b>Contents:</b> <ol>{items(entries)}</ol>'
+        f"<details><summary>{len(benchmarks)} benchmarks</summary><ol>{items(benchmarks)}</ol>"
+        "</details></nav>"
+    )
+
+
 def render(
     board: Leaderboard,
     results: Results,
@@ -147,6 +897,18 @@ def render(
     by_benchmark: dict[str, list[Plot]] = {}
     for plot in plots:
         by_benchmark.setdefault(plot.benchmark, []).append(plot)
+    cd_plots = [p for p in by_benchmark.get("", []) if p.kind == "critical_difference"]
+    if cd_plots:
+        by_benchmark[""] = [p for p in by_benchmark[""] if p not in cd_plots]
+    losses = [str(x) for x in board.overall["loss"]] if "loss" in board.overall else []
+    papers = paper_urls(losses)
+    cd = critical_difference(board.tables)
+    notes = caveats(board, results)
+    toc = [("verdict", "Verdict"), ("paired", "Paired tests")]
+    if board.analysis:
+        toc.append(("analysis", "Representation analysis"))
+    toc_benchmarks = [(f"b-{t.name}", t.label) for t in board.tables]
+
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -155,23 +917,35 @@ def render(
         f"<style>{STYLE}</style></head><body>",
         "<h1>hem-bench leaderboard</h1>",
         f'<p class="note" id="summary">{escape(header_text(results, when))}</p>',
+        _toc(toc, toc_benchmarks),
+        general_caveat(notes, board.tables),
+        '<h2 id="verdict">Verdict: which loss is most general?</h2>',
+        '<p class="note">Losses sorted by mean rank over the benchmarks (1 = best; ties '
+        "share the average rank). Each cell: the loss's mean headline on that benchmark over "
+        "seeds, and its rank there (#), coloured "
+        '<span style="background: hsl(120, 62%, 78%)">&nbsp;best&nbsp;</span> to '
+        '<span style="background: hsl(0, 62%, 78%)">&nbsp;worst&nbsp;</span>. '
+        "The question of Spratling &amp; Schütt 2025 (arXiv:2501.12191): does one loss do "
+        "well on every task?</p>",
+        verdict_html(board, papers, cd),
+        cd_text(cd),
+        *[figure_html(p) for p in cd_plots],
         _skipped_html(results),
-        "<p>Is a loss a general-purpose replacement for cross-entropy? Each benchmark (task, "
-        "data set, model) trains the same model with the same recipe under every loss; the "
-        "tables show the mean ± sample standard deviation over seeds (n = seeds).</p>",
-        '<h2 id="overall">Overall: generality</h2>',
-        '<p class="note">Mean headline of each loss on each benchmark and its rank there '
-        "(1 = best; ties share the average rank). <em>mean rank</em> averages the ranks over "
-        "the benchmarks a loss was run on; <em>benchmarks</em> says on how many. Sorted by "
-        "mean rank: the most general loss first (the question of Spratling &amp; Schütt 2025, "
-        "arXiv:2501.12191).</p>",
-        html_table(board.overall_display()),
         f'<h2 id="paired">Paired comparisons against {escape(board.baseline)}</h2>',
-        '<p class="note">Per-seed differences of the headline for the seeds both losses have, '
-        "signed so that positive means better than the baseline. Two-sided paired t-test "
-        f"from 2 paired seeds, Wilcoxon signed-rank test from {WILCOXON_MIN_PAIRS}; verdicts "
-        f"at p &lt; {ALPHA}, not corrected for multiple comparisons.</p>",
-        html_table(board.paired_display(), _verdict_class)
+        '<p class="note">Per-seed differences of the headline for the seeds both losses '
+        "have, signed so that positive means better than the baseline. Two-sided paired "
+        f"t-test from 2 paired seeds, Wilcoxon signed-rank test from {WILCOXON_MIN_PAIRS}; "
+        f"verdicts at p &lt; {ALPHA}.</p>",
+        (
+            paired_matrix_html(board, papers)
+            + '<p class="note">Each cell: mean per-seed difference from '
+            f"{escape(board.baseline)}; * and colour: significantly "
+            '<span class="better">better</span> or <span class="worse">worse</span>. '
+            "Hover a cell for its p-value; every number is in the table below.</p>"
+            + "<details><summary>Every comparison: per-seed differences and p-values</summary>"
+            + html_table(paired_frame(board), _verdict_class, table_id="paired-details")
+            + "</details>"
+        )
         if len(board.paired)
         else "<p>No loss shares a benchmark with the baseline.</p>",
     ]
@@ -181,22 +955,27 @@ def render(
         parts.append(
             f'<p class="note">task {escape(table.task)}, data set {escape(table.dataset)}, '
             f"model {escape(table.model)}; headline {escape(table.headline)} "
-            f"({'higher' if table.higher_is_better else 'lower'} is better)</p>"
+            f"({'higher' if table.higher_is_better else 'lower'} is better); mean ± sample "
+            "std over seeds; bold: the best mean of a column.</p>"
         )
-        parts.append(html_table(table.display()))
-        parts.extend(figure_html(plot) for plot in by_benchmark.pop(table.label, []))
+        caveat = notes.get(table.label)
+        parts.append(caveat_html(caveat.notes(table.dataset) if caveat else []))
+        parts.append(group_table_html(table, papers))
+        if table.task == "ood":
+            parts.append(ood_html(table, results, papers))
+        parts.append(figures_html(by_benchmark.pop(table.label, [])))
     if board.analysis:
         parts.append('<h2 id="analysis">Representation analysis</h2>')
         parts.append(f'<p class="note">{escape(ANALYSIS_NOTE.replace("`", ""))}</p>')
         for table in board.analysis:
             parts.append(f'<h3 id="{escape(table.name)}">{escape(table.label)}</h3>')
-            parts.append(html_table(table.display()))
+            parts.append(group_table_html(table, papers))
     rest = [plot for group in by_benchmark.values() for plot in group]
     if rest:
         parts.append("<h2>Other plots</h2>")
-        parts.extend(figure_html(plot) for plot in rest)
+        parts.append(figures_html(rest))
     parts.append(
         '<p class="note">Generated by <code>hem-bench leaderboard</code>; self-contained '
-        "(no external resources).</p></body></html>"
+        "(no external resources; loss names link to their papers).</p></body></html>"
     )
     return "\n".join(part for part in parts if part) + "\n"

@@ -10,8 +10,8 @@ a warning (:class:`RecordWarning`), and the rest still aggregate:
 - ``schema``: a record of another ``schema_version`` (the fields may mean something else);
 - ``failed``: a failed run (it has no metrics);
 - ``invalid``: a file that is not valid JSON, or lacks the fields of a record;
-- ``duplicate``: a second run of the same (task, dataset, model, loss, seed) -- the same
-  experiment with another recipe, say; the one that finished last is kept.
+- ``duplicate``: a second run of the same experiment (the same protocol, loss, loss
+  parameters and seed); the one that finished last is kept.
 
 Columns of the frame: :data:`RUN_COLUMNS`, then one column per metric key (the union over
 runs; NaN where a run lacks the metric). A metric whose key is also a run column is stored
@@ -19,6 +19,12 @@ as ``metric:<key>``. Losses run with different parameter values (``hem`` with ``
 and ``margin=2``) are different entries of the comparison: their ``loss`` column holds the
 name with the parameters that differ, ``hem(margin=2.0)``; ``loss_name`` always holds the
 registry name.
+
+Runs are grouped by protocol (:mod:`hem_bench.results.protocols`): ``settings`` holds the
+run's protocol settings as sorted JSON, ``protocol`` the protocol's label
+(``classify/digits``, ``classify/digits (head=cosine)``), ``variant`` the loss label under
+its protocol (``ce(head=cosine)``) and ``main_protocol`` whether the protocol is the main
+one of its (task, dataset).
 
 pandas does the tabulation; nothing here is computed by hand beyond reading JSON.
 """
@@ -35,6 +41,7 @@ from typing import Any
 
 from hem_bench.config import SCHEMA_VERSION
 from hem_bench.errors import ConfigError
+from hem_bench.results.protocols import assign_protocols, protocol_settings, settings_text
 
 RECORD_NAME = "record.json"
 #: a file marking a folder as a results store of its own, left out when a folder above it
@@ -57,6 +64,10 @@ RUN_COLUMNS = (
     "higher_is_better",
     "finished_at",
     "path",
+    "settings",
+    "protocol",
+    "variant",
+    "main_protocol",
 )
 
 #: why a record was left out -> how the warning describes it
@@ -64,7 +75,7 @@ SKIP_REASONS = {
     "schema": "of another schema_version (this version of hem-bench reads {version})",
     "failed": "of failed runs",
     "invalid": "that could not be read",
-    "duplicate": "repeating a (task, dataset, model, loss, seed) already read (kept the latest)",
+    "duplicate": "repeating an experiment (protocol, loss, seed) already read (kept the latest)",
 }
 
 #: how many file names a warning lists before it says "and N more"
@@ -211,11 +222,42 @@ def record_row(record: dict[str, Any], path: Path) -> dict[str, Any]:
         "higher_is_better": bool(headline.get("higher_is_better", True)),
         "finished_at": str(record.get("finished_at") or ""),
         "path": str(path),
+        "settings": settings_text(protocol_settings(record)),
     }
+    _check_values(metrics)
     for key, number in metrics.items():
         key = str(key)
         row[f"metric:{key}" if key in RUN_COLUMNS else key] = _number(number)
     return row
+
+
+def _check_values(metrics: dict[str, Any]) -> None:
+    """Metrics must be finite numbers (a string or an infinity is a hand-edited or corrupt
+    record): else :class:`InvalidRecord` (the record is left out, the warning names it)."""
+    for key, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidRecord(f"metric {key!r} is not a number: {value!r}")
+        if math.isinf(value):
+            raise InvalidRecord(f"metric {key!r} is infinite")
+
+
+def _warn_unknown_tasks(frame, stacklevel: int = 3) -> None:
+    """One :class:`RecordWarning` naming the records of tasks this suite does not have
+    (kept: their runs are compared among themselves)."""
+    from hem_bench.recipes import TASKS
+
+    if not len(frame):
+        return
+    unknown = frame[~frame["task"].isin(list(TASKS))]
+    if len(unknown):
+        tasks = ", ".join(repr(t) for t in sorted(unknown["task"].unique()))
+        files = _describe([Skipped(Path(p), "", "") for p in unknown["path"]])
+        warnings.warn(
+            f"hem-bench: {len(unknown)} records of unknown tasks {tasks} (this version has "
+            f"{', '.join(sorted(TASKS))}): {files}",
+            RecordWarning,
+            stacklevel=stacklevel,
+        )
 
 
 def _loss_labels(frame) -> None:
@@ -259,6 +301,7 @@ def records_frame(rows: list[dict[str, Any]]):
         for column in metrics:
             frame[column] = frame[column].astype(float)
         _loss_labels(frame)
+        assign_protocols(frame)
     return frame.reset_index(drop=True)
 
 
@@ -292,8 +335,9 @@ def warn_skipped(skipped: list[Skipped], stacklevel: int = 3) -> None:
 
 
 def _drop_duplicates(frame, skipped: list[Skipped]):
-    """Keep one run per (task, dataset, model, loss, seed): the one that finished last."""
-    key = ["task", "dataset", "model", "loss", "seed"]
+    """Keep one run per experiment (task, dataset, protocol settings, loss, loss
+    parameters, seed): the one that finished last."""
+    key = ["task", "dataset", "settings", "loss_name", "loss_params", "seed"]
     ordered = frame.sort_values(["finished_at", "path"], kind="stable")
     dropped = ordered[ordered.duplicated(key, keep="last")]
     for _, row in dropped.iterrows():
@@ -340,8 +384,10 @@ def load_results(root: str | Path, warn: bool = True) -> Results:
     frame = records_frame(rows)
     if len(frame):
         frame = _drop_duplicates(frame, skipped)
+        assign_protocols(frame)
     if warn:
         warn_skipped(skipped)
+        _warn_unknown_tasks(frame)
     results = Results(root=root, frame=frame, found=len(paths), skipped=skipped)
     if not len(frame):
         counts = ", ".join(f"{n} {k}" for k, n in results.counts().items() if k != "used" and n)

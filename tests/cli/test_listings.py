@@ -105,7 +105,7 @@ def test_an_unknown_name_is_one_line_exit_2(capsys, command):
 def test_loss_details(capsys, monkeypatch):
     out = _out(capsys, monkeypatch, 80, "losses", "hem")
     info = loss_info("hem")
-    assert out.startswith(f"hem: {info.summary}")
+    assert " ".join(out.split()).startswith(f"hem: {info.summary}")
     assert info.paper.url in out and "A margin-based replacement for" in out
     assert "margin  float  1.0" in out
     assert "HEM" in out and "e_j" in out  # the docstring's formula

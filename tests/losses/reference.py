@@ -10,31 +10,76 @@ import math
 
 import numpy as np
 
+HEM_EPS = 1e-6
+
+
+def hem_errors(y: np.ndarray, t: int, margin: float) -> list[float]:
+    """The margin error of every class: max(0, y_j - y_t + margin), and 0 for the target."""
+    return [0.0 if j == t else max(0.0, y[j] - y[t] + margin) for j in range(len(y))]
+
+
+def hem_high(y: np.ndarray, t: int, margin: float) -> list[int]:
+    """K: the classes whose error is positive and at least the mean error over all C."""
+    errors = hem_errors(y, t, margin)
+    theta = sum(errors) / len(errors)
+    return [j for j, e in enumerate(errors) if e > 0 and e >= theta]
+
 
 def hem_example(y: np.ndarray, t: int, margin: float) -> float:
-    """HEM of one example, straight from the definition (Spratling & Schütt 2025)."""
-    errors = [max(0.0, y[j] - y[t] + margin) for j in range(len(y)) if j != t]
-    positive = [e for e in errors if e > 0]
-    if not positive:
-        return 0.0
-    mean = sum(positive) / len(positive)
-    high = [e for e in positive if e >= mean]
-    return sum(high) / len(high)
+    """HEM of one example as the authors' code defines it (Spratling & Schütt 2025):
+    the errors in K summed and divided by eps + |K|."""
+    errors = hem_errors(y, t, margin)
+    high = hem_high(y, t, margin)
+    return sum(errors[j] for j in high) / (HEM_EPS + len(high))
 
 
 def hem_grad_example(y: np.ndarray, t: int, margin: float) -> np.ndarray:
-    """Gradient of HEM for one example: 1/|H| on H, -1 on the target, 0 elsewhere."""
+    """Gradient of one example's HEM: 1/(eps+|K|) on K, -|K|/(eps+|K|) on the target."""
     grad = np.zeros(len(y))
-    errors = {j: max(0.0, y[j] - y[t] + margin) for j in range(len(y)) if j != t}
-    positive = {j: e for j, e in errors.items() if e > 0}
-    if not positive:
-        return grad
-    mean = sum(positive.values()) / len(positive)
-    high = [j for j, e in positive.items() if e >= mean]
+    high = hem_high(y, t, margin)
     for j in high:
-        grad[j] = 1.0 / len(high)
-    grad[t] = -1.0
+        grad[j] = 1.0 / (HEM_EPS + len(high))
+    grad[t] = -len(high) / (HEM_EPS + len(high))
     return grad
+
+
+def hem_batch(
+    rows: np.ndarray, targets: np.ndarray, margins, reduction: str, ignore_index: int = -100
+):
+    """HEM of a batch of rows (M, C), one example at a time: 'none' (0 where ignored), 'sum',
+    or 'mean' = sum / (eps + number of examples with a positive loss). ``margins`` is one
+    number or a per-class sequence (HEM+)."""
+    values = []
+    for y, t in zip(rows, targets):
+        t = int(t)
+        if t == ignore_index:
+            values.append(0.0)
+            continue
+        margin = margins[t] if np.ndim(margins) else margins
+        values.append(hem_example(y, t, margin))
+    values = np.array(values)
+    if reduction == "none":
+        return values
+    if reduction == "sum":
+        return values.sum()
+    return values.sum() / (HEM_EPS + sum(v > 0 for v in values))
+
+
+def hem_batch_grad(
+    rows: np.ndarray, targets: np.ndarray, margins, reduction: str, ignore_index: int = -100
+) -> np.ndarray:
+    """Gradient of 'sum' or 'mean' of :func:`hem_batch` (the count of examples with error is
+    a constant), one example at a time."""
+    grad = np.zeros_like(rows, dtype=np.float64)
+    positive = 0
+    for i, (y, t) in enumerate(zip(rows, targets)):
+        t = int(t)
+        if t == ignore_index:
+            continue
+        margin = margins[t] if np.ndim(margins) else margins
+        positive += hem_example(y, t, margin) > 0
+        grad[i] = hem_grad_example(y, t, margin)
+    return grad / (HEM_EPS + positive) if reduction == "mean" else grad
 
 
 def log_softmax(y: np.ndarray) -> np.ndarray:

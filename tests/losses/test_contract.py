@@ -27,6 +27,14 @@ def data(shape, seed=0):
     return y, t
 
 
+def mean_of(name, values: torch.Tensor) -> float:
+    """What the loss's 'mean' should be, from its 'none' values and its metadata: the mean
+    over the examples, or (HEM) the sum over the number of examples with positive loss."""
+    if loss_info(name).mean_over == "positive":
+        return values.sum().item() / (1e-6 + int((values > 0).sum()))
+    return values.mean().item()
+
+
 def test_registry_holds_the_losses_of_the_study():
     expected = {
         "hem",
@@ -77,7 +85,7 @@ def test_reductions(name):
     assert total.shape == () and mean.shape == ()
     assert total.item() == pytest.approx(loss_none.sum().item(), rel=1e-5)
     if loss_info(name).elementwise:
-        assert mean.item() == pytest.approx(loss_none.mean().item(), rel=1e-5)
+        assert mean.item() == pytest.approx(mean_of(name, loss_none), rel=1e-5)
 
 
 @pytest.mark.parametrize("name", LOSSES)
@@ -95,7 +103,7 @@ def test_claimed_segmentation_support_is_real(name):
         flat = loss(y.permute(0, 2, 3, 1).reshape(-1, 5), t.reshape(-1))
         np.testing.assert_allclose(values.reshape(-1), flat, rtol=1e-5, atol=1e-6)
         mean = build(name)(y, t)
-        assert mean.item() == pytest.approx(flat.mean().item(), rel=1e-5)
+        assert mean.item() == pytest.approx(mean_of(name, flat), rel=1e-5)
     else:
         assert values.shape == (2,)
 
@@ -118,6 +126,24 @@ def test_ignore_index_skips_entries(name):
         assert value.item() == pytest.approx(build(name)(kept, t[keep]).item(), rel=1e-5)
         none = build(name, ignore_index=255, reduction="none")(y, t_ignored)
         assert torch.all(none[~keep] == 0)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_logits_are_not_hidden(name, bad):
+    """A NaN or +inf logit never yields a finite loss: the loss is NaN (or inf), so the
+    training step's non-finite check stops the run; for the target's logit and another's."""
+    for position in (0, 1):
+        y, t = data((6, 5), seed=8)
+        t[2] = 0
+        y[2, position] = bad
+        value = build(name)(y, t)
+        assert not torch.isfinite(value), f"{name} gave {value.item()} for {bad} at {position}"
+        dense, dense_t = data((2, 5, 3, 3), seed=9)
+        dense_t[1, 2, 2] = 0
+        dense[1, position, 2, 2] = bad
+        value = build(name)(dense, dense_t) if loss_info(name).supports("segmentation") else None
+        assert value is None or not torch.isfinite(value)
 
 
 @pytest.mark.parametrize("name", LOSSES)

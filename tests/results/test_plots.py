@@ -13,9 +13,11 @@ from sklearn.metrics import roc_auc_score
 from hem_bench.results.leaderboard import group_tables
 from hem_bench.results.plots import (
     accuracy_matrix,
+    critical_difference_diagram,
     headline_bars,
     pooled_calibration,
     read_scores,
+    robust_accuracy_curves,
 )
 from hem_bench.results.store import load_results
 from tests.results.images import check_png
@@ -27,6 +29,7 @@ def test_every_plot_is_a_valid_image(board):
     paths = sorted((board.out / "plots").glob("*.png"))
     names = {p.stem for p in paths}
     assert names == {
+        "critical-difference",
         "headline-adversarial-digits",
         "headline-classify-digits",
         "headline-continual-split-digits",
@@ -94,3 +97,26 @@ def test_names_that_look_like_markup_are_drawn_as_text(tmp_path):
     (plot,) = headline_bars(group_tables(load_results(tmp_path).frame))
     check_png(plot.png)
     assert plot.save(tmp_path / "plots").read_bytes() == plot.png
+
+
+def test_a_curve_of_one_epsilon_is_left_out(tmp_path):
+    """Robust accuracy at a single epsilon is one point per loss: no curve is drawn; with
+    two epsilons it is."""
+    for loss in ("ce", "hem"):
+        metrics = {"robust_acc": 0.3, "robust_acc/pgd/0.1": 0.3, "robust_acc/fgsm/0.1": 0.4}
+        metrics["robust_acc/fgsm/0.2"] = 0.2
+        write(tmp_path, loss, record("adversarial", "digits", loss, 0, metrics, "robust_acc"))
+    plots = robust_accuracy_curves(load_results(tmp_path).frame)
+    assert [p.name for p in plots] == ["robust-adversarial-digits-fgsm"]
+
+
+def test_the_critical_difference_diagram_needs_two_benchmarks(tmp_path):
+    """One benchmark: no diagram; two: a real image."""
+    for loss, value in (("ce", 0.5), ("hem", 0.6), ("focal", 0.55)):
+        write(tmp_path, f"a-{loss}", record("ood", "digits", loss, 0, {"auroc": value}, "auroc"))
+    assert critical_difference_diagram(group_tables(load_results(tmp_path).frame)) == []
+    for loss, value in (("ce", 0.7), ("hem", 0.9), ("focal", 0.8)):
+        write(tmp_path, f"b-{loss}", record("classify", "digits", loss, 0, {"acc": value}, "acc"))
+    (plot,) = critical_difference_diagram(group_tables(load_results(tmp_path).frame))
+    check_png(plot.png, min_ink=0.01)
+    assert plot.name == "critical-difference" and plot.benchmark == ""

@@ -1,0 +1,281 @@
+"""Protocols: which runs of a results store may be compared with each other.
+
+A *protocol* is everything a run was trained and evaluated with except the loss, the loss's
+parameters and the seed: the task, the data set, the model, the head, dropout, the training
+recipe (epochs, batch size, learning rate, weight decay, momentum, augmentation), the
+precision and the task's options. Runs of different protocols are never averaged, ranked
+or tested against each other: a benchmark of the leaderboard is one protocol.
+
+Settings that do not change what is computed (where files go, the data folder, whether to
+download, progress bars, plugin files, devices, the evaluation batch size) and the recipe's
+description text are not part of a protocol.
+
+Within one (task, data set), several protocols are told apart by the settings in which they
+differ. One of them is the *main* protocol of the (task, data set): the one that uses the
+task's recipe (:mod:`hem_bench.recipes`) and the run defaults in the settings where the
+protocols differ, or when none or several do, the one with the most losses, then the most
+runs, then the first in sorted order. The main protocol keeps the plain label
+``task/dataset``; another one is labelled by how it differs from the main one,
+``classify/digits (head=cosine)``, and so are the loss variants run under it,
+``ce(head=cosine)`` (the same labels ``hem-bench analyze`` gives). The generality ranking
+of the leaderboard uses the main protocols only.
+
+Nothing here is statistics; the grouping is plain Python over the records' ``config``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+#: configuration fields that are not part of a protocol (they do not change what is
+#: computed, or are carried elsewhere: the loss, its parameters, the seed)
+NOT_PROTOCOL = (
+    "task",
+    "dataset",
+    "loss",
+    "loss_params",
+    "seed",
+    "out",
+    "data_dir",
+    "download",
+    "verify",
+    "plugins",
+    "progress",
+    "devices",
+    "accelerator",
+    "strategy",
+    "eval_batch_size",
+    "recipe_source",
+)
+
+#: the run defaults of the settings that no recipe sets (hem_bench.config.RunConfig)
+RUN_DEFAULTS = {"head": "linear", "dropout": 0.0, "final_l2": 0.0, "precision": "32-true"}
+
+
+def protocol_settings(record: dict[str, Any]) -> dict[str, Any]:
+    """The protocol settings of one record, flat: the configuration's fields that define
+    the experiment, with the task options inlined (a task option named like a run setting
+    is prefixed ``option.``). The record's ``model`` field is always one of them."""
+    config = record.get("config")
+    config = dict(config) if isinstance(config, dict) else {}
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if key in NOT_PROTOCOL or key == "task_options":
+            continue
+        flat[str(key)] = value
+    options = config.get("task_options")
+    if isinstance(options, dict):
+        for key, value in options.items():
+            flat[f"option.{key}" if key in flat else str(key)] = value
+    flat["model"] = str(record.get("model") or config.get("model") or "")
+    return flat
+
+
+def settings_text(settings: dict[str, Any]) -> str:
+    """The canonical text of a protocol's settings (sorted JSON), the key of a protocol."""
+    return json.dumps(settings, sort_keys=True, default=str)
+
+
+def format_value(value: Any) -> str:
+    """A setting's value as it is shown in a label: ``0.05``, ``cosine``, ``true``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return repr(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def format_settings(settings: dict[str, Any]) -> str:
+    """``k=v, k=v`` in key order."""
+    return ", ".join(f"{k}={format_value(settings[k])}" for k in sorted(settings))
+
+
+def recipe_defaults(task: str, dataset: str) -> dict[str, Any]:
+    """The protocol settings a run of ``task`` on ``dataset`` has by default: the run
+    defaults, the task's recipe for the data set and its options' defaults. Empty for a
+    task or data set this version does not know."""
+    from dataclasses import asdict
+
+    try:
+        from hem_bench.recipes import task_spec, with_recipe
+
+        spec = task_spec(task)
+        recipe = with_recipe(spec, dataset)
+    except Exception:  # noqa: BLE001 - an unknown task or data set has no defaults
+        return {}
+    out = dict(RUN_DEFAULTS)
+    out.update({k: v for k, v in asdict(recipe).items() if k not in NOT_PROTOCOL + ("source",)})
+    for key, option in spec.options.items():
+        out[f"option.{key}" if key in out else key] = option.default
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two setting values are equal (numbers by value: 1 == 1.0)."""
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
+    if numbers:
+        return float(a) == float(b)
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+def differing_keys(settings: list[dict[str, Any]]) -> list[str]:
+    """The keys whose values are not the same in every one of ``settings`` (a key that
+    some lack counts as differing)."""
+    keys = sorted({k for s in settings for k in s})
+    out = []
+    for key in keys:
+        values = [s.get(key, _MISSING) for s in settings]
+        if any(not _same(values[0], v) for v in values[1:]):
+            out.append(key)
+    return out
+
+
+_MISSING = "<not set>"
+
+
+def assign_protocols(frame) -> None:
+    """Fill the frame's ``protocol``, ``variant`` and ``main_protocol`` columns from its
+    ``task``, ``dataset``, ``settings`` and ``loss`` columns (see the module docstring).
+
+    ``protocol`` is the label of the run's protocol, unique per protocol; ``variant`` the
+    loss label under it (``loss`` plus the settings in which the protocol differs from the
+    main one); ``main_protocol`` whether the protocol is its (task, data set)'s main one."""
+    if not len(frame):
+        return
+    frame["protocol"] = ""
+    frame["variant"] = frame["loss"]
+    frame["main_protocol"] = True
+    for (task, dataset), rows in frame.groupby(["task", "dataset"], sort=True):
+        texts = sorted(rows["settings"].unique())
+        label = f"{task}/{dataset}"
+        if len(texts) == 1:
+            frame.loc[rows.index, "protocol"] = label
+            continue
+        settings = {text: json.loads(text) for text in texts}
+        differ = differing_keys(list(settings.values()))
+
+        main = _main_of(rows, settings, differ, recipe_defaults(str(task), str(dataset)))
+        labels = {}
+        for text in texts:
+            if text == main:
+                labels[text] = (label, "")
+                continue
+            own = settings[text]
+            shown = {
+                k: own.get(k, _MISSING)
+                for k in differ
+                if not _same(own.get(k, _MISSING), settings[main].get(k, _MISSING))
+            }
+            detail = format_settings(shown)
+            labels[text] = (f"{label} ({detail})", detail)
+        for text, (name, detail) in labels.items():
+            selected = rows.index[rows["settings"] == text]
+            frame.loc[selected, "protocol"] = name
+            frame.loc[selected, "main_protocol"] = text == main
+            if detail:
+                frame.loc[selected, "variant"] = [
+                    _variant(loss, detail) for loss in frame.loc[selected, "loss"]
+                ]
+
+
+def _main_of(rows, settings: dict[str, dict], differ: list[str], defaults: dict) -> str:
+    """The main protocol among ``settings`` (text -> settings) of one (task, dataset): the
+    one at the recipe's values in every differing setting, then the most losses, then the
+    most runs, then the first in sorted order."""
+
+    def at_recipe(text: str) -> bool:
+        values = settings[text]
+        return bool(defaults) and all(
+            key in defaults and _same(values.get(key, _MISSING), defaults[key]) for key in differ
+        )
+
+    def order(text: str) -> tuple[int, int, int, str]:
+        runs = rows[rows["settings"] == text]
+        return (-int(at_recipe(text)), -runs["loss"].nunique(), -len(runs), text)
+
+    return min(settings, key=order)
+
+
+def _variant(loss: str, detail: str) -> str:
+    """``loss`` with ``detail`` added inside its parentheses: ``ce`` -> ``ce(head=cosine)``,
+    ``focal(gamma=3.0)`` -> ``focal(gamma=3.0, head=cosine)``."""
+    if loss.endswith(")") and "(" in loss:
+        return f"{loss[:-1]}, {detail})"
+    return f"{loss}({detail})"
+
+
+def protocol_table(frame):
+    """One row per protocol: its label, task, data set, whether it is main, the settings
+    that distinguish it from the main protocol of its (task, data set), the settings in
+    which it departs from the task's recipe, and how many losses, seeds and runs it holds.
+    Sorted by task, data set, main first, then label."""
+    import pandas as pd
+
+    rows = []
+    for name, runs in frame.groupby("protocol", sort=True):
+        first = runs.iloc[0]
+        settings = json.loads(first["settings"])
+        defaults = recipe_defaults(str(first["task"]), str(first["dataset"]))
+        off_recipe = {
+            k: v for k, v in settings.items() if k in defaults and not _same(v, defaults[k])
+        }
+        main = bool(first["main_protocol"])
+        distinct = ""
+        if not main:
+            label = f"{first['task']}/{first['dataset']} ("
+            distinct = str(name)[len(label) : -1] if str(name).startswith(label) else ""
+        rows.append(
+            {
+                "protocol": str(name),
+                "task": str(first["task"]),
+                "dataset": str(first["dataset"]),
+                "main": main,
+                "distinguished by": distinct,
+                "differs from the recipe": format_settings(off_recipe),
+                "losses": int(runs["loss"].nunique()),
+                "seeds": int(runs["seed"].nunique()),
+                "runs": len(runs),
+                "settings": settings,
+            }
+        )
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "protocol",
+            "task",
+            "dataset",
+            "main",
+            "distinguished by",
+            "differs from the recipe",
+            "losses",
+            "seeds",
+            "runs",
+            "settings",
+        ],
+    )
+    if len(out):
+        out["order"] = ~out["main"]
+        out = out.sort_values(["task", "dataset", "order", "protocol"]).drop(columns="order")
+    return out.reset_index(drop=True)
+
+
+def lr_only_groups(frame) -> list[list[str]]:
+    """Sets of protocols (labels, by decreasing learning rate) of one (task, data set)
+    that differ in the learning rate ``lr`` and in nothing else; the learning-rate
+    sensitivity table is made for each."""
+    groups = []
+    for _, rows in frame.groupby(["task", "dataset"], sort=True):
+        by_rest: dict[str, list[tuple[float, str]]] = {}
+        for (protocol, text), _runs in rows.groupby(["protocol", "settings"], sort=True):
+            settings = json.loads(text)
+            if "lr" not in settings:
+                continue
+            rest = settings_text({k: v for k, v in settings.items() if k != "lr"})
+            by_rest.setdefault(rest, []).append((float(settings["lr"]), str(protocol)))
+        for members in by_rest.values():
+            if len(members) > 1:
+                groups.append([p for _, p in sorted(members, reverse=True)])
+    return groups
