@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hem_bench.errors import ConfigError
+from hem_bench.errors import ConfigError, suggest
 
 SCHEMA_VERSION = 1
 PRECISIONS = ("32-true", "32", "64-true", "64", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
@@ -29,7 +29,11 @@ STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_notebook", "ddp_find_unused_param
 #: ``compile`` and ``channels_last`` stay in it: they change how reductions and kernels
 #: round, so their metrics differ in the last digits, and a record must never pass for a
 #: run of other settings.
-NOT_IN_RUN_ID = ("out", "data_dir", "download", "plugins", "progress", "verify")
+NOT_IN_RUN_ID = ("out", "data_dir", "download", "plugins", "progress", "verify", "loggers")
+#: fields written by ``--print-config`` that are recomputed on reading (a file may hold them)
+DERIVED = ("recipe_source",)
+#: Lightning loggers a run can write to (``--logger``); ``csv`` needs no extra package
+LOGGERS = ("csv", "tensorboard", "wandb", "mlflow")
 #: seeds Lightning and numpy accept (0 .. 2**32 - 1)
 MAX_SEED = 2**32 - 1
 #: the largest float32 (hyper-parameters are used as float32 tensors)
@@ -76,6 +80,10 @@ class RunConfig(BaseModel):
     #: CPU threads of torch (None: torch's default here); part of the run id, since results
     #: computed on the CPU depend on how reductions are split between threads
     threads: int | None = Field(None, ge=1, le=1024)
+    momentum: float | None = Field(None, ge=0.0, lt=1.0)
+    crop_padding: int | None = Field(None, ge=0)
+    flip: bool | None = None
+    eval_batch_size: int | None = Field(None, ge=1)
     precision: str = "32-true"
     accelerator: str = "auto"
     devices: int | str = 1
@@ -88,6 +96,16 @@ class RunConfig(BaseModel):
     task_options: dict[str, Any] = Field(default_factory=dict)
     plugins: list[str] = Field(default_factory=list)
     progress: bool = True
+    loggers: list[str] = Field(default_factory=lambda: ["csv"])
+
+    @field_validator("loggers")
+    @classmethod
+    def _loggers(cls, value: list[str]) -> list[str]:
+        names = [str(v) for v in value]
+        for name in names:
+            if name not in LOGGERS:
+                raise ValueError(f"unknown logger {name!r}; accepted: {', '.join(LOGGERS)}")
+        return list(dict.fromkeys(names))
 
     @field_validator(*NUMBER_FIELDS, mode="before", check_fields=False)
     @classmethod
@@ -180,6 +198,8 @@ class RunConfig(BaseModel):
         values: dict[str, Any] = {}
         if file is not None:
             values.update(read_yaml(file))
+            for key in DERIVED:  # written by --print-config; recomputed by resolve()
+                values.pop(key, None)
         for key, value in (overrides or {}).items():
             if key in ("loss_params", "task_options") and key in values:
                 values[key] = {**values[key], **value}
@@ -211,6 +231,10 @@ class RunConfig(BaseModel):
             batch_size=self.batch_size,
             lr=self.lr,
             weight_decay=self.weight_decay,
+            momentum=self.momentum,
+            crop_padding=self.crop_padding,
+            flip=self.flip,
+            eval_batch_size=self.eval_batch_size,
         )
         info = loss_info(self.loss)
         if not info.supports(spec.kind):
@@ -245,11 +269,11 @@ class RunConfig(BaseModel):
                 "task_options": options,
                 "loss_params": {**info.params, **self.loss_params},
                 "threads": self.threads or _default_threads(),
+                "momentum": recipe.momentum,
+                "crop_padding": recipe.crop_padding,
+                "flip": recipe.flip,
+                "eval_batch_size": recipe.eval_batch_size,
             },
-            momentum=recipe.momentum,
-            crop_padding=recipe.crop_padding,
-            flip=recipe.flip,
-            eval_batch_size=recipe.eval_batch_size,
             recipe_source=recipe.source,
         )
 
@@ -351,16 +375,27 @@ def validated(values: dict[str, Any]) -> RunConfig:
     try:
         return RunConfig(**values)
     except ValidationError as exc:
-        messages = []
+        messages, unknown = [], []
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
             flag = FLAG_NAMES.get(field, "--" + field.replace("_", "-"))
             if error["type"] == "extra_forbidden":
-                accepted = ", ".join(sorted(RunConfig.model_fields))
-                messages.append(f"unknown setting {field!r} (accepted: {accepted})")
+                unknown.append(repr(field))
                 continue
             message = error["msg"].removeprefix("Value error, ")
             messages.append(f"{flag} {error.get('input')!r}: {message}")
+        if unknown:  # the accepted settings are listed once, however many are unknown
+            names = sorted([*RunConfig.model_fields, *DERIVED])
+            hints = "".join(
+                suggest(name.strip("'"), names, n=1).rstrip("?") + f" for {name}?"
+                for name in unknown
+                if suggest(name.strip("'"), names, n=1)
+            )
+            plural = "s" if len(unknown) > 1 else ""
+            messages.append(
+                f"unknown setting{plural} {', '.join(unknown)} (accepted: {', '.join(names)})"
+                + hints
+            )
         raise ConfigError("; ".join(messages)) from None
 
 

@@ -325,3 +325,44 @@ def with_recipe(spec: TaskSpec, dataset: str, **changes: Any) -> Recipe:
     """The task's recipe for ``dataset`` with ``changes`` applied (``None`` values ignored)."""
     recipe = spec.recipe(dataset)
     return replace(recipe, **{k: v for k, v in changes.items() if v is not None})
+
+
+#: what each task option accepts, shown by ``hem-bench tasks NAME`` beside its type and
+#: default (the tasks check these values when a run starts)
+OPTION_RANGES: dict[str, dict[str, str]] = {
+    "classify": {
+        "corruptions": "all, none, or names from hem_bench.datamodules.corruptions",
+        "severities": "integers 1-5, comma-separated",
+        "classes": "class indices and ranges, e.g. 0-5 or 0,2,4",
+    },
+    "ood": {
+        "known": ">= 0, fewer than the classes",
+        "ood_sets": "image classification data sets other than the training one",
+        "noise_count": ">= 1",
+    },
+    "adversarial": {
+        "attacks": "fgsm, pgd, autoattack (any of them)",
+        "norm": "linf or l2",
+        "eps": "numbers >= 0 or fractions like 8/255, comma-separated",
+        "headline_eps": "one of eps",
+        "pgd_steps": ">= 1",
+        "pgd_step_size": "a number > 0 or a fraction; empty: 2.5 eps / steps",
+        "autoattack_n": ">= 0",
+        "autoattack_eps": "headline or all",
+        "adv_train": "empty, pgd or trades (trades: norm linf)",
+        "adv_train_steps": ">= 1",
+        "trades_beta": ">= 0",
+    },
+    "imbalanced": {"ratio": "0 or >= 1", "kind": "exp or step"},
+    "segmentation": {
+        "scenes": "train=N,val=N,test=N",
+        "size": "S or H,W in pixels (digit scenes: square)",
+        "val_fraction": "0 to 1",
+        "num_workers": ">= 0",
+    },
+    "continual": {
+        "buffer": ">= 0 (0: no replay)",
+        "experiences": "0 or 1 to the number of classes",
+        "shuffle": "true or false",
+    },
+}

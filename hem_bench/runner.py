@@ -1,11 +1,12 @@
-"""One run, from a resolved configuration to a run record (the path of DESIGN.md).
+"""One run, from a resolved configuration to a run record (the path of docs/design.md).
 
 config -> task spec -> DataModule (+ the task's split) -> loss (class counts injected) ->
 model -> LightningModule -> lightning.Trainer -> run record, written atomically into the
 run folder ``<out>/<task>-<dataset>-<loss>-seed<seed>-<run id>/``, which also holds the
-resolved configuration (``config.yaml``), Lightning's logs (CSV; TensorBoard when
-installed), the last checkpoint (``checkpoints/last.ckpt``, for ``--resume``) and the
-trained weights (``model.pt``, a plain state dict).
+resolved configuration (``config.yaml``), Lightning's logs (CSV by default; TensorBoard,
+W&B or MLflow with ``--logger``, see :mod:`hem_bench.loggers`), the last checkpoint
+(``checkpoints/last.ckpt``, for ``--resume``) and the trained weights (``model.pt``, a plain
+state dict).
 
 Reliability: a run folder is claimed by a lock file (``.lock``, created atomically, holding
 the owner's PID and host); a second process finds it held and stops, and a lock left by a
@@ -31,6 +32,8 @@ from typing import Any
 from hem_bench.atomic import atomic_path
 from hem_bench.config import ResolvedConfig, to_yaml
 from hem_bench.errors import ConfigError, HemBenchError
+from hem_bench.loggers import log_results, make_loggers
+from hem_bench.progress import compact_progress_bar
 from hem_bench.recipes import task_spec
 from hem_bench.results.record import RECORD_NAME, make_record, now, read_record, write_json_atomic
 
@@ -375,16 +378,11 @@ def trim_csv_log(run_dir: Path, last_epoch: int) -> None:
     write_atomic(path, text.getvalue())
 
 
-def build_trainer(config: ResolvedConfig, run_dir: Path):
+def build_trainer(config: ResolvedConfig, run_dir: Path, loggers: list | None = None):
     import lightning as L
 
-    loggers = [_appending_csv_logger(run_dir)]
-    try:
-        from lightning.pytorch.loggers import TensorBoardLogger
-
-        loggers.append(TensorBoardLogger(save_dir=str(run_dir), name="logs", version="tensorboard"))
-    except (ImportError, ModuleNotFoundError):
-        pass
+    if loggers is None:
+        loggers = make_loggers(config, run_dir, csv_logger=_appending_csv_logger)
     checkpoint = _last_checkpoint_callback(run_dir / "checkpoints" / "last.ckpt")
     accelerator = "gpu" if config.accelerator == "cuda" else config.accelerator
     return L.Trainer(
@@ -396,8 +394,8 @@ def build_trainer(config: ResolvedConfig, run_dir: Path):
         # CPU kernels are deterministic for a fixed seed as they are; torch's deterministic mode
         # would switch convolutions to slow reference kernels (30x here)
         deterministic=False,
-        logger=loggers,
-        callbacks=[checkpoint],
+        logger=loggers or False,
+        callbacks=[checkpoint, *([compact_progress_bar()] if config.progress else [])],
         enable_checkpointing=False,
         plugins=[_atomic_checkpoint_io()],
         enable_progress_bar=config.progress,
@@ -490,6 +488,7 @@ def _run_claimed(config: ResolvedConfig, resume: bool) -> tuple[dict[str, Any], 
 
     last = run_dir / "checkpoints" / "last.ckpt"
     procedure = load_object(spec.procedure)
+    loggers = make_loggers(config, run_dir, csv_logger=_appending_csv_logger)
     _interrupted.clear()
     try:
         timings.update(
@@ -497,7 +496,7 @@ def _run_claimed(config: ResolvedConfig, resume: bool) -> tuple[dict[str, Any], 
                 config,
                 task,
                 datamodule,
-                lambda: build_trainer(config, run_dir),
+                lambda: build_trainer(config, run_dir, loggers),
                 last if resume and last.is_file() else None,
             )
         )
@@ -544,6 +543,8 @@ def _run_claimed(config: ResolvedConfig, resume: bool) -> tuple[dict[str, Any], 
         torch.save(task.model.state_dict(), run_dir / "model.pt")
         _save_artifacts(task.artifacts, run_dir)
         write_json_atomic(record_path, record)
+        # after the record is written: the record never hinges on a logger
+        log_results(loggers, config, record["metrics"])
     return record, record_path
 
 

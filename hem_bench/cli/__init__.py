@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tasks": ("tasks", "list the tasks with their default data, model, recipe and headline"),
     "losses": ("losses", "list the losses in the registry, with their papers and parameters"),
     "datasets": ("datasets", "list the data sets: embedded ones and those read from --data-dir"),
+    "models": ("models", "list the models: built-in ones, timm/<name> and smp/<arch>:<encoder>"),
     "analyze": ("analyze", "representation analysis: class separation, CKA, transfer"),
     "leaderboard": ("leaderboard", "tables and an HTML report from many runs"),
 }

@@ -1,6 +1,9 @@
 """``hem-bench analyze``: representation analysis of trained runs (Kornblith et al. 2021):
 class separation R², layer-by-layer CKA within and between losses, and linear-probe
 transfer to held-out classes. The work is done by :mod:`hem_bench.analysis.study`.
+
+Run records are only read unless ``--write-records`` is given: an analysis does not change
+what a run recorded behind the user's back.
 """
 
 from __future__ import annotations
@@ -53,9 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG heatmaps")
     parser.add_argument(
-        "--no-records",
+        "--write-records",
         action="store_true",
-        help="do not write the results into the runs' record.json",
+        help="also write the results into the analysed runs' record.json (a top-level "
+        "'analysis' and two metrics the leaderboard shows); by default records are only read",
+    )
+    parser.add_argument(  # the former opt-out, now the default; kept so old commands work
+        "--no-records", action="store_true", help=argparse.SUPPRESS
     )
     parser.add_argument(
         "--format", choices=FORMATS, default="table", help="summary output format (default: table)"
@@ -81,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         batch_size=args.batch_size,
         plots=not args.no_plots,
-        update_records=not args.no_records,
+        update_records=args.write_records and not args.no_records,
         log=lambda message: print(message, file=sys.stderr),
     )
     rows = [

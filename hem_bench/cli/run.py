@@ -126,6 +126,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     output.add_argument("--no-progress", action="store_true", help="no progress bar")
     output.add_argument(
+        "--logger",
+        action="append",
+        choices=("csv", "tensorboard", "wandb", "mlflow"),
+        metavar="NAME",
+        help="experiment logger: csv (default), tensorboard, wandb (offline unless WANDB_MODE "
+        "says otherwise) or mlflow (MLFLOW_TRACKING_URI, else <out>/mlruns); repeatable",
+    )
+    output.add_argument(
         "--plugin",
         action="append",
         default=[],
@@ -150,28 +158,41 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
         values["plugins"] = list(args.plugin)
     if args.no_progress:
         values["progress"] = False
+    if getattr(args, "logger", None):
+        values["loggers"] = list(args.logger)
     return values
 
 
 def resolve(args: argparse.Namespace):
     """The resolved configuration of ``args``; raises :class:`ConfigError` on bad input."""
+    return resolve_settings(args.config, overrides_from(args))
+
+
+def resolve_settings(config_file: str | None, overrides: dict[str, Any]):
+    """The resolved configuration of a settings file (optional) and ``overrides``, with
+    every check of the command line (also used by :func:`hem_bench.run`)."""
     from hem_bench.config import RunConfig
     from hem_bench.losses import check_loss_params, parse_loss_params
     from hem_bench.models import check_model_name
     from hem_bench.plugins import load_plugin_files
 
-    config = RunConfig.from_sources(args.config, overrides_from(args))
+    config = RunConfig.from_sources(config_file, overrides)
     load_plugin_files(config.plugins)
-    if config.loss_params:
-        config.loss_params = parse_loss_params(
-            config.loss, {k: str(v) for k, v in config.loss_params.items()}
+    if config.loss_params:  # None (a parameter left unset, as a config file writes it) stays
+        params = config.loss_params
+        parsed = parse_loss_params(
+            config.loss, {k: str(v) for k, v in params.items() if v is not None}
         )
+        config.loss_params = {k: parsed.get(k) for k in params}
     resolved = config.resolve()
     check_loss_params(resolved.loss, resolved.loss_params)
     from hem_bench.recipes import task_spec
 
     check_model_name(resolved.model, task_spec(resolved.task).kind)
     _check_accelerator(resolved.accelerator)
+    from hem_bench.loggers import check_loggers
+
+    check_loggers(resolved.loggers)
     return resolved
 
 
@@ -231,6 +252,50 @@ def summary_rows(record: dict) -> list[dict[str, str]]:
     ]
 
 
+def summary_notes(record: dict) -> list[str]:
+    """Lines that say how to read the summary's signs (continual learning: BWT and
+    forgetting, whose sign flips when replay improves old experiences)."""
+    metrics = record.get("metrics", {})
+    if "bwt" not in metrics or "forgetting" not in metrics:
+        return []
+    bwt, forgetting = metrics["bwt"], metrics["forgetting"]
+    if bwt < 0:
+        bwt_text = (
+            f"bwt {bwt:+.4f} < 0: old experiences ended {-bwt:.4f} less accurate, on average, "
+            "than just after they were learnt (they were forgotten)"
+        )
+    else:
+        bwt_text = (
+            f"bwt {bwt:+.4f} >= 0: positive backward transfer: old experiences ended at least "
+            "as accurate as just after they were learnt (later training, with replay, "
+            "helped them)"
+        )
+    if forgetting > 0:
+        forget_text = (
+            f"forgetting {forgetting:.4f} > 0: each old experience's final accuracy is that "
+            "much below its best, on average"
+        )
+    else:
+        forget_text = (
+            f"forgetting {forgetting:.4f} <= 0: no old experience ended below its best "
+            "accuracy (lower is better; negative means it kept improving)"
+        )
+    return [bwt_text, forget_text]
+
+
+def summary_title(record: dict, width: int | None = None) -> str:
+    """One line naming the run (task, data, model, loss, seed), cut at a word boundary to
+    the terminal's width (at most 100 columns) rather than wrapped inside the table."""
+    from hem_bench.cli._listing import fit
+    from hem_bench.cli._listing import width as terminal_width
+
+    title = (
+        f"{record['task']} / {record['dataset']} / {record['loss']} / seed {record['seed']}"
+        f" / {record.get('model', '')}"
+    )
+    return fit(title, min(100, width or terminal_width()))
+
+
 def _already_completed(resolved) -> None:
     print(
         f"hem-bench run: already completed (run {resolved.run_id}); use --force to run again",
@@ -239,6 +304,9 @@ def _already_completed(resolved) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import textwrap
+
+    from hem_bench.cli._listing import width
     from hem_bench.cli._output import print_rows
     from hem_bench.config import to_yaml
 
@@ -272,7 +340,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not _is_global_zero():  # other DDP processes: rank 0 reports
         return 0
-    title = f"{record['task']} / {record['dataset']} / {record['loss']} (seed {record['seed']})"
-    print_rows(summary_rows(record), ["metric", "value"], "table", title=title)
+    print(summary_title(record))
+    print_rows(summary_rows(record), ["metric", "value"], "table")
+    for note in summary_notes(record):
+        print(textwrap.fill(note, min(100, width()), subsequent_indent="  "))
     print(f"record: {path}")
     return 0

@@ -13,7 +13,7 @@ pixel and mean class accuracy; Dice 1945 / Sørensen 1948 for the Dice score):
 - ``iou/<c>`` = TP / (TP + FP + FN), for every class present in the prediction or the
   target (a class absent from both has no IoU and is left out);
 - ``miou``: the mean of those IoUs — over classes present in prediction or target, so a
-  class that neither occurs nor is predicted does not count (REFERENCES.md);
+  class that neither occurs nor is predicted does not count (its IoU would be 0/0);
 - ``pixel_acc`` = Σ_c TP / number of pixels counted;
 - ``mean_class_acc``: the mean over classes present in the target of TP / (TP + FN);
 - ``dice``: the mean over classes present in prediction or target of 2TP / (2TP + FP + FN).

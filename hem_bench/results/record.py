@@ -4,7 +4,7 @@ A record holds ``schema_version``, ``run_id``, ``status`` ("completed" or "faile
 ``task``, ``dataset``, ``model``, ``loss``, ``loss_params``, ``seed``, ``config`` (the whole
 resolved configuration), ``metrics`` (a flat mapping of lowercase '/'-separated keys to
 floats), ``headline`` (``{"name", "value", "higher_is_better"}``), ``timings`` (seconds),
-``env`` (versions and devices), ``started_at`` and ``finished_at`` (UTC, ISO 8601), and
+``env`` (versions of the packages, devices, git commit: :mod:`hem_bench.env`), ``started_at`` and ``finished_at`` (UTC, ISO 8601), and
 ``error`` for a failed run. Records are written to a temporary file in the same folder and
 renamed into place: a crashed run leaves no half record, and parallel workers never write
 the same file.
@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from hem_bench.atomic import write_atomic
 from hem_bench.config import SCHEMA_VERSION, ResolvedConfig
+from hem_bench.env import environment  # noqa: F401  (re-exported: records' ``env``)
 
 RECORD_NAME = "record.json"
 STATUSES = ("completed", "failed")
@@ -33,31 +33,6 @@ def now() -> str:
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write ``data`` as JSON to ``path`` through a temporary file and a rename."""
     write_atomic(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=True), sync=True)
-
-
-def environment() -> dict[str, Any]:
-    """Versions and devices, for the record."""
-    import lightning
-    import torch
-
-    import hem_bench
-
-    env = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "hem_bench": hem_bench.__version__,
-        "torch": torch.__version__,
-        "lightning": lightning.__version__,
-        "cpu_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
-    try:
-        from hem_bench.losses.hem import kernel_available
-
-        env["hem_kernel"] = kernel_available()
-    except ImportError:  # pragma: no cover
-        pass
-    return env
 
 
 def clean_metrics(metrics: dict[str, Any]) -> dict[str, float]:

@@ -49,7 +49,8 @@ def analysed(tmp_path_factory):
         assert main([*TRAIN, "--loss", loss, "--out", str(results)]) == 0
     before = copy.deepcopy(records(results))
     out = results / "report"
-    assert main(["analyze", "--results", str(results), "--out", str(out)]) == 0
+    args = ["analyze", "--results", str(results), "--out", str(out), "--write-records"]
+    assert main(args) == 0
     return results, out, before, records(results)
 
 
@@ -153,11 +154,19 @@ def test_a_run_without_held_out_classes_has_no_transfer(tmp_path):
     args = ["run", "--task", "classify", "--task-option", "corruptions=none"]
     args += ["--max-epochs", "1", "--no-progress", "--loss", "ce", "--out", str(tmp_path)]
     assert main(args) == 0
+    (path,) = tmp_path.glob("*/record.json")
+    written = path.read_bytes()
     assert main(["analyze", "--results", str(tmp_path), "--no-plots", "--format", "json"]) == 0
     (summary,) = rows(tmp_path / "analysis" / "summary.csv")
     assert summary["transfer_acc"] == "" and "held-out" in summary["note"]
+    assert path.read_bytes() == written  # without --write-records the record is only read
+    analyze = ["analyze", "--results", str(tmp_path), "--no-plots", "--write-records"]
+    assert main([*analyze, "--format", "json"]) == 0
     (record,) = records(tmp_path).values()
     assert "analysis/transfer_acc" not in record["metrics"]
+    assert record["metrics"]["analysis/class_separation"] == pytest.approx(
+        float(summary["class_separation"])
+    )
     assert record["analysis"]["transfer_acc"] is None
     assert -1.0 < record["metrics"]["analysis/class_separation"] <= 1.0
 

@@ -1,4 +1,4 @@
-"""The call contract of DESIGN.md, checked for every loss in the registry, and the claims
+"""The call contract of docs/design.md, checked for every loss in the registry, and the claims
 each loss's metadata makes (tasks, class counts, defaults)."""
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ def record(
     model: str = "digits-cnn",
     **fields: Any,
 ) -> dict[str, Any]:
-    """A completed record of the current schema with the fields of DESIGN.md."""
+    """A completed record of the current schema with the fields of docs/design.md."""
     out = {
         "schema_version": SCHEMA_VERSION,
         "run_id": f"{task}-{dataset}-{loss}-{seed}",

@@ -1,0 +1,107 @@
+"""Provenance of a run, for its record's ``env``: versions of the interpreter, of every
+package the run relies on, the devices, and the source commit when run from a checkout.
+
+``packages`` lists the installed distributions this project requires (read from its own
+metadata, so it follows ``pyproject.toml``: timm, torchattacks, pytorch-ood,
+segmentation-models-pytorch, ...), plus the optional ones a run used (its loggers). The git
+commit is read with ``git rev-parse HEAD`` when the imported package lives in a git work
+tree (an editable install of a checkout); ``git_dirty`` says whether tracked files differ
+from that commit. An installed wheel has no commit; the version then identifies it.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import subprocess
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+DISTRIBUTION = "hem-bench"
+#: packages a run may use beyond the requirements (recorded when installed)
+OPTIONAL = ("tensorboard", "wandb", "mlflow-skinny", "mlflow")
+
+
+def _requirement_names() -> list[str]:
+    try:
+        requires = metadata.requires(DISTRIBUTION) or []
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        requires = []
+    names = []
+    for line in requires:
+        if "extra ==" in line:  # test tools and optional loggers are added below if present
+            continue
+        name = re.split(r"[\s\[<>=!~;(]", line, maxsplit=1)[0]
+        if name:
+            names.append(name)
+    return names
+
+
+def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """``{distribution: version}`` for the project's requirements and ``extra``, sorted,
+    leaving out what is not installed."""
+    versions = {}
+    for name in sorted({*_requirement_names(), *OPTIONAL, *extra}, key=str.lower):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+@lru_cache(maxsize=1)
+def git_state() -> dict[str, Any]:
+    """``{"git_commit": sha, "git_dirty": bool}`` when this package is in a git checkout,
+    else ``{}``."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return {}
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    if not re.fullmatch(r"[0-9a-f]{40}", commit):
+        return {}
+    return {"git_commit": commit, "git_dirty": bool(status.strip())}
+
+
+def environment() -> dict[str, Any]:
+    """Versions, devices and source commit, for the record."""
+    import lightning
+    import torch
+
+    import hem_bench
+
+    env = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "hem_bench": hem_bench.__version__,
+        "torch": torch.__version__,
+        "lightning": lightning.__version__,
+        "cpu_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        **git_state(),
+        "packages": package_versions(),
+    }
+    try:
+        from hem_bench.losses.hem import kernel_available
+
+        env["hem_kernel"] = kernel_available()
+    except ImportError:  # pragma: no cover
+        pass
+    return env
