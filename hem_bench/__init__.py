@@ -10,8 +10,8 @@ The Python interface (see :mod:`hem_bench.api`)::
     frame = hem_bench.load_results("results")
 
 The package is import-light on purpose: `import hem_bench` (and `hem-bench --help`) does not
-import torch or lightning; :mod:`hem_bench.api` is imported the first time one of its
-functions is used. The loss registry lives in :mod:`hem_bench.losses`.
+import torch or lightning; the functions of :mod:`hem_bench.api` import them when first
+called. The loss registry lives in :mod:`hem_bench.losses`.
 """
 
 from __future__ import annotations
@@ -20,16 +20,9 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-#: functions of :mod:`hem_bench.api`, reached as ``hem_bench.<name>``
-_API = (
-    "create_loss",
-    "list_datasets",
-    "list_losses",
-    "list_models",
-    "list_tasks",
-    "load_results",
-    "run",
-)
+#: functions of :mod:`hem_bench.api`, reached as ``hem_bench.<name>`` (the module itself
+#: imports nothing heavy at the top: torch comes with the first call)
+from hem_bench.api import __all__ as _API  # noqa: E402
 
 __all__ = ["__version__", *_API]
 

@@ -87,8 +87,13 @@ def check_inputs(
     return logits, target.masked_fill(~valid, 0) if fill_ignored else target, valid
 
 
-def reduce_loss(per_example: Tensor, valid: Tensor | None, reduction: str) -> Tensor:
-    """Apply ``reduction`` to per-example values, skipping entries where ``valid`` is False."""
+def reduce_loss(
+    per_example: Tensor, valid: Tensor | None, reduction: str, *, over_positive: bool = False
+) -> Tensor:
+    """Apply ``reduction`` to per-example values, skipping entries where ``valid`` is False.
+
+    With ``over_positive`` (HEM, as its authors define it) 'mean' is the sum divided by
+    1e-6 + the number of values above 0, a count that is a constant for the gradient."""
     if valid is not None:
         per_example = per_example.masked_fill(~valid, 0.0)
     if reduction == "none":
@@ -96,6 +101,8 @@ def reduce_loss(per_example: Tensor, valid: Tensor | None, reduction: str) -> Te
     total = per_example.sum()
     if reduction == "sum":
         return total
+    if over_positive:
+        return total / (1e-6 + (per_example.detach() > 0).sum())
     if valid is None:
         return total / max(per_example.numel(), 1)
     return total / valid.sum().clamp_min(1)

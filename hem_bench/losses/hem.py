@@ -34,6 +34,7 @@ from hem_bench.losses._base import (
     ClassificationLoss,
     check_inputs,
     check_positive,
+    reduce_loss,
 )
 from hem_bench.losses._registry import register_loss
 from hem_bench.losses.info import LossInfo, Paper
@@ -51,7 +52,8 @@ HEM_PAPER = Paper(
     url="https://arxiv.org/abs/2501.12191",
 )
 
-#: ε of the authors' code, in |K| + ε and in the count of examples with error + ε
+#: ε of the authors' code, in |K| + ε (and in the count of examples with error + ε, in
+#: :func:`hem_bench.losses._base.reduce_loss`)
 EPS = 1e-6
 
 #: what HEM's 'mean' divides by, said wherever the losses are listed
@@ -221,20 +223,6 @@ class _HEMKernelFunction(torch.autograd.Function):
         return grad, None, None, None, None, None
 
 
-def reduce_hem(per_example: Tensor, valid: Tensor | None, reduction: str) -> Tensor:
-    """HEM's reductions: 'none' (0 where ignored), 'sum', and 'mean' = Σ ℓ_i / (ε + P) with P
-    the number of examples (pixels) whose loss is positive (a constant for the gradient)."""
-    if valid is not None:
-        per_example = per_example.masked_fill(~valid, 0.0)
-    if reduction == "none":
-        return per_example
-    total = per_example.sum()
-    if reduction == "sum":
-        return total
-    positive = (per_example.detach() > 0).sum()
-    return total / (EPS + positive)
-
-
 def _hem(
     logits: Tensor,
     target: Tensor,
@@ -265,7 +253,7 @@ def _hem(
         per_example = compiled(logits, target, per_margin)
     else:
         per_example = _HEMTorchFunction.apply(logits, target, per_margin)
-    return reduce_hem(per_example, valid, reduction)
+    return reduce_loss(per_example, valid, reduction, over_positive=True)
 
 
 def hem_loss(

@@ -199,14 +199,15 @@ def format_interval(low: float, high: float) -> str:
     return f"[{format_number(low)}, {format_number(high)}]"
 
 
-def format_mean_std(mean: float, std: float, n: int, seeds: int | None = None) -> str:
+def format_mean_std(mean: float, std: float, n: int, seeds: int | None = None, fmt=None) -> str:
     """``mean ± std`` (the std left out for one seed); ``(n=k)`` appended when the metric
     has fewer values than the loss has seeds; ``–`` when there is no value."""
     if n == 0 or math.isnan(mean):
         return "–"
-    text = format_number(mean)
+    fmt = fmt or format_number
+    text = fmt(mean)
     if n > 1 and not math.isnan(std):
-        text += f" ± {format_number(std)}"
+        text += f" ± {fmt(std)}"
     if seeds is not None and n < seeds:
         text += f" (n={n})"
     return text

@@ -53,6 +53,7 @@ from hem_bench.results.leaderboard import (
     GroupTable,
     Leaderboard,
     benchmark_rows,
+    format_mean_std,
     rank_values,
 )
 from hem_bench.results.plots import CriticalDifference, Plot, critical_difference
@@ -140,16 +141,8 @@ def number(value: Any, decimals: int = DECIMALS) -> str:
 
 
 def mean_std(mean: float, std: float, n: int, seeds: int | None = None) -> str:
-    """``mean ± std`` rounded for reading; the std left out for one value, ``(n=k)`` added
-    when a metric has fewer values than the loss has seeds."""
-    if n == 0 or math.isnan(mean):
-        return "–"
-    text = number(mean)
-    if n > 1 and not math.isnan(std):
-        text += f" ± {number(std)}"
-    if seeds is not None and n < seeds:
-        text += f" (n={n})"
-    return text
+    """``mean ± std`` rounded for reading (see :func:`leaderboard.format_mean_std`)."""
+    return format_mean_std(mean, std, n, seeds, fmt=number)
 
 
 def direction(metric: str) -> bool | None:
