@@ -47,6 +47,12 @@ NOT_PROTOCOL = (
     "strategy",
     "eval_batch_size",
     "recipe_source",
+    # how the same network is executed and logged: runs that differ only here are repeats of
+    # one experiment (their metrics agree up to rounding), not different protocols
+    "threads",
+    "compile",
+    "channels_last",
+    "loggers",
 )
 
 #: the run defaults of the settings that no recipe sets (hem_bench.config.RunConfig)
