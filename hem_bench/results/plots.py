@@ -487,9 +487,12 @@ def critical_difference(
     tables: list[GroupTable], alpha: float = ALPHA
 ) -> CriticalDifference | None:
     """The critical-difference comparison of the losses run on every benchmark; None when
-    fewer than two losses or two benchmarks remain."""
+    fewer than two losses or two benchmarks remain. Only the main protocol of each task and
+    data set counts, as in the overall ranking (another protocol, e.g. a learning-rate arm,
+    names its losses by its settings)."""
     from scipy.stats import friedmanchisquare
 
+    tables = [t for t in tables if getattr(t, "main", True)]
     if len(tables) < 2:
         return None
     present = [set(t.stats.index[t.stats[f"{t.headline} mean"].notna()]) for t in tables]
@@ -598,7 +601,11 @@ def critical_difference_diagram(tables: list[GroupTable]) -> list[Plot]:
 
 
 def all_plots(frame: pd.DataFrame, tables: list[GroupTable]) -> list[Plot]:
-    """Every plot the runs allow, with one colour per loss throughout."""
+    """Every plot the runs allow, with one colour per loss throughout. Runs are drawn by
+    their loss variant (``ce(head=cosine)``) where the frame has one, so runs of different
+    protocols are never drawn as one loss."""
+    if "variant" in frame:
+        frame = frame.assign(loss=frame["variant"])
     colours = loss_colours(list(frame["loss"]))
     return [
         *critical_difference_diagram(tables),
