@@ -28,7 +28,8 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def leaderboard(session: nox.Session) -> None:
     """Make the example leaderboard again: the embedded grid (runs whose record exists are
-    kept; delete results/example/runs/ first for a clean run), then its tables and report."""
+    kept; delete results/example/runs/ first for a clean run), the representation analysis
+    of its classify runs (written into their records), then its tables and report."""
     session.install("-e", ".[test]")
     session.run(
         "hem-bench",
@@ -40,6 +41,18 @@ def leaderboard(session: nox.Session) -> None:
         "--no-progress",
         "--out",
         "results/example/runs",
+    )
+    session.run(
+        "hem-bench",
+        "analyze",
+        "--results",
+        "results/example/runs",
+        "--task",
+        "classify",
+        "--write-records",
+        "--no-plots",
+        "--out",
+        session.create_tmp(),
     )
     session.run(
         "hem-bench",
