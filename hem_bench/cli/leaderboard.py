@@ -264,9 +264,7 @@ def run(args: argparse.Namespace) -> int:
     if "png" in formats or "html" in formats:
         from hem_bench.results.plots import all_plots
 
-        # each loss variant is its own entry of the plots (runs of another protocol are
-        # never drawn as the same loss)
-        plots = all_plots(results.frame.assign(loss=results.frame["variant"]), board.tables)
+        plots = all_plots(results.frame, board.tables)  # drawn by loss variant
     if "md" in formats:
         written.append(write_atomic(out / "leaderboard.md", markdown_document(board, header)))
         if update_readme(out / "README.md", board):

@@ -128,6 +128,9 @@ class _HEMTorchFunction(torch.autograd.Function):
         return grad, None, None
 
 
+_COMPILED = None
+
+
 def _compiled_ops():
     """``hem_per_example_ops`` compiled by ``torch.compile`` (dynamic shapes), or ``None``."""
     global _COMPILED
@@ -137,9 +140,6 @@ def _compiled_ops():
         except Exception:  # pragma: no cover - depends on the installation
             _COMPILED = False
     return _COMPILED or None
-
-
-_COMPILED = None
 
 
 def compile_enabled(device: torch.device) -> bool:
