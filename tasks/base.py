@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics.aggregation import CatMetric
 
+from hem_bench.allocator import release_free_memory
 from hem_bench.datamodules.loading import tensor_loader
 
 
@@ -182,6 +183,12 @@ class ClassificationTask(L.LightningModule):
             s if hasattr(s, "batch_sampler") else tensor_loader(s, self.data.eval_batch_size, False)
             for s in sets.values()
         ]
+
+    def on_test_batch_start(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        if batch_idx == 0 and dataloader_idx > 0:
+            # a new evaluation set: what the previous one freed goes back to the system, so
+            # that memory stays flat however many sets are evaluated (see hem_bench.allocator)
+            release_free_memory()
 
     def on_test_start(self) -> None:
         names = ["logits", "labels"] + (["features"] if self.needs_features else [])
