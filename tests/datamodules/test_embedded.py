@@ -119,3 +119,41 @@ def test_datasets_command(capsys):
         and rows["digit-scenes"]["input"] == "1x32x32"
     )
     assert set(rows) == set(available_datasets())
+
+
+def _compose_one_digit_at_a_time(digits, count, seed, canvas=32, low=10, high=16, most=3):
+    """Scenes as the docstring of compose_scenes describes them, resizing each digit as it
+    is drawn (the same random draws, in the same order)."""
+    import torch.nn.functional as F
+
+    from hem_bench.datamodules.digits import FOREGROUND
+
+    gen = torch.Generator().manual_seed(seed)
+    images = torch.zeros(count, 1, canvas, canvas)
+    masks = torch.zeros(count, canvas, canvas, dtype=torch.long)
+    sources = digits.float_images()
+    for i in range(count):
+        for _ in range(int(torch.randint(1, most + 1, (1,), generator=gen))):
+            k = int(torch.randint(len(digits), (1,), generator=gen))
+            size = int(torch.randint(low, high + 1, (1,), generator=gen))
+            top = int(torch.randint(0, canvas - size + 1, (1,), generator=gen))
+            left = int(torch.randint(0, canvas - size + 1, (1,), generator=gen))
+            digit = F.interpolate(sources[k : k + 1], size=(size, size), mode="bilinear")
+            digit = digit[0, 0].clamp(0.0, 1.0)
+            for y in range(size):
+                for x in range(size):
+                    if digit[y, x] > FOREGROUND:
+                        images[i, 0, top + y, left + x] = digit[y, x]
+                        masks[i, top + y, left + x] = int(digits.labels[k]) + 1
+    return (images * 255).round().to(torch.uint8), masks
+
+
+@pytest.mark.parametrize("seed,canvas", [(0, 32), (7, 24)])
+def test_scenes_equal_digits_resized_one_at_a_time(seed, canvas):
+    from hem_bench.datamodules.digits import compose_scenes, load_digits_data
+
+    digits = load_digits_data(None, False, seed=seed).train
+    scenes = compose_scenes(digits, 40, seed, canvas=canvas, min_scale=10, max_scale=16)
+    images, masks = _compose_one_digit_at_a_time(digits, 40, seed, canvas=canvas)
+    assert torch.equal(scenes.images, images)
+    assert torch.equal(scenes.labels, masks)
