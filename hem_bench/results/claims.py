@@ -41,7 +41,6 @@ Nothing here is statistics written by hand beyond :mod:`hem_bench.results.stats`
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -405,13 +404,13 @@ def _layer_item(rows: pd.DataFrame) -> dict:
     from scipy import stats
 
     from hem_bench.results.leaderboard import ALPHA
+    from hem_bench.results.record import InvalidRecord, read_record
 
     first, last, seen = [], [], set()
     for _, run in rows.iterrows():
         try:
-            with open(run["path"], encoding="utf-8") as handle:
-                analysis = json.load(handle).get("analysis") or {}
-        except (OSError, ValueError):
+            analysis = read_record(run["path"]).extras.get("analysis") or {}
+        except InvalidRecord:
             continue
         layers = analysis.get("layers") or []
         label = analysis.get("label", run["loss"])
