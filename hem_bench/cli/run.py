@@ -172,19 +172,11 @@ def resolve_settings(config_file: str | None, overrides: dict[str, Any]):
     """The resolved configuration of a settings file (optional) and ``overrides``, with
     every check of the command line (also used by :func:`hem_bench.run`)."""
     from hem_bench.config import RunConfig
-    from hem_bench.losses import check_loss_params, parse_loss_params
+    from hem_bench.losses import check_loss_params
     from hem_bench.models import check_model_name
-    from hem_bench.plugins import load_plugin_files
 
     config = RunConfig.from_sources(config_file, overrides)
-    load_plugin_files(config.plugins)
-    if config.loss_params:  # None (a parameter left unset, as a config file writes it) stays
-        params = config.loss_params
-        parsed = parse_loss_params(
-            config.loss, {k: str(v) for k, v in params.items() if v is not None}
-        )
-        config.loss_params = {k: parsed.get(k) for k in params}
-    resolved = config.resolve()
+    resolved = config.resolve()  # loss parameters checked and typed by the loss's model
     check_loss_params(resolved.loss, resolved.loss_params)
     from hem_bench.recipes import task_spec
 
