@@ -165,14 +165,6 @@ def hem_claims(hem: str = "hem", ce: str = "ce") -> list[Claim]:
 COLUMNS = ["claim", "source", "what the grid shows", "holds here?"]
 
 
-@dataclass
-class _Test:
-    """One test of the family: its description, p-value, and how to read it."""
-
-    p: float
-    describe: Any  # callable(corrected p) -> (text, verdict)
-
-
 def _main_protocol(frame: pd.DataFrame, task: str, losses: tuple[str, ...]) -> str | None:
     """The main protocol of ``task`` (the first data set, sorted) where every one of
     ``losses`` ran; None when there is none."""
