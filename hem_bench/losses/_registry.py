@@ -121,7 +121,10 @@ def _params_model(
 
 
 _PARAMS_CONFIG = ConfigDict(
-    extra="forbid", arbitrary_types_allowed=True, coerce_numbers_to_str=True
+    extra="forbid",
+    arbitrary_types_allowed=True,  # a default of any type: checked with isinstance
+    coerce_numbers_to_str=True,  # a text parameter given a number in YAML: its text
+    protected_namespaces=(),  # a parameter may be called model_...
 )
 
 
