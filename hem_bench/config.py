@@ -210,7 +210,7 @@ class RunConfig(BaseModel):
     def resolve(self) -> ResolvedConfig:
         """Fill in the task's defaults and check every name against its registry."""
         from hem_bench.datamodules.base import dataset_info
-        from hem_bench.losses import loss_info
+        from hem_bench.losses import loss_info, parse_loss_params
         from hem_bench.plugins import load_plugin_files
         from hem_bench.recipes import task_spec, with_recipe
 
@@ -242,12 +242,7 @@ class RunConfig(BaseModel):
                 f"loss {self.loss!r} cannot serve task {self.task!r}: it supports "
                 f"{', '.join(sorted(info.tasks))}, the task needs {spec.kind}"
             )
-        unknown = sorted(set(self.loss_params) - set(info.params))
-        if unknown:
-            accepted = ", ".join(f"{k} (default {v!r})" for k, v in info.params.items()) or "none"
-            raise ConfigError(
-                f"loss {self.loss!r} has no parameter {unknown[0]!r}; its parameters: {accepted}"
-            )
+        loss_params = parse_loss_params(self.loss, self.loss_params)  # checked and typed
         options = {name: option.default for name, option in spec.options.items()}
         for key, value in self.task_options.items():
             if key not in spec.options:
@@ -267,7 +262,7 @@ class RunConfig(BaseModel):
                 "lr": recipe.lr,
                 "weight_decay": recipe.weight_decay,
                 "task_options": options,
-                "loss_params": {**info.params, **self.loss_params},
+                "loss_params": {**info.params, **loss_params},
                 "threads": self.threads or _default_threads(),
                 "momentum": recipe.momentum,
                 "crop_padding": recipe.crop_padding,

@@ -35,7 +35,14 @@ from hem_bench.errors import ConfigError, HemBenchError
 from hem_bench.loggers import log_results, make_loggers
 from hem_bench.progress import compact_progress_bar
 from hem_bench.recipes import task_spec
-from hem_bench.results.record import RECORD_NAME, make_record, now, read_record, write_json_atomic
+from hem_bench.results.record import (
+    RECORD_NAME,
+    InvalidRecord,
+    make_record,
+    now,
+    read_record,
+    write_record,
+)
 
 
 class RunFailed(RuntimeError):
@@ -164,10 +171,10 @@ def existing_record(config: ResolvedConfig) -> dict | None:
     if path.is_file():
         try:
             record = read_record(path)
-        except (OSError, ValueError):
+        except InvalidRecord:  # unreadable, or of another schema version: not this run's
             return None
-        if record.get("status") == "completed" and record.get("run_id") == config.run_id:
-            return record
+        if record.status == "completed" and record.run_id == config.run_id:
+            return record.data()
     return None
 
 
@@ -523,7 +530,7 @@ def _run_claimed(config: ResolvedConfig, resume: bool) -> tuple[dict[str, Any], 
                 record = make_record(
                     config, "failed", {}, spec.headline, timings, started_at, error=message
                 )
-                write_json_atomic(record_path, record)
+                write_record(record_path, record)
             else:  # a completed record is never replaced by a failed one
                 message += f" (the completed record {record_path} is kept)"
         raise RunFailed(message, record_path) from exc
@@ -542,10 +549,10 @@ def _run_claimed(config: ResolvedConfig, resume: bool) -> tuple[dict[str, Any], 
         (run_dir / "error.log").unlink(missing_ok=True)  # left by an earlier failed attempt
         torch.save(task.model.state_dict(), run_dir / "model.pt")
         _save_artifacts(task.artifacts, run_dir)
-        write_json_atomic(record_path, record)
+        write_record(record_path, record)
         # after the record is written: the record never hinges on a logger
-        log_results(loggers, config, record["metrics"])
-    return record, record_path
+        log_results(loggers, config, record.metrics)
+    return record.data(), record_path
 
 
 def _save_artifacts(artifacts: dict[str, Any], run_dir: Path) -> None:

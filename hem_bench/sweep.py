@@ -287,7 +287,7 @@ def execute(config_values: dict[str, Any]) -> dict[str, Any]:
 
 def _write_failed_record(config: ResolvedConfig, message: str, trace: str) -> None:
     from hem_bench.recipes import task_spec
-    from hem_bench.results.record import RECORD_NAME, make_record, now, write_json_atomic
+    from hem_bench.results.record import RECORD_NAME, make_record, now, write_record
     from hem_bench.runner import existing_record
 
     if existing_record(config) is not None:  # a completed record is never replaced
@@ -298,7 +298,7 @@ def _write_failed_record(config: ResolvedConfig, message: str, trace: str) -> No
     record = make_record(
         config, "failed", {}, task_spec(config.task).headline, {}, now(), error=message
     )
-    write_json_atomic(run_dir / RECORD_NAME, record)
+    write_record(run_dir / RECORD_NAME, record)
 
 
 Progress = Callable[[SweepRun, dict[str, int]], None]

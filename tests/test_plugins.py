@@ -46,6 +46,16 @@ CHECK_LOSS = textwrap.dedent(
     y, t = torch.randn(6, 4), torch.tensor([0, 1, 2, 3, 0, 1])
     loss = get_loss("{name}", factor=3.0)
     assert abs(loss(y, t).item() - 3.0 * F.cross_entropy(y, t).item()) < 1e-5
+    # the parameter model derived from the plugin's signature types and checks values
+    from hem_bench.losses import parse_loss_params
+    assert parse_loss_params("{name}", {{"factor": "3"}}) == {{"factor": 3.0}}
+    try:
+        get_loss("{name}", factor="three")
+    except ValueError as exc:
+        assert "loss parameter factor='three' of '{name}' must be of type float" in str(exc)
+        assert "Its parameters: factor (default 2.0)" in str(exc)
+    else:
+        raise AssertionError("factor='three' was accepted")
     print("ok")
     """
 )
@@ -162,3 +172,75 @@ def test_broken_entry_point_warns_and_builtins_keep_working(tmp_path):
     assert "could not load loss plugin 'broken-loss'" in proc.stderr
     rows = _losses_json(proc)
     assert "broken-loss" not in rows and "hem" in rows
+
+
+TYPED_PLUGIN = textwrap.dedent(
+    '''
+    """A loss whose parameters are typed by its signature, one with a range."""
+    from typing import Annotated
+
+    import torch.nn.functional as F
+    from pydantic import Field
+
+    from hem_bench.losses import ClassificationLoss, register_loss
+
+
+    @register_loss("typed-ce")
+    class TypedCE(ClassificationLoss):
+        """Cross-entropy times ``scale``, ``steps`` times, optionally halved."""
+
+        def __init__(
+            self,
+            scale: Annotated[float, Field(gt=0)] = 1.0,
+            steps: int = 1,
+            halve: bool = False,
+            note=None,
+            reduction="mean",
+            ignore_index=-100,
+        ):
+            super().__init__(reduction=reduction, ignore_index=ignore_index)
+            self.factor = scale * steps * (0.5 if halve else 1.0)
+
+        def per_example(self, logits, target):
+            return self.factor * F.cross_entropy(logits, target, reduction="none")
+    '''
+)
+
+
+def test_plugin_loss_parameters_are_checked_by_its_signature(tmp_path):
+    """--loss-param and configuration files are typed and checked by the model derived
+    from the plugin's constructor: types, the range of an Annotated field, one message."""
+    plugin = tmp_path / "typed.py"
+    plugin.write_text(TYPED_PLUGIN)
+    base = ["run", "--plugin", str(plugin), "--loss", "typed-ce", "--print-config"]
+    good = run_cli(
+        *base,
+        *("--loss-param", "scale=2", "--loss-param", "steps=3", "--loss-param", "halve=yes"),
+        cwd=tmp_path,
+    )
+    assert good.returncode == 0, good.stderr
+    import yaml
+
+    printed = yaml.safe_load(good.stdout)
+    assert printed["loss_params"] == {"scale": 2.0, "steps": 3, "halve": True, "note": None}
+    # the printed configuration runs as a file: the same values, typed the same way
+    (tmp_path / "config.yaml").write_text(good.stdout)
+    again = run_cli(
+        "run", "--config", str(tmp_path / "config.yaml"), "--print-config", cwd=tmp_path
+    )
+    assert again.returncode == 0, again.stderr
+    assert yaml.safe_load(again.stdout)["loss_params"] == printed["loss_params"]
+    accepted = (
+        "Its parameters: scale (default 1.0), steps (default 1), halve (default False), "
+        "note (default None); every loss also takes reduction and ignore_index."
+    )
+    for flag, message in (
+        ("steps=2.5", "loss parameter steps='2.5' of 'typed-ce' must be of type int. "),
+        ("halve=maybe", "loss parameter halve='maybe' of 'typed-ce' must be of type bool. "),
+        ("scale=0", "loss parameter scale='0' of 'typed-ce' must be greater than 0. "),
+        ("scal=2", "loss 'typed-ce' has no parameter 'scal'. Did you mean 'scale'? "),
+    ):
+        proc = run_cli(*base, "--loss-param", flag, cwd=tmp_path)
+        assert proc.returncode == 2, proc.stdout
+        assert message + accepted in proc.stderr
+        assert "Traceback" not in proc.stderr

@@ -44,7 +44,7 @@ from hem_bench.analysis.probe import linear_probe
 from hem_bench.analysis.separation import class_separation
 from hem_bench.atomic import write_atomic
 from hem_bench.errors import ConfigError, HemBenchError, suggest
-from hem_bench.results.record import RECORD_NAME, now, read_record, write_json_atomic
+from hem_bench.results.record import RECORD_NAME, InvalidRecord, now, read_record, write_record
 from hem_bench.results.store import find_record_files
 
 #: the flat metrics this analysis adds to a record's ``metrics``
@@ -93,18 +93,20 @@ def find_runs(results: Path, task: str, losses: Sequence[str] | None = None) -> 
     for path in find_record_files(results):
         try:
             record = read_record(path)
-        except (OSError, ValueError) as exc:
-            warnings.warn(f"hem-bench: skipping unreadable record {path}: {exc}", stacklevel=2)
+        except InvalidRecord as exc:
+            warnings.warn(
+                f"hem-bench: skipping unreadable record {path}: {exc.reason}", stacklevel=2
+            )
             continue
-        if not isinstance(record, dict) or record.get("status") != "completed":
+        if record.status != "completed":
             continue
-        tasks_seen.add(str(record.get("task")))
-        if record.get("task") != task:
+        tasks_seen.add(record.task)
+        if record.task != task:
             continue
-        if not isinstance(record.get("config"), dict) or "loss" not in record:
+        if record.config is None:
             warnings.warn(f"hem-bench: skipping {path}: the record has no config", stacklevel=2)
             continue
-        runs.append(Run(path.parent, record))
+        runs.append(Run(path.parent, record.data()))
     if not runs:
         found = f"; completed runs found for: {', '.join(sorted(tasks_seen))}" if tasks_seen else ""
         raise ConfigError(f"no completed runs of task {task!r} in {str(results)!r}{found}")
@@ -299,17 +301,17 @@ def update_record(run: Run, analysis: dict[str, Any]) -> None:
     ``analysis/...`` metrics), re-reading the file first and changing nothing else."""
     path = run.path / RECORD_NAME
     record = read_record(path)
-    if record.get("run_id") != run.run_id:
+    if record.run_id != run.run_id:
         warnings.warn(f"hem-bench: {path} changed during the analysis; not updated", stacklevel=2)
         return
-    record["analysis"] = _safe(analysis)
-    metrics = record.setdefault("metrics", {})
+    record.analysis = _safe(analysis)
+    metrics = record.metrics
     for key in METRIC_KEYS:
         metrics.pop(key, None)
     metrics["analysis/class_separation"] = float(analysis["class_separation"])
     if analysis.get("transfer_acc") is not None:
         metrics["analysis/transfer_acc"] = float(analysis["transfer_acc"])
-    write_json_atomic(path, record)
+    write_record(path, record)
 
 
 # -- the study ----------------------------------------------------------------------------------

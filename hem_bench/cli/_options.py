@@ -31,6 +31,14 @@ def key_value(text: str) -> tuple[str, str]:
     return key.strip().replace("-", "_"), value.strip()
 
 
+def add_key_value_flag(group: argparse._ArgumentGroup, flag: str, help: str) -> None:
+    """A repeatable ``FLAG KEY=VALUE`` argument (``--loss-param``, ``--task-option``),
+    collected as a list of pairs."""
+    group.add_argument(
+        flag, action="append", type=key_value, default=[], metavar="KEY=VALUE", help=help
+    )
+
+
 def add_task_option_flags(group: argparse._ArgumentGroup) -> None:
     for dest, (flag, keywords, text) in TASK_OPTION_FLAGS.items():
         group.add_argument(flag, dest=dest, help=text, **keywords)

@@ -13,7 +13,11 @@ import argparse
 import sys
 from typing import Any
 
-from hem_bench.cli._options import add_task_option_flags, key_value, task_options_from
+from hem_bench.cli._options import (
+    add_key_value_flag,
+    add_task_option_flags,
+    task_options_from,
+)
 from hem_bench.errors import ConfigError
 
 #: flags copied into the configuration when given (dest -> config field)
@@ -44,13 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_argument_group("what to run")
     what.add_argument("--task", help="task (hem-bench tasks lists them; default ood)")
     what.add_argument("--loss", help="loss (hem-bench losses lists them; default ce)")
-    what.add_argument(
+    add_key_value_flag(
+        what,
         "--loss-param",
-        action="append",
-        type=key_value,
-        default=[],
-        metavar="KEY=VALUE",
-        help="a parameter of the loss, typed by the loss (repeatable), e.g. margin=2",
+        "a parameter of the loss, typed by the loss (repeatable), e.g. margin=2",
     )
     what.add_argument(
         "--dataset", help="data set (hem-bench datasets lists them; default: the task's)"
@@ -66,13 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="load data files whose checksums do not match the official release",
     )
-    what.add_argument(
-        "--task-option",
-        action="append",
-        type=key_value,
-        default=[],
-        metavar="KEY=VALUE",
-        help="a setting of the task (hem-bench tasks lists them; repeatable)",
+    add_key_value_flag(
+        what, "--task-option", "a setting of the task (hem-bench tasks lists them; repeatable)"
     )
     add_task_option_flags(what)
     model = parser.add_argument_group(
@@ -172,19 +168,11 @@ def resolve_settings(config_file: str | None, overrides: dict[str, Any]):
     """The resolved configuration of a settings file (optional) and ``overrides``, with
     every check of the command line (also used by :func:`hem_bench.run`)."""
     from hem_bench.config import RunConfig
-    from hem_bench.losses import check_loss_params, parse_loss_params
+    from hem_bench.losses import check_loss_params
     from hem_bench.models import check_model_name
-    from hem_bench.plugins import load_plugin_files
 
     config = RunConfig.from_sources(config_file, overrides)
-    load_plugin_files(config.plugins)
-    if config.loss_params:  # None (a parameter left unset, as a config file writes it) stays
-        params = config.loss_params
-        parsed = parse_loss_params(
-            config.loss, {k: str(v) for k, v in params.items() if v is not None}
-        )
-        config.loss_params = {k: parsed.get(k) for k in params}
-    resolved = config.resolve()
+    resolved = config.resolve()  # loss parameters checked and typed by the loss's model
     check_loss_params(resolved.loss, resolved.loss_params)
     from hem_bench.recipes import task_spec
 

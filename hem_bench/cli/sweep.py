@@ -12,7 +12,11 @@ import argparse
 import sys
 from typing import Any
 
-from hem_bench.cli._options import add_task_option_flags, key_value, task_options_from
+from hem_bench.cli._options import (
+    add_key_value_flag,
+    add_task_option_flags,
+    task_options_from,
+)
 from hem_bench.cli.run import SETTINGS as RUN_SETTINGS
 from hem_bench.errors import ConfigError
 
@@ -64,22 +68,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="CPU threads of each run (default: torch's default divided among the local "
         "workers, or --slurm-cpus); part of each run id, as for hem-bench run",
     )
-    settings.add_argument(
-        "--task-option",
-        action="append",
-        type=key_value,
-        default=[],
-        metavar="KEY=VALUE",
-        help="a task setting, applied to the tasks that have it (repeatable)",
+    add_key_value_flag(
+        settings, "--task-option", "a task setting, applied to the tasks that have it (repeatable)"
     )
     add_task_option_flags(settings)
-    settings.add_argument(
+    add_key_value_flag(
+        settings,
         "--loss-param",
-        action="append",
-        type=key_value,
-        default=[],
-        metavar="KEY=VALUE",
-        help="a loss parameter, applied to the losses that have it (repeatable), e.g. margin=2",
+        "a loss parameter, applied to the losses that have it (repeatable), e.g. margin=2",
     )
     settings.add_argument("--out", help="results folder (default results/)")
     settings.add_argument("--plugin", action="append", default=[], metavar="FILE.py")

@@ -56,12 +56,6 @@ HEM_PAPER = Paper(
 #: :func:`hem_bench.losses._base.reduce_loss`)
 EPS = 1e-6
 
-#: what HEM's 'mean' divides by, said wherever the losses are listed
-MEAN_NOTE = (
-    "HEM's 'mean' divides the summed loss by the number of examples (pixels) whose loss is "
-    "positive, not by all of them: examples whose margins are all met drop out of the average"
-)
-
 
 def kernel_available() -> bool:
     """Whether the C kernel is built and not disabled with ``HEM_BENCH_NO_KERNEL=1``."""

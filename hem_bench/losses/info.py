@@ -63,6 +63,9 @@ class LossInfo:
     params: Mapping[str, Any] = field(default_factory=dict)
     #: the type each parameter is parsed to from the command line
     param_types: Mapping[str, type] = field(default_factory=dict)
+    #: the pydantic model that checks and types the parameters (derived at registration
+    #: from the constructor's signature; see :func:`hem_bench.losses.parse_loss_params`)
+    params_model: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         unknown = set(self.tasks) - set(TASK_KINDS)

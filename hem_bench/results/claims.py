@@ -41,7 +41,6 @@ Nothing here is statistics written by hand beyond :mod:`hem_bench.results.stats`
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -164,14 +163,6 @@ def hem_claims(hem: str = "hem", ce: str = "ce") -> list[Claim]:
 
 
 COLUMNS = ["claim", "source", "what the grid shows", "holds here?"]
-
-
-@dataclass
-class _Test:
-    """One test of the family: its description, p-value, and how to read it."""
-
-    p: float
-    describe: Any  # callable(corrected p) -> (text, verdict)
 
 
 def _main_protocol(frame: pd.DataFrame, task: str, losses: tuple[str, ...]) -> str | None:
@@ -405,13 +396,13 @@ def _layer_item(rows: pd.DataFrame) -> dict:
     from scipy import stats
 
     from hem_bench.results.leaderboard import ALPHA
+    from hem_bench.results.record import InvalidRecord, read_record
 
     first, last, seen = [], [], set()
     for _, run in rows.iterrows():
         try:
-            with open(run["path"], encoding="utf-8") as handle:
-                analysis = json.load(handle).get("analysis") or {}
-        except (OSError, ValueError):
+            analysis = read_record(run["path"]).extras.get("analysis") or {}
+        except InvalidRecord:
             continue
         layers = analysis.get("layers") or []
         label = analysis.get("label", run["loss"])

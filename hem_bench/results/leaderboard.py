@@ -308,34 +308,43 @@ def group_tables(frame: pd.DataFrame) -> list[GroupTable]:
     """One :class:`GroupTable` per benchmark (protocol); losses sorted best first by mean
     headline."""
     frame = with_protocols(frame)
-    tables = []
-    for protocol in protocols(frame):
-        rows = protocol_rows(frame, protocol)
-        task, dataset, model, main, settings = _protocol_info(rows)
-        headline = str(_mode(rows["headline"]))
-        higher = bool(_mode(rows["higher_is_better"]))
+    return [_protocol_table(protocol_rows(frame, p), p) for p in protocols(frame)]
+
+
+def _protocol_table(rows: pd.DataFrame, protocol: str, analysis: bool = False) -> GroupTable:
+    """The table of one protocol's runs: the headline and the task's key metrics, losses
+    sorted best first by mean headline; with ``analysis``, the analysis metrics then the
+    headline, sorted by class separation (largest first)."""
+    task, dataset, model, main, settings = _protocol_info(rows)
+    headline = str(_mode(rows["headline"]))
+    higher = bool(_mode(rows["higher_is_better"]))
+    if analysis:
+        metrics = [m for m in ANALYSIS_METRICS if m in rows and rows[m].notna().any()]
+        metrics.append(headline)
+        sort_by, ascending = ANALYSIS_METRICS[0], False
+    else:
         metrics = metrics_of(task, headline, rows)
-        table, seeds = _loss_stats(rows, metrics, headline)
-        order = table[f"{headline} mean"].sort_values(ascending=not higher, na_position="last")
-        table = table.loc[order.index]
-        tables.append(
-            GroupTable(
-                task=task,
-                dataset=dataset,
-                model=model,
-                name=slug(protocol.replace("/", "-")),
-                label=protocol,
-                headline=headline,
-                higher_is_better=higher,
-                metrics=metrics,
-                stats=table,
-                seeds=seeds.loc[table.index],
-                protocol=protocol,
-                main=main,
-                settings=settings,
-            )
-        )
-    return tables
+        sort_by, ascending = headline, not higher
+    table, seeds = _loss_stats(rows, metrics, headline)
+    order = table[f"{sort_by} mean"].sort_values(ascending=ascending, na_position="last")
+    table = table.loc[order.index]
+    prefix = "analysis: " if analysis else ""
+    return GroupTable(
+        task=task,
+        dataset=dataset,
+        model=model,
+        name=slug(prefix.replace(": ", "-") + protocol.replace("/", "-")),
+        label=prefix + protocol,
+        headline=headline,
+        higher_is_better=higher,
+        metrics=metrics,
+        stats=table,
+        seeds=seeds.loc[table.index],
+        directional=not analysis,
+        protocol=protocol,
+        main=main,
+        settings=settings,
+    )
 
 
 def _loss_stats(
@@ -372,35 +381,9 @@ def analysis_tables(frame: pd.DataFrame) -> list[GroupTable]:
     if ANALYSIS_METRICS[0] not in frame.columns:
         return []
     analysed = frame[frame[ANALYSIS_METRICS[0]].notna()]
-    tables = []
-    for protocol in protocols(analysed):
-        rows = protocol_rows(analysed, protocol)
-        task, dataset, model, main, settings = _protocol_info(rows)
-        headline = str(_mode(rows["headline"]))
-        metrics = [m for m in ANALYSIS_METRICS if m in rows and rows[m].notna().any()]
-        metrics.append(headline)
-        table, seeds = _loss_stats(rows, metrics, headline)
-        table = table.sort_values(f"{ANALYSIS_METRICS[0]} mean", ascending=False)
-        label = protocol
-        tables.append(
-            GroupTable(
-                task=task,
-                dataset=dataset,
-                model=model,
-                name=slug("analysis-" + label.replace("/", "-")),
-                label=f"analysis: {label}",
-                headline=headline,
-                higher_is_better=bool(_mode(rows["higher_is_better"])),
-                metrics=metrics,
-                stats=table,
-                seeds=seeds.loc[table.index],
-                directional=False,
-                protocol=protocol,
-                main=main,
-                settings=settings,
-            )
-        )
-    return tables
+    return [
+        _protocol_table(protocol_rows(analysed, p), p, analysis=True) for p in protocols(analysed)
+    ]
 
 
 def rank_values(values: pd.Series, higher_is_better: bool) -> pd.Series:

@@ -615,8 +615,3 @@ def all_plots(frame: pd.DataFrame, tables: list[GroupTable]) -> list[Plot]:
         *accuracy_matrices(frame),
         *ood_roc_curves(frame, colours),
     ]
-
-
-def save_plots(plots: list[Plot], folder: str | Path) -> list[Path]:
-    """Write every plot into ``folder``; returns the paths."""
-    return [plot.save(folder) for plot in plots]

@@ -1,13 +1,21 @@
-"""Run records: one JSON file per run, written atomically.
+"""Run records: one JSON file per run, one pydantic model, one reader and one writer.
 
-A record holds ``schema_version``, ``run_id``, ``status`` ("completed" or "failed"),
-``task``, ``dataset``, ``model``, ``loss``, ``loss_params``, ``seed``, ``config`` (the whole
-resolved configuration), ``metrics`` (a flat mapping of lowercase '/'-separated keys to
-floats), ``headline`` (``{"name", "value", "higher_is_better"}``), ``timings`` (seconds),
-``env`` (versions of the packages, devices, git commit: :mod:`hem_bench.env`), ``started_at`` and ``finished_at`` (UTC, ISO 8601), and
-``error`` for a failed run. Records are written to a temporary file in the same folder and
-renamed into place: a crashed run leaves no half record, and parallel workers never write
-the same file.
+A record (:class:`RunRecord`) holds ``schema_version``, ``run_id``, ``status``
+("completed" or "failed"), ``task``, ``dataset``, ``model``, ``loss``, ``loss_params``,
+``seed``, ``config`` (the whole resolved configuration), ``metrics`` (a flat mapping of
+lowercase '/'-separated keys to floats; NaN and infinities are kept as they are), ``headline``
+(``{"name", "value", "higher_is_better"}``), ``timings`` (seconds), ``env`` (versions of the
+packages, devices, git commit: :mod:`hem_bench.env`), ``started_at`` and ``finished_at``
+(UTC, ISO 8601), ``error`` for a failed run, and what the task adds (``attacks``,
+``evaluated``, ``accuracy_matrix``, ... and ``analysis`` from ``hem-bench analyze``), kept
+as they are after the fields above.
+
+:func:`write_record` writes a record to a temporary file in the same folder and renames it
+into place (:mod:`hem_bench.atomic`): a crashed run leaves no half record, and parallel
+workers never write the same file. :func:`read_record` is the only reader: it checks the
+JSON, the schema version (:class:`OtherSchema` for a record of another version) and the
+fields (:class:`InvalidRecord`), and every error names the file. The JSON is the one the
+records of this version have always had: same keys, same order, same number formatting.
 """
 
 from __future__ import annotations
@@ -16,32 +24,182 @@ import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from hem_bench.atomic import write_atomic
 from hem_bench.config import SCHEMA_VERSION, ResolvedConfig
-from hem_bench.env import environment  # noqa: F401  (re-exported: records' ``env``)
+from hem_bench.env import environment
 
 RECORD_NAME = "record.json"
 STATUSES = ("completed", "failed")
+
+
+class InvalidRecord(ValueError):
+    """A file that is not a run record this version can read. ``path`` is the file,
+    ``reason`` says why; ``str()`` names both."""
+
+    def __init__(self, reason: str, path: str | Path | None = None) -> None:
+        self.reason, self.path = reason, None if path is None else Path(path)
+        super().__init__(reason if path is None else f"{path}: {reason}")
+
+
+class OtherSchema(InvalidRecord):
+    """A record of another ``schema_version``: its fields may mean something else."""
+
+    def __init__(self, version: Any, path: str | Path | None = None) -> None:
+        self.version = version
+        super().__init__(
+            f"schema_version {version!r} (this version of hem-bench reads {SCHEMA_VERSION})",
+            path,
+        )
+
+
+class Headline(BaseModel):
+    """The task's main metric: its name, its value (NaN when the run has none) and its
+    direction."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    value: float | None = None
+    higher_is_better: bool = True
+
+
+def _metric_number(key: str, value: Any) -> float:
+    """A metric's value as a float: numbers only (not text, not yes/no)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"metric {key!r} is not a number: {value!r}")
+    return float(value)
+
+
+class RunRecord(BaseModel):
+    """One run's record (the fields of docs/design.md, then the task's extra fields)."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    schema_version: int
+    run_id: str = ""
+    status: Literal["completed", "failed"]
+    task: str
+    dataset: str
+    model: str | None = None
+    loss: str
+    loss_params: dict[str, Any] | None = None
+    seed: int
+    config: dict[str, Any] | None = None
+    metrics: dict[str, float]
+    headline: Headline
+    timings: dict[str, float] | None = None
+    env: dict[str, Any] | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    error: str | None = None
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metrics(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValueError("'metrics' must be a mapping of metric names to numbers")
+        return {str(k): _metric_number(str(k), v) for k, v in value.items()}
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _seed(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"'seed' must be an integer; found {value!r}")
+        return value
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        """The fields a task (or ``analyze``) added beyond the core ones."""
+        return dict(self.__pydantic_extra__ or {})
+
+    @property
+    def headline_value(self) -> float:
+        """The headline's value; the metric of its name where the record states none."""
+        value = self.headline.value
+        if value is None or math.isnan(value):
+            return float(self.metrics.get(self.headline.name, math.nan))
+        return float(value)
+
+    def data(self) -> dict[str, Any]:
+        """The record as the plain JSON data of its file: the fields it was given (a
+        record made by :func:`make_record` has them all), in the order of the model, then
+        the extra fields in their order."""
+        return self.model_dump(exclude_unset=True)
 
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary file and a rename."""
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=True), sync=True)
+def record_json(record: RunRecord) -> str:
+    """The text of a record file."""
+    return json.dumps(record.data(), indent=2, sort_keys=False, allow_nan=True)
+
+
+def write_record(path: str | Path, record: RunRecord) -> Path:
+    """Write ``record`` to ``path`` through a temporary file and a rename (flushed to disk
+    first: a record must survive a power loss)."""
+    return write_atomic(path, record_json(record), sync=True)
+
+
+def _field_problem(error: dict[str, Any]) -> str:
+    """One pydantic error as a sentence about the record's field."""
+    loc = [str(part) for part in error.get("loc", ())]
+    field = loc[0] if loc else "?"
+    kind = error.get("type", "")
+    if kind == "missing":
+        return f"the field {'.'.join(loc)!r} is missing"
+    if field == "status" and kind == "literal_error":
+        return f"unknown status {error.get('input')!r} (accepted: {', '.join(STATUSES)})"
+    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    if kind == "value_error":
+        return message
+    if field == "seed":
+        return f"'seed' must be an integer; found {error.get('input')!r}"
+    if field == "headline" and len(loc) == 1:
+        return "'headline' must be an object with 'name', 'value', 'higher_is_better'"
+    return f"{'.'.join(loc)!r}: {message} (found {error.get('input')!r})"
+
+
+def validate_record(data: Any, path: str | Path | None = None) -> RunRecord:
+    """The :class:`RunRecord` of ``data`` (the JSON of a record file); raises
+    :class:`OtherSchema` for another schema version and :class:`InvalidRecord` for
+    anything that is not a record, naming ``path`` when given."""
+    if not isinstance(data, dict):
+        raise InvalidRecord(f"expected a JSON object; found {type(data).__name__}", path)
+    version = data.get("schema_version", "none")
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise OtherSchema(version, path)
+    try:
+        return RunRecord.model_validate(data)
+    except ValidationError as exc:
+        problems = [_field_problem(error) for error in exc.errors()]
+        raise InvalidRecord("; ".join(dict.fromkeys(problems)), path) from None
+
+
+def read_record(path: str | Path) -> RunRecord:
+    """The record in ``path``: :class:`InvalidRecord` for a file that cannot be read, is
+    not JSON or not a record, :class:`OtherSchema` for a record of another version; the
+    error names the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidRecord(f"cannot read it: {exc}", path) from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InvalidRecord(f"invalid JSON: {exc}", path) from None
+    return validate_record(data, path)
 
 
 def clean_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """Metrics as a flat mapping of lowercase keys to floats."""
-    out = {}
-    for key, value in metrics.items():
-        number = float(value)
-        out[str(key).lower()] = number
-    return out
+    return {str(key).lower(): float(value) for key, value in metrics.items()}
 
 
 def make_record(
@@ -53,13 +211,19 @@ def make_record(
     started_at: str,
     error: str | None = None,
     extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> RunRecord:
+    """The record of a run of ``config``. ``extra`` holds the task's own fields; one named
+    like a field of the record is a ``ValueError`` (a task cannot overwrite them)."""
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}; got {status!r}")
+    clash = sorted(set(extra or {}) & set(RunRecord.model_fields))
+    if clash:
+        raise ValueError(
+            f"a task's record fields must not replace the record's own: {', '.join(clash)}"
+        )
     metrics = clean_metrics(metrics)
     name, higher_is_better = headline
-    value = metrics.get(name, math.nan)
-    record = {
+    fields: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "run_id": config.run_id,
         "status": status,
@@ -71,19 +235,16 @@ def make_record(
         "seed": config.seed,
         "config": config.model_dump(),
         "metrics": metrics,
-        "headline": {"name": name, "value": value, "higher_is_better": higher_is_better},
+        "headline": {
+            "name": name,
+            "value": metrics.get(name, math.nan),
+            "higher_is_better": higher_is_better,
+        },
         "timings": {k: round(float(v), 3) for k, v in timings.items()},
         "env": environment(),
         "started_at": started_at,
         "finished_at": now(),
     }
     if error is not None:
-        record["error"] = error
-    if extra:
-        record.update(extra)
-    return record
-
-
-def read_record(path: str | Path) -> dict[str, Any]:
-    with open(path) as handle:
-        return json.load(handle)
+        fields["error"] = error
+    return RunRecord(**fields, **(extra or {}))

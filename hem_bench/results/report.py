@@ -34,13 +34,11 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -457,12 +455,13 @@ def cd_text(cd: CriticalDifference | None) -> str:
 
 def _record_epochs(paths: Iterable[Any]) -> list[int]:
     """The ``config.max_epochs`` of the records at ``paths`` (those that have one)."""
+    from hem_bench.results.record import InvalidRecord, read_record
+
     out = []
     for path in paths:
         try:
-            record = json.loads(Path(path).read_text(encoding="utf-8"))
-            out.append(int(record["config"]["max_epochs"]))
-        except (OSError, ValueError, KeyError, TypeError):
+            out.append(int((read_record(path).config or {})["max_epochs"]))
+        except (InvalidRecord, KeyError, TypeError, ValueError):
             continue
     return out
 

@@ -3,7 +3,8 @@
 A results folder holds one folder per run with its ``record.json`` (see
 :mod:`hem_bench.results.record`); any depth of nesting is allowed, so the records of several
 machines or sweeps can be gathered under one folder and read together. :func:`load_results`
-finds every ``**/record.json``, reads it and keeps the completed runs of the current
+finds every ``**/record.json``, reads it with :func:`hem_bench.results.record.read_record`
+(the one reader of records) and keeps the completed runs of the current
 ``schema_version`` as one DataFrame row each. What it leaves out is counted and named with
 a warning (:class:`RecordWarning`), and the rest still aggregate:
 
@@ -42,8 +43,14 @@ from typing import Any
 from hem_bench.config import SCHEMA_VERSION
 from hem_bench.errors import ConfigError
 from hem_bench.results.protocols import assign_protocols, protocol_settings, settings_text
+from hem_bench.results.record import (  # noqa: F401  (InvalidRecord: re-exported)
+    RECORD_NAME,
+    InvalidRecord,
+    OtherSchema,
+    RunRecord,
+    read_record,
+)
 
-RECORD_NAME = "record.json"
 #: a file marking a folder as a results store of its own, left out when a folder above it
 #: is read (``results/example/`` holds one, so ``--results results`` does not mix it in)
 SEPARATE_STORE = ".hem-bench-separate"
@@ -155,90 +162,33 @@ def find_record_files(root: str | Path, warn: bool = True) -> list[Path]:
     return sorted(found)
 
 
-class InvalidRecord(ValueError):
-    """A file that is not a run record this version can read."""
-
-
-def read_record_file(path: Path) -> dict[str, Any]:
-    """The record in ``path``; raises :class:`InvalidRecord` for unreadable JSON or a file
-    that is not a JSON object."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidRecord(f"cannot read it: {exc}") from None
-    try:
-        record = json.loads(text)
-    except ValueError as exc:
-        raise InvalidRecord(f"invalid JSON: {exc}") from None
-    if not isinstance(record, dict):
-        raise InvalidRecord(f"expected a JSON object; found {type(record).__name__}")
-    return record
-
-
-def _number(value: Any) -> float:
-    """``value`` as a float; NaN for what is not a number (None, a string, ...)."""
-    if isinstance(value, bool):
-        return float(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def record_row(record: dict[str, Any], path: Path) -> dict[str, Any]:
-    """One frame row from a completed record of the current schema: the run columns and
-    its metrics. Raises :class:`InvalidRecord` when a field a row needs is missing."""
-    for key in ("task", "dataset", "loss", "seed", "metrics", "headline"):
-        if key not in record:
-            raise InvalidRecord(f"the field {key!r} is missing")
-    metrics, headline = record["metrics"], record["headline"]
-    if not isinstance(metrics, dict):
-        raise InvalidRecord("'metrics' must be a mapping of metric names to numbers")
-    if not isinstance(headline, dict) or not isinstance(headline.get("name"), str):
-        raise InvalidRecord("'headline' must be an object with 'name', 'value', 'higher_is_better'")
-    try:
-        seed = int(record["seed"])
-    except (TypeError, ValueError):
-        raise InvalidRecord(f"'seed' must be an integer; found {record['seed']!r}") from None
-    name = headline["name"]
-    value = _number(headline.get("value"))
-    if math.isnan(value):
-        value = _number(metrics.get(name))
-    params = record.get("loss_params") or {}
-    if not isinstance(params, dict):
-        raise InvalidRecord("'loss_params' must be a mapping")
+def record_row(record: RunRecord, path: Path) -> dict[str, Any]:
+    """One frame row from a completed record: the run columns and its metrics. Raises
+    :class:`InvalidRecord` for a metric that is infinite (a hand-edited or corrupt
+    record: it is left out, the warning names it)."""
+    params = record.loss_params or {}
     row: dict[str, Any] = {
-        "task": str(record["task"]),
-        "dataset": str(record["dataset"]),
-        "model": str(record.get("model") or ""),
-        "loss": str(record["loss"]),
-        "loss_name": str(record["loss"]),
+        "task": record.task,
+        "dataset": record.dataset,
+        "model": record.model or "",
+        "loss": record.loss,
+        "loss_name": record.loss,
         "loss_params": json.dumps(params, sort_keys=True, default=str),
-        "seed": seed,
-        "status": str(record.get("status")),
-        "run_id": str(record.get("run_id") or ""),
-        "headline": name,
-        "headline_value": value,
-        "higher_is_better": bool(headline.get("higher_is_better", True)),
-        "finished_at": str(record.get("finished_at") or ""),
+        "seed": record.seed,
+        "status": record.status,
+        "run_id": record.run_id,
+        "headline": record.headline.name,
+        "headline_value": record.headline_value,
+        "higher_is_better": record.headline.higher_is_better,
+        "finished_at": record.finished_at or "",
         "path": str(path),
-        "settings": settings_text(protocol_settings(record)),
+        "settings": settings_text(protocol_settings(record.data())),
     }
-    _check_values(metrics)
-    for key, number in metrics.items():
-        key = str(key)
-        row[f"metric:{key}" if key in RUN_COLUMNS else key] = _number(number)
+    for key, number in record.metrics.items():
+        if math.isinf(number):
+            raise InvalidRecord(f"metric {key!r} is infinite", path)
+        row[f"metric:{key}" if key in RUN_COLUMNS else key] = number
     return row
-
-
-def _check_values(metrics: dict[str, Any]) -> None:
-    """Metrics must be finite numbers (a string or an infinity is a hand-edited or corrupt
-    record): else :class:`InvalidRecord` (the record is left out, the warning names it)."""
-    for key, value in metrics.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidRecord(f"metric {key!r} is not a number: {value!r}")
-        if math.isinf(value):
-            raise InvalidRecord(f"metric {key!r} is infinite")
 
 
 def _warn_unknown_tasks(frame, stacklevel: int = 3) -> None:
@@ -367,20 +317,15 @@ def load_results(root: str | Path, warn: bool = True) -> Results:
     rows, skipped = [], []
     for path in paths:
         try:
-            record = read_record_file(path)
-            if record.get("schema_version") != SCHEMA_VERSION:
-                version = record.get("schema_version", "none")
-                skipped.append(Skipped(path, "schema", f"schema_version {version!r}"))
+            record = read_record(path)
+            if record.status == "failed":
+                skipped.append(Skipped(path, "failed", record.error or ""))
                 continue
-            status = record.get("status")
-            if status == "failed":
-                skipped.append(Skipped(path, "failed", str(record.get("error", ""))))
-                continue
-            if status != "completed":
-                raise InvalidRecord(f"unknown status {status!r}")
             rows.append(record_row(record, path))
+        except OtherSchema as exc:
+            skipped.append(Skipped(path, "schema", f"schema_version {exc.version!r}"))
         except InvalidRecord as exc:
-            skipped.append(Skipped(path, "invalid", str(exc)))
+            skipped.append(Skipped(path, "invalid", exc.reason))
     frame = records_frame(rows)
     if len(frame):
         frame = _drop_duplicates(frame, skipped)

@@ -170,3 +170,42 @@ def test_register_loss_requires_the_common_arguments():
 def test_config_errors_are_value_errors():
     assert issubclass(ConfigError, ValueError)
     assert issubclass(UnknownNameError, KeyError)
+
+
+def test_flags_files_sweeps_and_get_loss_share_one_check_and_one_message(tmp_path):
+    """A loss parameter is typed and checked by the loss's parameter model wherever it
+    comes from: the same value gives the same run whether it came as text (a flag) or as a
+    YAML number, and a bad value gets the same message everywhere."""
+    from hem_bench.cli.run import resolve_settings
+    from hem_bench.sweep import grid
+
+    (tmp_path / "run.yaml").write_text("task: ood\nloss: hem\nloss_params:\n  margin: 2\n")
+    from_file = resolve_settings(str(tmp_path / "run.yaml"), {})
+    from_flag = resolve_settings(
+        None, {"task": "ood", "loss": "hem", "loss_params": {"margin": "2"}}
+    )
+    (from_sweep,) = grid(["ood"], ["hem"], [0], loss_params={"margin": "2"})
+    assert from_file.loss_params == from_flag.loss_params == {"margin": 2.0}
+    assert isinstance(from_file.loss_params["margin"], float)
+    assert from_file.run_id == from_flag.run_id
+    assert from_sweep.loss_params == {"margin": 2.0}
+    expected = (
+        "loss parameter margin='wide' of 'hem' must be of type float. Its parameters: margin "
+        "(default 1.0); every loss also takes reduction and ignore_index."
+    )
+    (tmp_path / "bad.yaml").write_text("task: ood\nloss: hem\nloss_params:\n  margin: wide\n")
+    for attempt in (
+        lambda: resolve_settings(str(tmp_path / "bad.yaml"), {}),
+        lambda: resolve_settings(None, {"loss": "hem", "loss_params": {"margin": "wide"}}),
+        lambda: grid(["ood"], ["hem"], [0], loss_params={"margin": "wide"}),
+        lambda: parse_loss_params("hem", {"margin": "wide"}),
+        lambda: get_loss("hem", margin="wide"),
+    ):
+        with pytest.raises(ValueError) as caught:
+            attempt()
+        assert str(caught.value).endswith(expected), str(caught.value)
+    # a yes/no is not a number, and a parameter typed by the loss is passed on typed
+    with pytest.raises(ValueError, match=r"margin=True of 'hem' must be of type float"):
+        get_loss("hem", margin=True)
+    # "no" is no (bool("no") would be True)
+    assert get_loss("ldam", class_counts=[3.0, 1.0], drw="no").drw is False
