@@ -183,6 +183,24 @@ def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     )
 
 
+class _ChannelsLastGrad(torch.autograd.Function):
+    """The identity, whose gradient is returned in channels-last memory format.
+
+    In a channels-last network the gradient that ``torch.cat``'s backward hands to the
+    upsampled features arrives in the default layout, where PyTorch's bilinear-upsampling
+    backward takes several times longer than on channels-last tensors (about 14 % of a
+    training step of the small U-Net on 32x32 scenes, 1 CPU thread). The values are the
+    same; only their layout changes."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        return grad.contiguous(memory_format=torch.channels_last)
+
+
 class SmallUNet(nn.Module):
     """A four-level U-Net of ``width``, ``2 width``, ``4 width``, ``8 width`` channels
     (strides 1, 2, 4, 8): one or two 3x3 conv-BN-ReLU blocks per encoder level, bilinear
@@ -206,6 +224,8 @@ class SmallUNet(nn.Module):
     @staticmethod
     def _up(x: Tensor, skip: Tensor) -> Tensor:
         up = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        if up.requires_grad and up.is_contiguous(memory_format=torch.channels_last):
+            up = _ChannelsLastGrad.apply(up)
         return torch.cat([up, skip], 1)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -138,6 +138,27 @@ def test_normalisation_is_the_first_layer_and_options_reach_smp():
     assert (model.head.bias == -2.0).all()
 
 
+def test_the_small_unet_gradients_equal_those_in_contiguous_memory():
+    """Channels-last training (with its channels-last upsampling gradient) gives the same
+    gradients as the same weights run in the default layout."""
+    import copy
+
+    torch.manual_seed(0)
+    model = build_segmenter("small-unet", 11, (1, 32, 32), (0.3,), (0.5,))
+    assert model.channels_last
+    plain = copy.deepcopy(model)
+    plain.channels_last = False
+    plain.net = plain.net.to(memory_format=torch.contiguous_format)
+    x = torch.rand(4, 1, 32, 32)
+    target = torch.randint(0, 11, (4, 32, 32))
+    for net in (model, plain):
+        F.cross_entropy(net(x), target).backward()
+    pairs = list(zip(model.parameters(), plain.parameters(), strict=True))
+    assert len(pairs) > 20
+    for fast, slow in pairs:
+        assert torch.allclose(fast.grad, slow.grad, rtol=1e-4, atol=1e-6)
+
+
 def test_the_small_unet_matches_its_layers_composed_by_hand():
     """The built-in U-Net (the digit scenes' default): logits at any input size, the same as
     its blocks composed step by step in contiguous memory (channels-last changes nothing but
