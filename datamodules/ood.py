@@ -15,7 +15,7 @@ out-of-distribution sets, in this order:
 
 Every OOD set is labelled -1. The names and ``noise_count`` are checked when the
 DataModule is made, before any data loads; ``--download`` fetches the extra data sets in
-:meth:`~OODDataModule.prepare_data`; :meth:`~OODDataModule.setup` loads them.
+:meth:`~OODDataModule.prepare_data`; they are read when the OOD sets are first asked for.
 """
 
 from __future__ import annotations
@@ -68,8 +68,7 @@ class OODDataModule(ClassificationDataModule):
                 raise ConfigError(f"OOD set {name!r} is the in-distribution data set")
         self.noise_count = int(noise_count)
         self.extra_ood_sets = list(extra_ood_sets)
-        #: the OOD sets by name, after :meth:`setup`
-        self.ood_sets: dict[str, ImageSet] = {}
+        self._ood_sets: dict[str, ImageSet] | None = None
 
     def _load_extra(self, name: str, download: bool) -> Any:
         return load_dataset(
@@ -86,10 +85,18 @@ class OODDataModule(ClassificationDataModule):
             for name in self.extra_ood_sets:
                 self._load_extra(name, True)
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.train_set is not None:
-            return
-        super().setup(stage)
+    @property
+    def ood_sets(self) -> dict[str, ImageSet]:
+        """The OOD sets by name, made (and the extra data sets read) on first access after
+        :meth:`setup`: the task asks for them when training starts, so that a missing data
+        set fails before the first epoch, while a DataModule made only to look at the
+        training or test data (``hem-bench analyze``) never reads them."""
+        self._require_setup()
+        if self._ood_sets is None:
+            self._ood_sets = self._make_ood_sets()
+        return self._ood_sets
+
+    def _make_ood_sets(self) -> dict[str, ImageSet]:
         if self.unknown_test is None or len(self.unknown_test) == 0:
             raise ConfigError("the ood task needs unknown classes: the open-set split left none")
         shape = self.input_shape
@@ -100,7 +107,7 @@ class OODDataModule(ClassificationDataModule):
         for name in self.extra_ood_sets:
             test = self._load_extra(name, False).test
             sets[name] = _unlabelled(convert_images(test.float_images()[:MAX_EXTRA], shape))
-        self.ood_sets = sets
+        return sets
 
 
 def _unlabelled(images: torch.Tensor) -> ImageSet:

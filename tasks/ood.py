@@ -58,6 +58,11 @@ def logit_scores(logits: Tensor) -> dict[str, Tensor]:
 class OODTask(ClassificationTask):
     needs_features = True
 
+    def setup(self, stage: str) -> None:
+        # make (and so check) the OOD sets when training starts, not after it: a missing
+        # ood_sets data set fails before the first epoch
+        self.evaluation_sets()
+
     def evaluation_sets(self) -> dict:
         """The known classes' test set, then the DataModule's OOD sets."""
         return {"test": self.data.test_set, **self.data.ood_sets}

@@ -142,8 +142,10 @@ def test_ood_sets_are_checked_when_the_datamodule_is_made():
 
 def test_ood_sets_after_setup():
     dm = OODDataModule("digits", seed=3, open_set_known=0, noise_count=20)
-    assert dm.ood_sets == {}
+    with pytest.raises(RuntimeError, match="call setup\\(\\) first"):
+        dm.ood_sets  # noqa: B018
     dm.setup()
+    assert dm._ood_sets is None  # made on first access
     assert list(dm.ood_sets) == ["unknown", "gaussian", "uniform"]
     # the unknown set: the test images of the classes the open-set split left out
     raw = load_dataset("digits", seed=3)
@@ -184,6 +186,8 @@ def test_extra_ood_sets_are_fetched_by_prepare_data_and_read_by_setup(tmp_path, 
     )
     dm.prepare_data()
     dm.setup()
+    assert calls == [("fashion-mnist", True)]  # not read until the OOD sets are asked for
+    assert list(dm.ood_sets) == ["unknown", "gaussian", "uniform", "fashion-mnist"]
     assert calls == [("fashion-mnist", True), ("fashion-mnist", False)]
     extra = dm.ood_sets["fashion-mnist"].images
     assert extra.shape == (4, 1, 8, 8)
