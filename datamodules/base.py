@@ -25,6 +25,9 @@ from torch import Tensor
 from hem_bench.errors import ConfigError, DataNotFoundError, unknown_name
 
 KINDS = ("classification", "segmentation")
+#: mask value of pixels that count for no class (Cityscapes, VOC, digit scenes): the
+#: segmentation loss, the metrics and the augmentation's padding all skip it
+IGNORE_INDEX = 255
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ class ImageSet:
     """Images and their labels, whole, as tensors.
 
     ``images``: ``(N, C, H, W)``, uint8 (0..255) or float32 in [0, 1].
-    ``labels``: int64 ``(N,)`` class indices, or ``(N, H, W)`` masks (255 = ignore).
+    ``labels``: int64 ``(N,)`` class indices, or ``(N, H, W)`` masks (:data:`IGNORE_INDEX` = ignore).
     """
 
     images: Tensor

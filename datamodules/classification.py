@@ -21,15 +21,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 from torch import Tensor
 
-from hem_bench.datamodules.base import DatasetInfo, ImageSet, LoadedData, dataset_info, load_dataset
+from hem_bench.datamodules.base import ImageSet
+from hem_bench.datamodules.datamodule import BaseDataModule
 from hem_bench.datamodules.digits import stratified_split
 from hem_bench.datamodules.loading import BatchAugment, tensor_loader
 from hem_bench.datamodules.splits import default_num_known, long_tail_indices, open_set_split
 from hem_bench.errors import ConfigError
+from hem_bench.seeding import derive_seed
 
 
 def restrict_classes(data: ImageSet, classes: Sequence[int]) -> tuple[ImageSet, ImageSet]:
@@ -42,7 +43,7 @@ def restrict_classes(data: ImageSet, classes: Sequence[int]) -> tuple[ImageSet, 
     return ImageSet(data.images[keep], new[keep]), ImageSet(data.images[~keep], data.labels[~keep])
 
 
-class ClassificationDataModule(L.LightningDataModule):
+class ClassificationDataModule(BaseDataModule):
     """Data for a classification task.
 
     After :meth:`setup`: ``num_classes``, ``input_shape``, ``class_counts`` (of the
@@ -51,6 +52,8 @@ class ClassificationDataModule(L.LightningDataModule):
     ``unknown_val`` and ``unknown_test`` hold the images of the classes left out by
     ``classes`` or an open-set split (None when all are kept).
     """
+
+    kind = "classification"
 
     def __init__(
         self,
@@ -70,37 +73,28 @@ class ClassificationDataModule(L.LightningDataModule):
         dataset_options: dict[str, Any] | None = None,
         data_device: str | torch.device | None = None,
     ) -> None:
-        super().__init__()
-        self.info: DatasetInfo = dataset_info(dataset)
-        if self.info.kind != "classification":
-            raise ConfigError(
-                f"dataset {dataset!r} is a {self.info.kind} data set; this task needs a "
-                "classification data set"
-            )
-        if not 0 < val_fraction < 1:
-            raise ConfigError(f"validation fraction must lie in (0, 1); got {val_fraction}")
-        self.dataset, self.data_dir, self.download, self.verify = (
+        super().__init__(
             dataset,
             data_dir,
             download,
             verify,
+            seed,
+            batch_size,
+            eval_batch_size,
+            val_fraction,
+            dataset_options,
         )
         if classes is not None and open_set_known is not None:
             raise ConfigError("give either the known classes or their number, not both")
         if classes is not None and self.info.num_classes:
             self._check_classes(classes, self.info.num_classes)
-        self.seed, self.batch_size, self.eval_batch_size = seed, batch_size, eval_batch_size
-        self.val_fraction = val_fraction
         self.classes = list(classes) if classes is not None else None
         self.open_set_known = open_set_known
         self.long_tail = dict(long_tail) if long_tail else None
         self.augment = BatchAugment(crop_padding, flip, seed)
-        self.dataset_options = dict(dataset_options or {})
         #: where in-memory sets are held for batching: None = the GPU trained on, if any
         self.data_device = torch.device(data_device) if data_device is not None else None
         self._resident: dict[int, tuple[ImageSet, ImageSet]] = {}
-        self.raw: LoadedData | None = None
-        self.train_set = self.val_set = self.test_set = None
         #: images of the classes left out by ``classes``, with their original labels
         self.unknown_train: ImageSet | None = None
         self.unknown_val: ImageSet | None = None
@@ -129,65 +123,31 @@ class ClassificationDataModule(L.LightningDataModule):
         return len(self.classes) if self.classes is not None else self.all_classes
 
     @property
-    def input_shape(self) -> tuple[int, int, int]:
-        return self.train_set.shape if self.train_set is not None else self.info.input_shape
-
-    @property
-    def mean(self) -> tuple[float, ...]:
-        return self.info.mean
-
-    @property
-    def std(self) -> tuple[float, ...]:
-        return self.info.std
-
-    @property
     def class_counts(self) -> list[int]:
         self._require_setup()
         return self.train_set.class_counts(self.num_classes)
 
     @property
     def class_names(self) -> list[str]:
-        self._require_setup()
-        names = self.raw.class_names
-        return [names[c] for c in self.classes] if self.classes is not None else list(names)
-
-    def _require_setup(self) -> None:
-        if self.raw is None:
-            raise RuntimeError("call setup() first")
+        names = super().class_names
+        return [names[c] for c in self.classes] if self.classes is not None else names
 
     # -- Lightning ---------------------------------------------------------------------
-    def prepare_data(self) -> None:
-        if self.download:
-            load_dataset(
-                self.dataset,
-                self.data_dir,
-                True,
-                seed=self.seed,
-                verify=self.verify,
-                **self.dataset_options,
-            )
-
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        raw = load_dataset(
-            self.dataset,
-            self.data_dir,
-            False,
-            seed=self.seed,
-            verify=self.verify,
-            **self.dataset_options,
-        )
+        raw = self._load(False)
         self.raw = raw
         total = len(raw.class_names)
+        split_seed = derive_seed(self.seed, "split")
         if self.open_set_known is not None:
             known = self.open_set_known or default_num_known(total)
-            self.classes, _ = open_set_split(total, known, self.seed)
+            self.classes, _ = open_set_split(total, known, split_seed)
         elif self.classes is not None:
             self._check_classes(self.classes, total)
         train, test, val = raw.train, raw.test, raw.val
         if val is None:
-            rest, held = stratified_split(train.labels, (self.val_fraction,), self.seed)
+            rest, held = stratified_split(train.labels, (self.val_fraction,), split_seed)
             train, val = train.subset(rest), train.subset(held)
         if self.classes is not None:
             train, self.unknown_train = restrict_classes(train, self.classes)
@@ -201,7 +161,7 @@ class ClassificationDataModule(L.LightningDataModule):
                 self.num_classes,
                 self.long_tail.get("ratio", 10.0),
                 self.long_tail.get("kind", "exp"),
-                self.seed,
+                split_seed,
             )
             train = train.subset(keep)
         self.train_set, self.val_set, self.test_set = train, val, test

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from hem_bench.datamodules.base import DatasetInfo, ImageSet, LoadedData, register_dataset
 from hem_bench.errors import ConfigError
+from hem_bench.seeding import derive_seed
 
 DIGIT_NAMES = [str(d) for d in range(10)]
 #: mean and std of all 1,797 digits' pixels, scaled to [0, 1]
@@ -74,7 +75,9 @@ def _digits_tensors() -> tuple[torch.Tensor, torch.Tensor]:
 def load_digits_data(data_dir: Path | None, download: bool, *, seed: int = 0, **_) -> LoadedData:
     """The digits, split per ``seed`` into stratified train / val / test sets."""
     images, labels = _digits_tensors()
-    train, val, test = stratified_split(labels, (VAL_FRACTION, TEST_FRACTION), seed)
+    train, val, test = stratified_split(
+        labels, (VAL_FRACTION, TEST_FRACTION), derive_seed(seed, "split")
+    )
     whole = ImageSet(images, labels)
     return LoadedData(
         train=whole.subset(train),
@@ -191,7 +194,7 @@ def load_digit_scenes(
         splits[name] = compose_scenes(
             getattr(digits, name),
             counts[name],
-            seed * 3 + i,
+            derive_seed(seed, "scenes", i),
             canvas=canvas,
             min_scale=min(MIN_SCALE, canvas),
             max_scale=min(MAX_SCALE, canvas),

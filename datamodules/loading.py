@@ -19,6 +19,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from hem_bench.datamodules.base import ImageSet
+from hem_bench.seeding import generator
 
 
 def _rank_and_world() -> tuple[int, int]:
@@ -50,7 +51,7 @@ class BatchIndexSampler(Sampler[Tensor]):
 
     def _order(self) -> Tensor:
         if self.shuffle:
-            gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            gen = generator(self.seed, "shuffle", self.epoch)
             order = torch.randperm(self.size, generator=gen)
         else:
             order = torch.arange(self.size)
@@ -121,9 +122,7 @@ class BatchAugment:
     def __call__(self, images: Tensor, epoch: int, step: int) -> Tensor:
         if not self.active:
             return images
-        gen = torch.Generator(device="cpu").manual_seed(
-            (self.seed * 1_000_003 + epoch) * 1_000_003 + step
-        )
+        gen = generator(self.seed, "augment", epoch, step)
         batch, _, height, width = images.shape
         if self.crop_padding:
             pad = self.crop_padding

@@ -87,7 +87,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from hem_bench.datamodules.base import DatasetInfo, ImageSet, LoadedData, register_dataset
+from hem_bench.datamodules.base import (
+    IGNORE_INDEX,
+    DatasetInfo,
+    ImageSet,
+    LoadedData,
+    register_dataset,
+)
 from hem_bench.errors import ConfigError, DataNotFoundError
 
 #: ImageNet's per-channel statistics: the usual normalisation for natural photographs
@@ -116,8 +122,6 @@ VOC_CLASSES = [
     "train",
     "tvmonitor",
 ]
-#: mask value of pixels that count for no class
-IGNORE = 255
 CITYSCAPES_TRAIN_CLASSES = 19
 CITYSCAPES_URL = "https://www.cityscapes-dataset.com"
 
@@ -706,7 +710,7 @@ class SegmentationFiles(Dataset):
     Images become float32 ``(3, H, W)`` in [0, 1] (RGB, bilinear resize), masks int64
     ``(H, W)`` (nearest-neighbour resize), their values first mapped through ``lut`` (a
     256-entry table) when given. With ``keep_aspect`` both are scaled to fit inside ``size``
-    and centred; the border is black in the image and :data:`IGNORE` in the mask.
+    and centred; the border is black in the image and :data:`IGNORE_INDEX` in the mask.
     """
 
     def __init__(
@@ -753,7 +757,7 @@ class SegmentationFiles(Dataset):
             left, top = (width - inner[0]) // 2, (height - inner[1]) // 2
             canvas = Image.new("RGB", (width, height))
             canvas.paste(image, (left, top))
-            border = Image.new("L", (width, height), IGNORE)
+            border = Image.new("L", (width, height), IGNORE_INDEX)
             border.paste(mask, (left, top))
             image, mask = canvas, border
         pixels = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)
@@ -764,7 +768,7 @@ def _cityscapes_lut() -> tuple[np.ndarray, list[str]]:
     """The official labelId -> trainId table (255 elsewhere) and the 19 class names."""
     from torchvision.datasets import Cityscapes
 
-    lut = np.full(256, IGNORE, dtype=np.uint8)
+    lut = np.full(256, IGNORE_INDEX, dtype=np.uint8)
     names = [""] * CITYSCAPES_TRAIN_CLASSES
     for c in Cityscapes.classes:
         if 0 <= c.id < 256 and 0 <= c.train_id < CITYSCAPES_TRAIN_CLASSES:

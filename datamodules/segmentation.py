@@ -37,18 +37,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from hem_bench.datamodules.base import DatasetInfo, ImageSet, LoadedData, dataset_info, load_dataset
+from hem_bench.datamodules.base import IGNORE_INDEX, ImageSet
+from hem_bench.datamodules.datamodule import BaseDataModule
 from hem_bench.datamodules.loading import BatchIndexSampler, TensorBatches, tensor_loader
 from hem_bench.errors import ConfigError
-
-#: mask value of pixels that count for no class
-IGNORE_INDEX = 255
+from hem_bench.seeding import generator
 
 
 class FileBatches:
@@ -86,9 +84,7 @@ class SegmentationAugment:
     ) -> tuple[Tensor, Tensor]:
         if not self.active:
             return images, masks
-        gen = torch.Generator(device="cpu").manual_seed(
-            (self.seed * 1_000_003 + epoch) * 1_000_003 + step
-        )
+        gen = generator(self.seed, "augment", epoch, step)
         batch, _, height, width = images.shape
         device = images.device
         if self.crop_padding:
@@ -117,7 +113,7 @@ def pixel_counts(masks: Tensor, num_classes: int) -> Tensor:
     return torch.bincount(flat, minlength=num_classes)[:num_classes]
 
 
-class SegmentationDataModule(L.LightningDataModule):
+class SegmentationDataModule(BaseDataModule):
     """Data for the segmentation task.
 
     After :meth:`setup`: ``num_classes``, ``input_shape``, ``class_counts`` (pixels per
@@ -125,6 +121,8 @@ class SegmentationDataModule(L.LightningDataModule):
     splits ``train_set``, ``val_set``, ``test_set`` (:class:`ImageSet` for digit scenes,
     map-style data sets for Cityscapes and VOC).
     """
+
+    kind = "segmentation"
 
     def __init__(
         self,
@@ -141,42 +139,24 @@ class SegmentationDataModule(L.LightningDataModule):
         num_workers: int = 0,
         dataset_options: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__()
-        self.info: DatasetInfo = dataset_info(dataset)
-        if self.info.kind != "segmentation":
-            raise ConfigError(
-                f"dataset {dataset!r} is a {self.info.kind} data set; the segmentation task "
-                "needs a segmentation data set (digit-scenes, cityscapes, voc)"
-            )
-        if not 0 < val_fraction < 1:
-            raise ConfigError(f"val_fraction must lie in (0, 1); got {val_fraction}")
-        if num_workers < 0:
-            raise ConfigError(f"num_workers must be >= 0; got {num_workers}")
-        if batch_size < 1 or eval_batch_size < 1:
-            raise ConfigError(
-                f"batch sizes must be positive; got {batch_size} and {eval_batch_size}"
-            )
-        self.dataset, self.data_dir, self.download, self.verify = (
+        super().__init__(
             dataset,
             data_dir,
             download,
             verify,
+            seed,
+            batch_size,
+            eval_batch_size,
+            val_fraction,
+            dataset_options,
         )
-        self.seed, self.batch_size, self.eval_batch_size = seed, batch_size, eval_batch_size
-        self.val_fraction, self.num_workers = val_fraction, num_workers
+        if num_workers < 0:
+            raise ConfigError(f"num_workers must be >= 0; got {num_workers}")
+        self.num_workers = num_workers
         self.augment = SegmentationAugment(crop_padding, flip, seed)
-        self.dataset_options = dict(dataset_options or {})
-        self.raw: LoadedData | None = None
-        self.train_set: Any = None
-        self.val_set: Any = None
-        self.test_set: Any = None
         self._class_counts: list[int] | None = None
 
     # -- attributes every DataModule exposes ------------------------------------------
-    @property
-    def num_classes(self) -> int:
-        return self.info.num_classes
-
     @property
     def input_shape(self) -> tuple[int, int, int]:
         if isinstance(self.train_set, ImageSet):
@@ -190,22 +170,9 @@ class SegmentationDataModule(L.LightningDataModule):
         return channels, height, width
 
     @property
-    def mean(self) -> tuple[float, ...]:
-        return self.info.mean
-
-    @property
-    def std(self) -> tuple[float, ...]:
-        return self.info.std
-
-    @property
-    def class_names(self) -> list[str]:
-        self._require_setup()
-        return list(self.raw.class_names)
-
-    @property
     def class_counts(self) -> list[int]:
-        """Pixels per class of the training set actually used (255 excluded); computed on
-        first access."""
+        """Pixels per class of the training set actually used (:data:`IGNORE_INDEX`
+        excluded); computed on first access."""
         self._require_setup()
         if self._class_counts is None:
             if isinstance(self.train_set, ImageSet):
@@ -217,25 +184,7 @@ class SegmentationDataModule(L.LightningDataModule):
             self._class_counts = counts.tolist()
         return list(self._class_counts)
 
-    def _require_setup(self) -> None:
-        if self.raw is None:
-            raise RuntimeError("call setup() first")
-
     # -- Lightning ---------------------------------------------------------------------
-    def _load(self, download: bool) -> LoadedData:
-        return load_dataset(
-            self.dataset,
-            self.data_dir,
-            download,
-            seed=self.seed,
-            verify=self.verify,
-            **self.dataset_options,
-        )
-
-    def prepare_data(self) -> None:
-        if self.download:
-            self._load(True)
-
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
@@ -255,8 +204,7 @@ class SegmentationDataModule(L.LightningDataModule):
                 f"dataset {self.dataset!r} has {total} training image(s): too few to carve a "
                 f"validation set ({self.val_fraction:.0%}) and still train"
             )
-        gen = torch.Generator().manual_seed(self.seed)
-        order = torch.randperm(total, generator=gen)
+        order = torch.randperm(total, generator=generator(self.seed, "split"))
         rest, held_out = order[held:].sort().values, order[:held].sort().values
         if isinstance(train, ImageSet):
             return train.subset(rest), train.subset(held_out)

@@ -226,20 +226,17 @@ def build_datamodule(config: ResolvedConfig):
     return load_object(task_spec(config.task).datamodule)(config)
 
 
-#: label of ignored pixels in segmentation masks (Cityscapes, VOC, digit scenes)
-SEGMENTATION_IGNORE = 255
-
-
 def build_loss(config: ResolvedConfig, datamodule):
     """The loss under test; losses that need class counts get those of the training set
     actually used (``datamodule.class_counts``: examples, or pixels for segmentation)."""
+    from hem_bench.datamodules.base import IGNORE_INDEX
     from hem_bench.losses import get_loss, loss_info
 
     params = dict(config.loss_params)
     if loss_info(config.loss).needs_class_counts:
         params["class_counts"] = datamodule.class_counts
     if task_spec(config.task).kind == "segmentation":
-        params["ignore_index"] = SEGMENTATION_IGNORE
+        params["ignore_index"] = IGNORE_INDEX
     return get_loss(config.loss, **params)
 
 

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from torchmetrics.aggregation import SumMetric
 
 from hem_bench.errors import ConfigError
+from hem_bench.seeding import derive_seed
 from hem_bench.tasks.base import ClassificationTask, classification_datamodule
 
 ATTACKS = ("fgsm", "pgd", "autoattack")
@@ -225,7 +226,7 @@ class AdversarialTask(ClassificationTask):
     def training_loss(self, images: Tensor, target: Tensor) -> Tensor:
         if not self.adv_train:
             return super().training_loss(images, target)
-        step_seed = self.seed * 1_000_003 + self.global_step
+        step_seed = derive_seed(self.seed, "adversarial-training", self.global_step)
         was_training = self.model.training
         self.model.eval()  # the attack sees the network as evaluation will
         if self.adv_train == "pgd":
@@ -288,7 +289,7 @@ class AdversarialTask(ClassificationTask):
     ) -> Tensor:
         if eps == 0:
             return images
-        seed = (self.seed * 1_000_003 + batch_idx) * 101 + ATTACKS.index(attack)
+        seed = derive_seed(self.seed, "attack", batch_idx, ATTACKS.index(attack))
         torch.manual_seed(seed)
         if attack == "fgsm":
             attacker = fgsm_or_fgm(self.model, eps, self.norm)

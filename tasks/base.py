@@ -22,6 +22,7 @@ from torchmetrics.aggregation import CatMetric
 
 from hem_bench.allocator import release_free_memory
 from hem_bench.datamodules.loading import tensor_loader
+from hem_bench.seeding import derive_seed
 
 
 def classification_datamodule(config, **split: Any):
@@ -29,18 +30,7 @@ def classification_datamodule(config, **split: Any):
     ``split`` (``classes``, ``open_set_known``, ``long_tail``)."""
     from hem_bench.datamodules.classification import ClassificationDataModule
 
-    return ClassificationDataModule(
-        dataset=config.dataset,
-        data_dir=config.data_dir,
-        download=config.download,
-        verify=config.verify,
-        seed=config.seed,
-        batch_size=config.batch_size,
-        eval_batch_size=config.eval_batch_size,
-        crop_padding=config.crop_padding,
-        flip=config.flip,
-        **split,
-    )
+    return ClassificationDataModule.from_config(config, **split)
 
 
 def parse_classes(text: str) -> list[int] | None:
@@ -111,7 +101,7 @@ class ClassificationTask(L.LightningModule):
     def on_train_epoch_start(self) -> None:
         # Random draws of the epoch (dropout) depend only on (seed, epoch), so a run resumed
         # from an end-of-epoch checkpoint repeats exactly what it would have done.
-        torch.manual_seed(self.seed * 1_000_003 + self.current_epoch)
+        torch.manual_seed(derive_seed(self.seed, "epoch", self.current_epoch))
         set_epoch = getattr(self.loss, "set_epoch", None)  # scheduled losses (LDAM-DRW)
         if callable(set_epoch):
             set_epoch(self.current_epoch, self.trainer.max_epochs)

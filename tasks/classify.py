@@ -27,10 +27,11 @@ from torch import Tensor
 
 from hem_bench.datamodules.base import ImageSet
 from hem_bench.errors import ConfigError
+from hem_bench.seeding import derive_seed
 from hem_bench.tasks.base import ClassificationTask, classification_datamodule, parse_classes
 
 #: seed of the draw of ``corruption_subset`` (fixed: every run sees the same images)
-SUBSET_SEED = 0
+SUBSET_SEED = derive_seed(0, "corruption-subset")
 
 
 def make_datamodule(config):
@@ -72,7 +73,7 @@ class CorruptedBatches:
         from hem_bench.datamodules.corruptions import corrupt
 
         images, labels = self.data.batch(indices)
-        seed = (self.seed * 1_000_003 + self.severity) * 1_000_003 + int(indices[0])
+        seed = derive_seed(self.seed, "corruption", self.severity, int(indices[0]))
         return corrupt(images, self.name, self.severity, seed=seed), labels
 
     @property

@@ -46,11 +46,11 @@ import torch
 from torch import Tensor
 
 from hem_bench.atomic import atomic_path
-from hem_bench.datamodules.base import ImageSet
-from hem_bench.datamodules.splits import class_incremental_experiences
+from hem_bench.datamodules.continual import ContinualDataModule
 from hem_bench.errors import ConfigError
 from hem_bench.recipes import TASKS
-from hem_bench.tasks.base import ClassificationTask, classification_datamodule
+from hem_bench.seeding import generator
+from hem_bench.tasks.base import ClassificationTask
 
 #: experiences per data set (class-incremental splits)
 DEFAULT_EXPERIENCES = {"cifar100": 10}
@@ -69,7 +69,7 @@ class ReservoirBuffer:
         if capacity < 0:
             raise ConfigError(f"the replay buffer size must be >= 0; got {capacity}")
         self.capacity = capacity
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = generator(seed, "replay-buffer")
         self.seen = 0
         self.images: Tensor | None = None
         self.labels: Tensor | None = None
@@ -134,23 +134,14 @@ def continual_metrics(matrix: list[list[float]]) -> dict[str, float]:
     return results
 
 
-def make_datamodule(config):
-    dm = classification_datamodule(config)
+def make_datamodule(config) -> ContinualDataModule:
+    """All the classes, split into the experiences of the options (or the data set's
+    default number), fixed now: a count that does not divide the classes fails here."""
     count = int(config.task_options.get("experiences") or 0) or DEFAULT_EXPERIENCES.get(
         config.dataset, FALLBACK_EXPERIENCES
     )
-    dm.num_experiences = count
-    dm.shuffle_classes = str(config.task_options.get("shuffle", "false")).lower() in (
-        "1",
-        "true",
-        "yes",
-    )
-    return dm
-
-
-def _restrict(data: ImageSet, classes: list[int]) -> ImageSet:
-    keep = torch.isin(data.labels, torch.tensor(classes))
-    return ImageSet(data.images[keep], data.labels[keep])
+    shuffle = str(config.task_options.get("shuffle", "false")).lower() in ("1", "true", "yes")
+    return ContinualDataModule.from_config(config, num_experiences=count, shuffle_classes=shuffle)
 
 
 class ContinualTask(ClassificationTask):
@@ -161,17 +152,16 @@ class ContinualTask(ClassificationTask):
             default = TASKS["continual"].options["buffer"].default
             self.buffer = ReservoirBuffer(int(self.options.get("buffer", default)), self.seed)
             self.total_steps = 0
-            self.sets: dict = {}
 
     def evaluation_sets(self) -> dict:
-        """The test sets of the experiences learnt so far (set by the procedure)."""
-        return self.sets
+        """The test sets of the experiences learnt so far (the DataModule's)."""
+        return self.data.seen_test_sets()
 
     def training_step(self, batch, batch_idx):
         images, target = batch
         if len(self.buffer):
-            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.total_steps)
-            replay_images, replay_labels = self.buffer.sample(len(target), generator)
+            draw = generator(self.seed, "replay-sample", self.total_steps)
+            replay_images, replay_labels = self.buffer.sample(len(target), draw)
             images = torch.cat([images, replay_images.to(images.device, images.dtype)])
             target = torch.cat([target, replay_labels.to(target.device)])
         self.total_steps += 1
@@ -190,11 +180,7 @@ class ContinualTask(ClassificationTask):
 def procedure(config, task: ContinualTask, datamodule, make_trainer, checkpoint):
     """One fit per experience, then a test on every experience seen so far."""
     datamodule.setup()
-    experiences = class_incremental_experiences(
-        datamodule.all_classes, datamodule.num_experiences, config.seed, datamodule.shuffle_classes
-    )
-    full = {"train": datamodule.train_set, "val": datamodule.val_set, "test": datamodule.test_set}
-    tests = [_restrict(full["test"], classes) for classes in experiences]
+    experiences = datamodule.experiences
     task.setup("fit")
     state_dir = Path(config.run_dir()) / "checkpoints"
     matrix: list[list[float]] = []
@@ -211,19 +197,16 @@ def procedure(config, task: ContinualTask, datamodule, make_trainer, checkpoint)
             start_at = len(matrix)
     timings = {"fit": 0.0, "test": 0.0}
     for t in range(start_at, len(experiences)):
-        classes = experiences[t]
-        datamodule.train_set = _restrict(full["train"], classes)
-        datamodule.val_set = _restrict(full["val"], classes)
+        datamodule.use_experience(t)
         trainer = make_trainer()
         begin = time.perf_counter()
         trainer.fit(task, datamodule=datamodule)
         timings["fit"] += time.perf_counter() - begin
         order = torch.randperm(
-            len(datamodule.train_set), generator=torch.Generator().manual_seed(config.seed * 7 + t)
+            len(datamodule.train_set), generator=generator(config.seed, "replay-order", t)
         )
         task.buffer.add(datamodule.train_set.images[order], datamodule.train_set.labels[order])
         begin = time.perf_counter()
-        task.sets = {f"experience/{i}": tests[i] for i in range(t + 1)}
         trainer.test(task, dataloaders=task.evaluation_loaders(), verbose=False)
         timings["test"] += time.perf_counter() - begin
         matrix.append([task.results[f"experience/{i}"] for i in range(t + 1)])

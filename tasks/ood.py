@@ -4,7 +4,8 @@ Protocol (Vaze et al. 2022): train on the known classes of an open-set split (6 
 the digits and CIFAR-10, drawn per seed); score the test images of the known classes
 against each OOD set — the test images of the unknown classes first, then Gaussian and
 uniform noise (Hendrycks & Gimpel 2017) and any data sets given with
-``--task-option ood_sets=...`` (converted to the in-distribution image shape).
+``--task-option ood_sets=...`` (converted to the in-distribution image shape), all
+served by the task's DataModule (:class:`~hem_bench.datamodules.ood.OODDataModule`).
 
 Detectors, all from pytorch-ood and all post hoc (none changes the model): MSP (maximum
 softmax probability, Hendrycks & Gimpel 2017), MaxLogit (Hendrycks et al. 2022), Energy
@@ -21,26 +22,26 @@ metrics and ROC curves can be recomputed.
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
-from hem_bench.datamodules.base import ImageSet, dataset_info, load_dataset
-from hem_bench.datamodules.splits import convert_images, noise_images
-from hem_bench.errors import ConfigError
-from hem_bench.tasks.base import ClassificationTask, classification_datamodule
+from hem_bench.datamodules.ood import OODDataModule, parse_names
+from hem_bench.tasks.base import ClassificationTask
 
 
-def make_datamodule(config):
-    """The known classes of an open-set split drawn from the seed (Vaze et al. 2022)."""
-    return classification_datamodule(
-        config, open_set_known=int(config.task_options.get("known") or 0)
+def make_datamodule(config) -> OODDataModule:
+    """The known classes of an open-set split drawn from the seed (Vaze et al. 2022), and
+    the OOD sets (noise, ``ood_sets``), checked now and loaded with the data."""
+    options = config.task_options
+    return OODDataModule.from_config(
+        config,
+        open_set_known=int(options.get("known") or 0),
+        noise_count=int(options.get("noise_count", 1000)),
+        extra_ood_sets=parse_names(options.get("ood_sets", "")),
     )
 
 
 DETECTORS = ("msp", "maxlogit", "energy", "mahalanobis", "vim")
 HEADLINE = ("msp", "unknown")
-#: cap on the images taken from an extra OOD data set's test split
-MAX_EXTRA = 10_000
 
 
 def logit_scores(logits: Tensor) -> dict[str, Tensor]:
@@ -58,49 +59,13 @@ class OODTask(ClassificationTask):
     needs_features = True
 
     def setup(self, stage: str) -> None:
-        # build (and so check) the OOD sets when training starts, not after it: a bad
-        # noise_count, an unknown or missing ood_sets entry fails before the first epoch
+        # make (and so check) the OOD sets when training starts, not after it: a missing
+        # ood_sets data set fails before the first epoch
         self.evaluation_sets()
 
     def evaluation_sets(self) -> dict:
-        if getattr(self, "_ood_sets", None) is None:
-            self._ood_sets = self._build_ood_sets()
-        return self._ood_sets
-
-    def _build_ood_sets(self) -> dict:
-        data = self.data
-        shape = data.input_shape
-        if data.unknown_test is None or len(data.unknown_test) == 0:
-            raise ConfigError("the ood task needs unknown classes: the open-set split left none")
-        count = int(self.options.get("noise_count", 1000))
-        if count < 1:
-            raise ConfigError(f"noise_count must be a positive number of images; got {count}")
-        sets: dict = {
-            "test": data.test_set,
-            "unknown": ImageSet(
-                data.unknown_test.images, torch.full((len(data.unknown_test),), -1)
-            ),
-            "gaussian": ImageSet(
-                noise_images("gaussian", count, shape, self.seed), torch.full((count,), -1)
-            ),
-            "uniform": ImageSet(
-                noise_images("uniform", count, shape, self.seed + 1), torch.full((count,), -1)
-            ),
-        }
-        for name in [
-            n.strip() for n in str(self.options.get("ood_sets", "")).split(",") if n.strip()
-        ]:
-            info = dataset_info(name)
-            if info.kind != "classification":
-                raise ConfigError(f"OOD set {name!r} must be an image classification data set")
-            if name == data.dataset:
-                raise ConfigError(f"OOD set {name!r} is the in-distribution data set")
-            test = load_dataset(
-                name, data.data_dir, data.download, seed=self.seed, verify=data.verify
-            ).test
-            images = convert_images(test.float_images()[:MAX_EXTRA], shape)
-            sets[name] = ImageSet(images, torch.full((len(images),), -1))
-        return sets
+        """The known classes' test set, then the DataModule's OOD sets."""
+        return {"test": self.data.test_set, **self.data.ood_sets}
 
     def fit_detectors(self) -> dict:
         """Mahalanobis and ViM, fitted on the features of the (known-class) training set."""

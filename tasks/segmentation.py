@@ -47,17 +47,9 @@ def make_datamodule(config) -> SegmentationDataModule:
             dataset_options["canvas"] = size[0]
     elif size is not None:
         dataset_options["size"] = size
-    return SegmentationDataModule(
-        dataset=config.dataset,
-        data_dir=config.data_dir,
-        download=config.download,
-        verify=config.verify,
-        seed=config.seed,
-        batch_size=config.batch_size,
-        eval_batch_size=config.eval_batch_size,
+    return SegmentationDataModule.from_config(
+        config,
         val_fraction=float(options.get("val_fraction", 0.1)),
-        crop_padding=config.crop_padding,
-        flip=config.flip,
         num_workers=int(options.get("num_workers", 0)),
         dataset_options=dataset_options,
     )

@@ -27,8 +27,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-#: mask value of pixels that count for no class
-IGNORE_INDEX = 255
+from hem_bench.datamodules.base import IGNORE_INDEX
 
 
 def confusion_matrix_metric(num_classes: int, ignore_index: int = IGNORE_INDEX):

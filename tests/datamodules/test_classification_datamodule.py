@@ -115,7 +115,7 @@ def test_long_tailed_training_set_with_balanced_evaluation_sets():
 def test_validation_is_carved_from_training_when_the_dataset_has_none(monkeypatch):
     digits = load_dataset("digits", seed=0)
     digits.val = None
-    import hem_bench.datamodules.classification as module
+    import hem_bench.datamodules.datamodule as module  # where the base loads the data
 
     monkeypatch.setattr(module, "load_dataset", lambda *a, **k: digits)
     dm = ClassificationDataModule("digits", seed=0, val_fraction=0.2)
