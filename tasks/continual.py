@@ -49,7 +49,6 @@ from hem_bench.atomic import atomic_path
 from hem_bench.datamodules.base import ImageSet
 from hem_bench.datamodules.splits import class_incremental_experiences
 from hem_bench.errors import ConfigError
-from hem_bench.recipes import TASKS
 from hem_bench.tasks.base import ClassificationTask, classification_datamodule
 
 #: experiences per data set (class-incremental splits)
@@ -158,8 +157,7 @@ class ContinualTask(ClassificationTask):
 
     def setup(self, stage: str) -> None:
         if not hasattr(self, "buffer"):
-            default = TASKS["continual"].options["buffer"].default
-            self.buffer = ReservoirBuffer(int(self.options.get("buffer", default)), self.seed)
+            self.buffer = ReservoirBuffer(self.options.buffer, self.seed)
             self.total_steps = 0
             self.sets: dict = {}
 

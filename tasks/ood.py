@@ -72,9 +72,7 @@ class OODTask(ClassificationTask):
         shape = data.input_shape
         if data.unknown_test is None or len(data.unknown_test) == 0:
             raise ConfigError("the ood task needs unknown classes: the open-set split left none")
-        count = int(self.options.get("noise_count", 1000))
-        if count < 1:
-            raise ConfigError(f"noise_count must be a positive number of images; got {count}")
+        count = self.options.noise_count  # >= 1 (checked by the task's options)
         sets: dict = {
             "test": data.test_set,
             "unknown": ImageSet(
@@ -87,9 +85,7 @@ class OODTask(ClassificationTask):
                 noise_images("uniform", count, shape, self.seed + 1), torch.full((count,), -1)
             ),
         }
-        for name in [
-            n.strip() for n in str(self.options.get("ood_sets", "")).split(",") if n.strip()
-        ]:
+        for name in self.options.ood_sets:
             info = dataset_info(name)
             if info.kind != "classification":
                 raise ConfigError(f"OOD set {name!r} must be an image classification data set")
