@@ -37,11 +37,6 @@ MAX_EXTRA = 10_000
 NOISE_KINDS = ("gaussian", "uniform")
 
 
-def parse_names(text: str) -> list[str]:
-    """Data set names from a comma-separated list (``""``: none)."""
-    return [name.strip() for name in str(text).split(",") if name.strip()]
-
-
 class OODDataModule(ClassificationDataModule):
     """A classification DataModule that also serves OOD sets (see the module's docstring).
 

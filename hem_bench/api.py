@@ -60,7 +60,7 @@ def create_loss(name: str, **params: Any):
 
 def list_tasks(pattern: str | None = None) -> list[str]:
     """Names of the tasks (``classify``, ``ood``, ...), sorted, filtered by ``pattern``."""
-    from hem_bench.recipes import available_tasks
+    from hem_bench.tasks import available_tasks
 
     return _match(sorted(available_tasks()), pattern)
 

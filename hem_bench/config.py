@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from hem_bench.errors import ConfigError, suggest
 
@@ -208,23 +208,27 @@ class RunConfig(BaseModel):
         return validated(values)
 
     def resolve(self) -> ResolvedConfig:
-        """Fill in the task's defaults and check every name against its registry."""
+        """Fill in the task's defaults and check every name against its registry. The task
+        is looked up here, once: the resolved configuration carries the :class:`Task`
+        object (:attr:`ResolvedConfig.task_def`) and its validated options
+        (:attr:`ResolvedConfig.options`) down to the run."""
         from hem_bench.datamodules.base import dataset_info
         from hem_bench.losses import loss_info, parse_loss_params
         from hem_bench.plugins import load_plugin_files
-        from hem_bench.recipes import task_spec, with_recipe
+        from hem_bench.recipes import with_recipe
+        from hem_bench.tasks import get_task
 
         load_plugin_files(self.plugins)
-        spec = task_spec(self.task)
-        dataset = self.dataset or spec.default_dataset
+        task = get_task(self.task)
+        dataset = self.dataset or task.default_dataset
         data = dataset_info(dataset)
-        if spec.kind == "classification" and data.kind != "classification":
+        if task.kind == "classification" and data.kind != "classification":
             raise ConfigError(
                 f"task {self.task!r} needs a classification data set; {dataset!r} is a "
                 f"{data.kind} data set"
             )
         recipe = with_recipe(
-            spec,
+            task,
             dataset,
             model=self.model,
             max_epochs=self.max_epochs,
@@ -237,22 +241,14 @@ class RunConfig(BaseModel):
             eval_batch_size=self.eval_batch_size,
         )
         info = loss_info(self.loss)
-        if not info.supports(spec.kind):
+        if not info.supports(task.kind):
             raise ConfigError(
                 f"loss {self.loss!r} cannot serve task {self.task!r}: it supports "
-                f"{', '.join(sorted(info.tasks))}, the task needs {spec.kind}"
+                f"{', '.join(sorted(info.tasks))}, the task needs {task.kind}"
             )
         loss_params = parse_loss_params(self.loss, self.loss_params)  # checked and typed
-        options = {name: option.default for name, option in spec.options.items()}
-        for key, value in self.task_options.items():
-            if key not in spec.options:
-                accepted = ", ".join(spec.options) or "none"
-                raise ConfigError(
-                    f"task {self.task!r} has no option {key!r}; its options: {accepted}"
-                )
-            options[key] = _task_option(key, value, spec.options[key])
-        _check_task_options(self.task, options)
-        return ResolvedConfig(
+        options_text, options = task.resolve_options(self.task_options)
+        resolved = ResolvedConfig(
             **{
                 **self.model_dump(),
                 "dataset": dataset,
@@ -261,7 +257,7 @@ class RunConfig(BaseModel):
                 "batch_size": recipe.batch_size,
                 "lr": recipe.lr,
                 "weight_decay": recipe.weight_decay,
-                "task_options": options,
+                "task_options": options_text,
                 "loss_params": {**info.params, **loss_params},
                 "threads": self.threads or _default_threads(),
                 "momentum": recipe.momentum,
@@ -271,6 +267,8 @@ class RunConfig(BaseModel):
             },
             recipe_source=recipe.source,
         )
+        resolved._task, resolved._options = task, options
+        return resolved
 
 
 class ResolvedConfig(RunConfig):
@@ -288,6 +286,33 @@ class ResolvedConfig(RunConfig):
     eval_batch_size: int = Field(1024, ge=1)
     recipe_source: str = ""
     threads: int = Field(ge=1, le=1024)
+    _task: Any = PrivateAttr(None)
+    _options: Any = PrivateAttr(None)
+
+    @property
+    def task_def(self):
+        """The :class:`~hem_bench.tasks.Task` object of the run, bound when the
+        configuration was resolved (:meth:`RunConfig.resolve`, or :meth:`bind_task` for a
+        configuration rebuilt from its fields in another process)."""
+        if self._task is None:
+            raise RuntimeError("the configuration's task is not bound: resolve it first")
+        return self._task
+
+    @property
+    def options(self):
+        """The task's options, typed and validated (its ``Options`` model)."""
+        if self._options is None:
+            raise RuntimeError("the configuration's task is not bound: resolve it first")
+        return self._options
+
+    def bind_task(self) -> ResolvedConfig:
+        """Bind the task object and validate the options of a configuration rebuilt from its
+        fields (a sweep worker's): the one lookup of the task in that process."""
+        from hem_bench.tasks import get_task
+
+        task = get_task(self.task)
+        self._task, self._options = task, task.resolve_options(self.task_options)[1]
+        return self
 
     def identity(self) -> dict[str, Any]:
         """The fields that define the experiment (the run id is their hash)."""
@@ -315,41 +340,6 @@ def _default_threads() -> int:
     import torch
 
     return torch.get_num_threads()
-
-
-#: values of yes/no task options
-BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
-
-
-def _task_option(key: str, value: Any, option) -> Any:
-    """A task option's value typed as the task declares it; lists (YAML) are read as the
-    comma-separated text the flags give, yes/no options accept only yes/no words."""
-    kind = option.type
-    if isinstance(value, (list, tuple)):
-        value = ",".join(str(v) for v in value)
-    if isinstance(value, bool) or str(option.default).lower() in ("true", "false"):
-        word = str(value).strip().lower()
-        if word not in BOOLEAN_WORDS:
-            raise ConfigError(f"task option {key}={value!r} must be true or false")
-        return str(BOOLEAN_WORDS[word]).lower() if kind is str else BOOLEAN_WORDS[word]
-    if kind in (int, float) and isinstance(value, bool):
-        raise ConfigError(f"task option {key}={value!r} must be of type {kind.__name__}")
-    try:
-        typed = kind(value)
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"task option {key}={value!r} must be of type {kind.__name__}") from None
-    if kind is float and (typed != typed or typed in (float("inf"), float("-inf"))):
-        raise ConfigError(f"task option {key}={value!r} must be a finite number")
-    return typed
-
-
-def _check_task_options(task: str, options: dict[str, Any]) -> None:
-    """Options whose values the task reads only at evaluation time, checked now (before
-    any training): the corruptions and severities of ``classify``."""
-    if task == "classify":
-        from hem_bench.tasks.classify import parse_corruptions
-
-        parse_corruptions(str(options["corruptions"]), str(options["severities"]))
 
 
 FLAG_NAMES = {

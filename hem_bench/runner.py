@@ -1,7 +1,10 @@
 """One run, from a resolved configuration to a run record (the path of docs/design.md).
 
-config -> task spec -> DataModule (+ the task's split) -> loss (class counts injected) ->
-model -> LightningModule -> lightning.Trainer -> run record, written atomically into the
+config -> task object (``config.task_def``, bound once when the configuration was
+resolved) -> DataModule (the task's, with its split) -> loss (class counts injected) ->
+model (the task's builder) -> LightningModule (the task's) -> lightning.Trainer (the
+task's procedure, returning a :class:`~hem_bench.tasks.TaskResult`) -> run record, written
+atomically into the
 run folder ``<out>/<task>-<dataset>-<loss>-seed<seed>-<run id>/``, which also holds the
 resolved configuration (``config.yaml``), Lightning's logs (CSV by default; TensorBoard,
 W&B or MLflow with ``--logger``, see :mod:`hem_bench.loggers`), the last checkpoint
@@ -20,7 +23,6 @@ by bad input before training removes the folder it created. Ctrl-C raises
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import shutil
 import socket
@@ -34,7 +36,6 @@ from hem_bench.config import ResolvedConfig, to_yaml
 from hem_bench.errors import ConfigError, HemBenchError
 from hem_bench.loggers import log_results, make_loggers
 from hem_bench.progress import compact_progress_bar
-from hem_bench.recipes import task_spec
 from hem_bench.results.record import (
     RECORD_NAME,
     InvalidRecord,
@@ -215,15 +216,9 @@ def load_checkpoint_safely(path, map_location=None):
         ) from None
 
 
-def load_object(path: str):
-    """The object named ``"package.module:attribute"``."""
-    module_name, attribute = path.split(":")
-    return getattr(importlib.import_module(module_name), attribute)
-
-
 def build_datamodule(config: ResolvedConfig):
-    """The task's DataModule (with its split), from the task spec's factory."""
-    return load_object(task_spec(config.task).datamodule)(config)
+    """The task's DataModule (with its split)."""
+    return config.task_def.build_datamodule(config)
 
 
 def build_loss(config: ResolvedConfig, datamodule):
@@ -235,7 +230,7 @@ def build_loss(config: ResolvedConfig, datamodule):
     params = dict(config.loss_params)
     if loss_info(config.loss).needs_class_counts:
         params["class_counts"] = datamodule.class_counts
-    if task_spec(config.task).kind == "segmentation":
+    if config.task_def.kind == "segmentation":
         params["ignore_index"] = IGNORE_INDEX
     return get_loss(config.loss, **params)
 
@@ -255,37 +250,20 @@ def apply_execution_settings(model, config: ResolvedConfig) -> None:
 
 
 def build_task(config: ResolvedConfig, datamodule):
-    """Loss (class counts of the training set injected), model (the task spec's builder)
-    and LightningModule."""
-    spec = task_spec(config.task)
+    """Loss (class counts of the training set injected), model (the task's builder) and
+    the task's LightningModule."""
+    task = config.task_def
     loss = build_loss(config, datamodule)
-    model = load_object(spec.model_builder)(
-        config.model,
-        datamodule.num_classes,
-        datamodule.input_shape,
-        datamodule.mean,
-        datamodule.std,
-        head=config.head,
-        dropout=config.dropout,
-    )
+    model = task.build_model(config, datamodule)
     bias = (
         loss.output_bias_init(datamodule.num_classes) if hasattr(loss, "output_bias_init") else None
     )
     if bias is not None:
         model.set_output_bias(bias)
     apply_execution_settings(model, config)
-    task = load_object(spec.module)(
-        model,
-        loss,
-        lr=config.lr,
-        momentum=config.momentum,
-        weight_decay=config.weight_decay,
-        final_l2=config.final_l2,
-        seed=config.seed,
-        options=config.task_options,
-    )
-    task.data = datamodule
-    return task
+    module = task.build_module(config, model, loss)
+    module.data = datamodule
+    return module
 
 
 def quiet_lightning() -> None:
@@ -468,6 +446,32 @@ def run(
             raise
 
 
+def record_failure(
+    config: ResolvedConfig,
+    message: str,
+    trace: str,
+    timings: dict[str, float] | None = None,
+    started_at: str | None = None,
+) -> str:
+    """Leave the failed record of ``config`` (and ``error.log``, the traceback) in its run
+    folder: the one way a failure is recorded, by ``run`` and by ``sweep`` alike. A
+    completed record is never replaced by a failed one (the message then says so).
+    Returns the message to report."""
+    run_dir = config.run_dir()
+    record_path = run_dir / RECORD_NAME
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "error.log").write_text(trace)
+    if existing_record(config) is not None:
+        return message + f" (the completed record {record_path} is kept)"
+    task = config._task  # unbound only where the task itself could not be found
+    headline = task.headline if task is not None else ("", True)
+    record = make_record(
+        config, "failed", {}, headline, timings or {}, started_at or now(), error=message
+    )
+    write_record(record_path, record)
+    return message
+
+
 def _run_claimed(config: ResolvedConfig, resume: bool) -> tuple[dict[str, Any], Path]:
     import lightning as L
     import torch
@@ -475,7 +479,7 @@ def _run_claimed(config: ResolvedConfig, resume: bool) -> tuple[dict[str, Any], 
     started_at, start = now(), time.perf_counter()
     run_dir = config.run_dir()
     record_path = run_dir / RECORD_NAME
-    spec = task_spec(config.task)
+    task = config.task_def
     threads = getattr(config, "threads", None)
     if threads:  # part of the run id: CPU results depend on the thread count
         torch.set_num_threads(threads)
@@ -483,26 +487,23 @@ def _run_claimed(config: ResolvedConfig, resume: bool) -> tuple[dict[str, Any], 
     quiet_lightning()
     L.seed_everything(config.seed, workers=True, verbose=False)
 
-    datamodule = build_datamodule(config)
-    if config.download and _is_global_zero():
-        datamodule.prepare_data()  # --download: fetch what is missing (one process only)
-    datamodule.setup("fit")
-    task = build_task(config, datamodule)
-    timings: dict[str, float] = {"setup": time.perf_counter() - start}
-
+    timings: dict[str, float] = {}
     last = run_dir / "checkpoints" / "last.ckpt"
-    procedure = load_object(spec.procedure)
-    loggers = make_loggers(config, run_dir, csv_logger=_appending_csv_logger)
     _interrupted.clear()
     try:
-        timings.update(
-            procedure(
-                config,
-                task,
-                datamodule,
-                lambda: build_trainer(config, run_dir, loggers),
-                last if resume and last.is_file() else None,
-            )
+        datamodule = build_datamodule(config)
+        if config.download and _is_global_zero():
+            datamodule.prepare_data()  # --download: fetch what is missing (one process only)
+        datamodule.setup("fit")
+        module = build_task(config, datamodule)
+        timings["setup"] = time.perf_counter() - start
+        loggers = make_loggers(config, run_dir, csv_logger=_appending_csv_logger)
+        result = task.evaluate(
+            config,
+            module,
+            datamodule,
+            lambda: build_trainer(config, run_dir, loggers),
+            last if resume and last.is_file() else None,
         )
     except HemBenchError:
         raise
@@ -522,30 +523,24 @@ def _run_claimed(config: ResolvedConfig, resume: bool) -> tuple[dict[str, Any], 
         timings["total"] = time.perf_counter() - start
         message = f"{type(exc).__name__}: {exc}"
         if _is_global_zero():
-            (run_dir / "error.log").write_text(traceback.format_exc())
-            if existing_record(config) is None:
-                record = make_record(
-                    config, "failed", {}, spec.headline, timings, started_at, error=message
-                )
-                write_record(record_path, record)
-            else:  # a completed record is never replaced by a failed one
-                message += f" (the completed record {record_path} is kept)"
+            message = record_failure(config, message, traceback.format_exc(), timings, started_at)
         raise RunFailed(message, record_path) from exc
 
+    timings.update(result.timings)
     timings["total"] = time.perf_counter() - start
     record = make_record(
         config,
         "completed",
-        task.results,
-        spec.headline,
+        result.metrics,
+        task.headline,
         timings,
         started_at,
-        extra=getattr(task, "record_extra", None),
+        extra=result.extra,
     )
     if _is_global_zero():
         (run_dir / "error.log").unlink(missing_ok=True)  # left by an earlier failed attempt
-        torch.save(task.model.state_dict(), run_dir / "model.pt")
-        _save_artifacts(task.artifacts, run_dir)
+        torch.save(module.model.state_dict(), run_dir / "model.pt")
+        _save_artifacts(result.artifacts, run_dir)
         write_record(record_path, record)
         # after the record is written: the record never hinges on a logger
         log_results(loggers, config, record.metrics)

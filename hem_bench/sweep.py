@@ -26,12 +26,12 @@ from typing import Any
 
 from hem_bench.config import ResolvedConfig, RunConfig
 from hem_bench.errors import ConfigError, HemBenchError
-from hem_bench.recipes import TASKS
+from hem_bench.tasks.builtin import SEGMENTATION
 
 #: the losses compared by the HEM paper on every task (Spratling & Schütt 2025)
 CORE_LOSSES = ("ce", "hem", "hem-plus", "logitnorm", "logit-adjusted", "dice", "focal")
 #: the learning rate of the segmentation recipe on the embedded scenes
-SEGMENTATION_LR = TASKS["segmentation"].recipes["digit-scenes"].lr
+SEGMENTATION_LR = SEGMENTATION.recipe("digit-scenes").lr
 #: the offline grid: every task on its embedded data, the core losses, five seeds, each task
 #: trained exactly as its default single run (the recipe's epochs; only the evaluation is
 #: lighter: three corruption severities, AutoAttack on 100 test images). ``arms`` are
@@ -149,7 +149,6 @@ def grid(
     the parameter, typed by each loss; a key no loss of the grid has is an error."""
     from hem_bench.losses import check_loss_params, loss_info, parse_loss_params
     from hem_bench.models import check_model_name
-    from hem_bench.recipes import task_spec
 
     if not tasks or not losses or not seeds:
         raise ConfigError("a sweep needs at least one task, one loss and one seed")
@@ -185,7 +184,7 @@ def grid(
             values["model"] = model
         try:
             resolved = RunConfig.from_sources(None, values).resolve()
-            check_model_name(resolved.model, task_spec(task).kind)
+            check_model_name(resolved.model, resolved.task_def.kind)
         except HemBenchError as exc:
             raise ConfigError(
                 f"sweep cell {task}/{dataset or 'default'}/{loss}/seed{seed}: {exc}"
@@ -268,6 +267,7 @@ def execute(config_values: dict[str, Any]) -> dict[str, Any]:
     try:
         load_plugin_files(config_values.get("plugins") or [])
         config = ResolvedConfig(**config_values)
+        config.bind_task()  # the task object, looked up once in this process
         if existing_record(config) is not None:
             return {"state": "skipped", "error": "", "seconds": 0.0}
         run(config)
@@ -286,19 +286,11 @@ def execute(config_values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write_failed_record(config: ResolvedConfig, message: str, trace: str) -> None:
-    from hem_bench.recipes import task_spec
-    from hem_bench.results.record import RECORD_NAME, make_record, now, write_record
-    from hem_bench.runner import existing_record
+    """A failure outside the run's training (bad input found while building, say) is
+    recorded as ``run`` records its failures (:func:`hem_bench.runner.record_failure`)."""
+    from hem_bench.runner import record_failure
 
-    if existing_record(config) is not None:  # a completed record is never replaced
-        return
-    run_dir = config.run_dir()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "error.log").write_text(trace)
-    record = make_record(
-        config, "failed", {}, task_spec(config.task).headline, {}, now(), error=message
-    )
-    write_record(run_dir / RECORD_NAME, record)
+    record_failure(config, message, trace)
 
 
 Progress = Callable[[SweepRun, dict[str, int]], None]

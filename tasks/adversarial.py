@@ -28,19 +28,15 @@ step 2.5 eps / steps:
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.aggregation import SumMetric
 
-from hem_bench.errors import ConfigError
 from hem_bench.seeding import derive_seed
 from hem_bench.tasks.base import ClassificationTask, classification_datamodule
+from hem_bench.tasks.builtin import ATTACKS, NORMS, parse_eps  # noqa: F401  (NORMS: re-exported)
 
-ATTACKS = ("fgsm", "pgd", "autoattack")
-NORMS = ("linf", "l2")
 _CIFAR = ["1/255", "2/255", "4/255", "8/255"]
 _MNIST = ["0.1", "0.2", "0.3"]
 #: default budgets per norm and data set, and the headline budget (last item of the pair)
@@ -65,17 +61,6 @@ BUDGETS = {
     },
 }
 FALLBACK = {"linf": (_CIFAR, "8/255"), "l2": (["0.25", "0.5", "1"], "0.5")}
-
-
-def parse_eps(text: str) -> float:
-    """A budget from ``"0.1"`` or ``"8/255"``."""
-    try:
-        value = float(Fraction(text.strip()))
-    except (ValueError, ZeroDivisionError):
-        raise ConfigError(f"attack budget {text!r} must be a number such as 0.1 or 8/255") from None
-    if value < 0:
-        raise ConfigError(f"attack budget {text!r} must be >= 0")
-    return value
 
 
 def eps_key(eps: float) -> str:
@@ -178,49 +163,28 @@ def trades_training_examples(
 
 class AdversarialTask(ClassificationTask):
     def setup(self, stage: str) -> None:
+        """The attack settings of the (validated) options; the budgets default to the data
+        set's."""
         options = self.options
-        self.norm = str(options.get("norm", "linf")).lower()
-        if self.norm not in NORMS:
-            raise ConfigError(f"norm must be one of {', '.join(NORMS)}; got {self.norm!r}")
-        dataset = self.data.dataset
-        budgets, headline = BUDGETS[self.norm].get(dataset, FALLBACK[self.norm])
-        if options.get("eps"):
-            budgets = [e for e in str(options["eps"]).split(",") if e.strip()]
-            headline = options.get("headline_eps") or budgets[-1]
+        self.norm = options.norm
+        budgets, headline = BUDGETS[self.norm].get(self.data.dataset, FALLBACK[self.norm])
         self.budgets = [parse_eps(e) for e in budgets]
-        self.headline_eps = parse_eps(str(headline))
+        self.headline_eps = parse_eps(headline)
+        if options.eps:
+            self.budgets = list(options.eps)
+            self.headline_eps = (
+                options.headline_eps if options.headline_eps is not None else self.budgets[-1]
+            )
         if self.headline_eps not in self.budgets:
             self.budgets.append(self.headline_eps)
-        self.attacks = [
-            a.strip()
-            for a in str(options.get("attacks", "fgsm,pgd,autoattack")).split(",")
-            if a.strip()
-        ]
-        for attack in self.attacks:
-            if attack not in ATTACKS:
-                raise ConfigError(f"unknown attack {attack!r}; available: {', '.join(ATTACKS)}")
-        if "pgd" not in self.attacks:
-            raise ConfigError(
-                "the attacks must include pgd: the headline is PGD at the default budget"
-            )
-        self.pgd_steps = int(options.get("pgd_steps", 10))
-        self.pgd_step_size = parse_eps(str(options.get("pgd_step_size") or "0")) or None
-        self.autoattack_n = int(options.get("autoattack_n", 200))
-        self.autoattack_all = str(options.get("autoattack_eps", "headline")) == "all"
-        self.adv_train = str(options.get("adv_train", "")).strip().lower()
-        if self.adv_train not in ("", "pgd", "trades"):
-            raise ConfigError(f"adv_train must be 'pgd', 'trades' or empty; got {self.adv_train!r}")
-        if self.adv_train == "trades" and self.norm != "linf":
-            raise ConfigError("adv_train=trades is implemented for norm=linf only")
-        self.adv_train_steps = int(options.get("adv_train_steps", 7))
-        self.trades_beta = float(options.get("trades_beta", 6.0))
-        if self.adv_train_steps < 1 or not self.trades_beta >= 0:
-            raise ConfigError(
-                f"adv_train_steps must be >= 1 and trades_beta >= 0; got "
-                f"{self.adv_train_steps} and {self.trades_beta}"
-            )
-        if self.pgd_steps < 1 or self.autoattack_n < 0:
-            raise ConfigError("pgd_steps must be >= 1 and autoattack_n >= 0")
+        self.attacks = list(options.attacks)
+        self.pgd_steps = options.pgd_steps
+        self.pgd_step_size = options.pgd_step_size
+        self.autoattack_n = options.autoattack_n
+        self.autoattack_all = options.autoattack_eps == "all"
+        self.adv_train = options.adv_train
+        self.adv_train_steps = options.adv_train_steps
+        self.trades_beta = options.trades_beta
 
     # -- adversarial training --------------------------------------------------------------
     def training_loss(self, images: Tensor, target: Tensor) -> Tensor:

@@ -12,7 +12,6 @@ DDP; ``summarize`` then turns them into the flat metric mapping of the run recor
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import lightning as L
@@ -23,6 +22,8 @@ from torchmetrics.aggregation import CatMetric
 from hem_bench.allocator import release_free_memory
 from hem_bench.datamodules.loading import tensor_loader
 from hem_bench.seeding import derive_seed
+from hem_bench.tasks.builtin import parse_classes  # noqa: F401  (used by task modules)
+from hem_bench.tasks.registry import TaskOptions
 
 
 def classification_datamodule(config, **split: Any):
@@ -31,27 +32,6 @@ def classification_datamodule(config, **split: Any):
     from hem_bench.datamodules.classification import ClassificationDataModule
 
     return ClassificationDataModule.from_config(config, **split)
-
-
-def parse_classes(text: str) -> list[int] | None:
-    """Class indices from ``"0,1,2"`` or ranges ``"0-4"``; ``None`` for ``""`` (all)."""
-    from hem_bench.errors import ConfigError
-
-    text = str(text).strip()
-    if not text:
-        return None
-    classes: list[int] = []
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            if "-" in part:
-                low, high = (int(v) for v in part.split("-", 1))
-                classes.extend(range(low, high + 1))
-            elif part:
-                classes.append(int(part))
-    except ValueError:
-        raise ConfigError(f"classes must be indices or ranges like '0-4,7'; got {text!r}") from None
-    return classes
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -78,13 +58,14 @@ class ClassificationTask(L.LightningModule):
         weight_decay: float,
         final_l2: float = 0.0,
         seed: int = 0,
-        options: Mapping[str, Any] | None = None,
+        options: TaskOptions | None = None,
     ) -> None:
         super().__init__()
         self.model, self.loss = model, loss
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
         self.final_l2, self.seed = final_l2, seed
-        self.options = dict(options or {})
+        #: the task's options, typed and validated (its ``Options`` model)
+        self.options = options
         self.data = None  # the DataModule, attached by the runner for evaluation
         self.set_names: list[str] = []
         self.outputs = nn.ModuleDict()

@@ -29,6 +29,7 @@ from hem_bench.datamodules.base import ImageSet
 from hem_bench.errors import ConfigError
 from hem_bench.seeding import derive_seed
 from hem_bench.tasks.base import ClassificationTask, classification_datamodule, parse_classes
+from hem_bench.tasks.builtin import parse_corruption_names, parse_severities
 
 #: seed of the draw of ``corruption_subset`` (fixed: every run sees the same images)
 SUBSET_SEED = derive_seed(0, "corruption-subset")
@@ -82,24 +83,12 @@ class CorruptedBatches:
 
 
 def parse_corruptions(corruptions: str, severities: str) -> list[tuple[str, int]]:
-    """``(corruption, severity)`` pairs from the task options (``all``/``none``/lists)."""
-    from hem_bench.datamodules.corruptions import available_corruptions, check_severity
-
-    names = available_corruptions()
-    text = corruptions.strip()
-    if text in ("", "none"):
-        return []
-    chosen = names if text == "all" else [c.strip() for c in text.split(",") if c.strip()]
-    for name in chosen:
-        if name not in names:
-            raise ConfigError(f"unknown corruption {name!r}; available: {', '.join(names)}")
-    levels = []
-    for part in str(severities).split(","):
-        try:
-            levels.append(check_severity(int(part)))
-        except ValueError:
-            raise ConfigError(f"severities must be integers 1..5; got {severities!r}") from None
-    return [(name, level) for name in chosen for level in levels]
+    """``(corruption, severity)`` pairs from the task options' text (``all``/``none``/lists)."""
+    return [
+        (name, level)
+        for name in parse_corruption_names(corruptions)
+        for level in parse_severities(severities)
+    ]
 
 
 class ClassifyTask(ClassificationTask):
@@ -108,13 +97,9 @@ class ClassifyTask(ClassificationTask):
         # trainer's device: Lightning moves the module back to the CPU after fitting)
         test = self.data.resident(self.data.test_set)
         sets = {"test": test}
-        pairs = parse_corruptions(
-            self.options.get("corruptions", "all"), self.options.get("severities", "1,2,3,4,5")
-        )
+        pairs = self.options.corruption_pairs
         if pairs:
-            source, described = corruption_subset(
-                test, int(self.options.get("corruption_subset", 0))
-            )
+            source, described = corruption_subset(test, self.options.corruption_subset)
             self.record_extra["corruption_subset"] = described
         for name, severity in pairs:
             sets[f"corruption/{name}/{severity}"] = CorruptedBatches(

@@ -48,7 +48,6 @@ from torch import Tensor
 from hem_bench.atomic import atomic_path
 from hem_bench.datamodules.continual import ContinualDataModule
 from hem_bench.errors import ConfigError
-from hem_bench.recipes import TASKS
 from hem_bench.seeding import generator
 from hem_bench.tasks.base import ClassificationTask
 
@@ -137,11 +136,11 @@ def continual_metrics(matrix: list[list[float]]) -> dict[str, float]:
 def make_datamodule(config) -> ContinualDataModule:
     """All the classes, split into the experiences of the options (or the data set's
     default number), fixed now: a count that does not divide the classes fails here."""
-    count = int(config.task_options.get("experiences") or 0) or DEFAULT_EXPERIENCES.get(
-        config.dataset, FALLBACK_EXPERIENCES
+    options = config.options
+    count = options.experiences or DEFAULT_EXPERIENCES.get(config.dataset, FALLBACK_EXPERIENCES)
+    return ContinualDataModule.from_config(
+        config, num_experiences=count, shuffle_classes=options.shuffle
     )
-    shuffle = str(config.task_options.get("shuffle", "false")).lower() in ("1", "true", "yes")
-    return ContinualDataModule.from_config(config, num_experiences=count, shuffle_classes=shuffle)
 
 
 class ContinualTask(ClassificationTask):
@@ -149,8 +148,7 @@ class ContinualTask(ClassificationTask):
 
     def setup(self, stage: str) -> None:
         if not hasattr(self, "buffer"):
-            default = TASKS["continual"].options["buffer"].default
-            self.buffer = ReservoirBuffer(int(self.options.get("buffer", default)), self.seed)
+            self.buffer = ReservoirBuffer(self.options.buffer, self.seed)
             self.total_steps = 0
 
     def evaluation_sets(self) -> dict:

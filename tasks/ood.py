@@ -24,19 +24,19 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from hem_bench.datamodules.ood import OODDataModule, parse_names
+from hem_bench.datamodules.ood import OODDataModule
 from hem_bench.tasks.base import ClassificationTask
 
 
 def make_datamodule(config) -> OODDataModule:
     """The known classes of an open-set split drawn from the seed (Vaze et al. 2022), and
     the OOD sets (noise, ``ood_sets``), checked now and loaded with the data."""
-    options = config.task_options
+    options = config.options
     return OODDataModule.from_config(
         config,
-        open_set_known=int(options.get("known") or 0),
-        noise_count=int(options.get("noise_count", 1000)),
-        extra_ood_sets=parse_names(options.get("ood_sets", "")),
+        open_set_known=options.known,
+        noise_count=options.noise_count,
+        extra_ood_sets=list(options.ood_sets),
     )
 
 

@@ -40,10 +40,10 @@ def test_dry_run_of_the_embedded_preset(capsys):
     tasks = {line.split()[1] for line in lines}
     assert tasks == {"classify", "ood", "adversarial", "imbalanced", "continual", "segmentation"}
     assert sum(line.split()[1] == "segmentation" for line in lines) == 7 * 5 + 7 * 3
-    from hem_bench.recipes import task_spec
     from hem_bench.sweep import preset_grid
+    from hem_bench.tasks import get_task
 
-    recipe_lr = task_spec("segmentation").recipe("digit-scenes").lr
+    recipe_lr = get_task("segmentation").recipe("digit-scenes").lr
     lrs = sorted({c.lr for c in preset_grid("embedded") if c.task == "segmentation"})
     assert lrs == [pytest.approx(recipe_lr / 10), recipe_lr]
     arm = [c for c in preset_grid("embedded") if c.task == "segmentation" and c.lr != recipe_lr]

@@ -357,9 +357,9 @@ def analyse(
 ) -> dict[str, Any]:
     """Run the study on ``results`` and write its outputs to ``out`` (default
     ``<results>/analysis``); returns everything written to ``analysis.json``."""
-    from hem_bench.recipes import task_spec
+    from hem_bench.tasks import get_task
 
-    spec = task_spec(task)
+    spec = get_task(task)
     if spec.kind != "classification":
         raise ConfigError(
             f"analyze works on classification tasks; task {task!r} is a {spec.kind} task"

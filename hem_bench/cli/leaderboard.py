@@ -24,6 +24,7 @@ import argparse
 from pathlib import Path
 
 from hem_bench.atomic import write_atomic
+from hem_bench.cli.losses import add_plugin_argument
 from hem_bench.errors import ConfigError
 
 FORMATS = ("md", "csv", "html", "json", "png")
@@ -55,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LOSS",
         help="loss the others are compared with, seed by seed (default ce, when it was run)",
     )
+    add_plugin_argument(parser)
 
 
 def parse_formats(text: str) -> list[str]:
@@ -240,9 +242,11 @@ def run(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
     from datetime import datetime, timezone
 
+    from hem_bench.plugins import load_plugin_files
     from hem_bench.results.leaderboard import build, summary, text_table
     from hem_bench.results.store import load_results
 
+    load_plugin_files(args.plugin)  # tasks (and losses) of plugins: their key metrics
     results = load_results(args.results)
     board = build(
         results.frame, baseline=args.baseline or "ce", baseline_required=args.baseline is not None

@@ -16,7 +16,8 @@ def add_plugin_argument(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="FILE.py",
-        help="a Python file that registers losses with hem_bench.losses.register_loss (repeatable)",
+        help="a Python file that registers losses (hem_bench.losses.register_loss) or tasks "
+        "(hem_bench.tasks.register_task) (repeatable)",
     )
 
 

@@ -174,9 +174,7 @@ def resolve_settings(config_file: str | None, overrides: dict[str, Any]):
     config = RunConfig.from_sources(config_file, overrides)
     resolved = config.resolve()  # loss parameters checked and typed by the loss's model
     check_loss_params(resolved.loss, resolved.loss_params)
-    from hem_bench.recipes import task_spec
-
-    check_model_name(resolved.model, task_spec(resolved.task).kind)
+    check_model_name(resolved.model, resolved.task_def.kind)
     _check_accelerator(resolved.accelerator)
     from hem_bench.loggers import check_loggers
 
@@ -201,42 +199,17 @@ def _check_accelerator(accelerator: str) -> None:
             )
 
 
-#: metrics shown in the summary table after the headline, where a record has them
-SUMMARY_KEYS = (
-    "acc",
-    "nll",
-    "ece",
-    "brier",
-    "corruption/mean_acc",
-    "auroc",
-    "fpr95",
-    "aupr_in",
-    "aupr_out",
-    "balanced_acc",
-    "macro_f1",
-    "group/many/acc",
-    "group/medium/acc",
-    "group/few/acc",
-    "avg_acc",
-    "bwt",
-    "forgetting",
-    "miou",
-    "pixel_acc",
-    "mean_class_acc",
-    "dice",
-)
-
-
-def summary_rows(record: dict) -> list[dict[str, str]]:
-    """The headline, then the key metrics the record has."""
+def summary_rows(record: dict, task=None) -> list[dict[str, str]]:
+    """The headline, then the task's key metrics the record has and the task's further
+    summary metrics (``task``: the run's :class:`~hem_bench.tasks.Task`; without it, the
+    headline only)."""
     metrics = record["metrics"]
     headline = record["headline"]["name"]
-    keys = [headline] + [k for k in SUMMARY_KEYS if k in metrics and k != headline]
-    keys += [k for k in metrics if k.endswith("/unknown/auroc") and not k.startswith("msp/")]
-    keys += [k for k in metrics if k.startswith(("robust_acc/pgd/", "robust_acc/autoattack/"))]
+    keys = task.summary_keys(metrics) if task is not None else [headline]
     return [
         {"metric": k + (" (headline)" if k == headline else ""), "value": f"{metrics[k]:.4f}"}
         for k in keys
+        if k in metrics
     ]
 
 
@@ -329,7 +302,7 @@ def run(args: argparse.Namespace) -> int:
     if not _is_global_zero():  # other DDP processes: rank 0 reports
         return 0
     print(summary_title(record))
-    print_rows(summary_rows(record), ["metric", "value"], "table")
+    print_rows(summary_rows(record, resolved.task_def), ["metric", "value"], "table")
     for note in summary_notes(record):
         print(textwrap.fill(note, min(100, width()), subsequent_indent="  "))
     print(f"record: {path}")

@@ -177,10 +177,11 @@ def _seeds(values: list, where: str) -> list[int]:
 
 
 def _apply_task_options(spec: dict[str, Any], options: dict[str, str]) -> None:
-    from hem_bench.recipes import task_spec
+    from hem_bench.tasks import get_task
 
+    tasks = {name: get_task(name) for name in spec["tasks"]}  # each task looked up once
     for key, value in options.items():
-        takers = [t for t in spec["tasks"] if key in task_spec(t).options]
+        takers = [t for t, task in tasks.items() if key in task.options.model_fields]
         if not takers:
             raise ConfigError(f"no task of the sweep has option {key!r}")
         for task in takers:

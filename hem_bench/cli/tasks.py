@@ -8,6 +8,7 @@ import argparse
 
 from hem_bench.cli._listing import add_name_argument
 from hem_bench.cli._output import FORMATS
+from hem_bench.cli.losses import add_plugin_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,6 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=FORMATS, default="table", help="output format (default: table)"
     )
+    add_plugin_argument(parser)
 
 
 def _recipe_text(recipe) -> str:
@@ -27,41 +29,41 @@ def _recipe_text(recipe) -> str:
     )
 
 
-def _row(name: str) -> dict:
-    from hem_bench.recipes import task_spec
-
-    spec = task_spec(name)
-    recipe = spec.recipe(spec.default_dataset)
+def _row(task) -> dict:
+    recipe = task.recipe(task.default_dataset)
+    direction = "higher" if task.headline.higher_is_better else "lower"
     return {
-        "task": name,
-        "summary": spec.summary,
-        "dataset": spec.default_dataset,
+        "task": task.name,
+        "summary": task.summary,
+        "dataset": task.default_dataset,
         "model": recipe.model,
         "recipe": _recipe_text(recipe),
-        "headline": f"{spec.headline[0]} ({'higher' if spec.headline[1] else 'lower'} is better)",
-        "metrics": spec.metrics,
-        "options": {k: o.default for k, o in spec.options.items()},
-        "kind": spec.kind,
+        "headline": f"{task.headline.name} ({direction} is better)",
+        "metrics": task.metrics,
+        "options": {k: o.default for k, o in task.option_infos().items()},
+        "kind": task.kind,
     }
 
 
 def run(args: argparse.Namespace) -> int:
     from hem_bench.cli._listing import is_pattern, print_entries, select
     from hem_bench.cli._output import print_rows
-    from hem_bench.recipes import available_tasks, task_spec
+    from hem_bench.plugins import load_plugin_files
+    from hem_bench.tasks import available_tasks, get_task
 
+    load_plugin_files(args.plugin)
     names = select(available_tasks(), args.name, "task")
     if args.name and not is_pattern(args.name) and args.format == "table":
-        return details(args.name)
-    rows = [_row(name) for name in names]
+        return details(get_task(args.name))
+    tasks = [get_task(name) for name in names]
+    rows = [_row(task) for task in tasks]
     if args.format != "table":
         print_rows(rows, list(rows[0]) if rows else ["task"], args.format, title="hem-bench tasks")
         return 0
-    lines = []
-    for r in rows:
-        spec = task_spec(r["task"])
-        arrow = "↑" if spec.headline[1] else "↓"
-        lines.append((r["task"], r["dataset"], f"{spec.headline[0]} {arrow}", r["summary"]))
+    lines = [
+        (t.name, t.default_dataset, f"{t.headline.name} {t.headline.arrow}", t.summary)
+        for t in tasks
+    ]
     print_entries(
         lines,
         ("task", "data", "headline", "what it measures"),
@@ -72,35 +74,33 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def details(name: str) -> int:
+def details(task) -> int:
     import textwrap
 
     from hem_bench.cli._listing import print_details, width
-    from hem_bench.recipes import OPTION_RANGES, task_spec
 
-    spec = task_spec(name)
-    recipe = spec.recipe(spec.default_dataset)
-    ranges = OPTION_RANGES.get(name, {})
+    recipe = task.recipe(task.default_dataset)
     options = [
-        (
-            key,
-            option.type.__name__,
-            repr(option.default),
-            ranges.get(key, "any " + option.type.__name__),
-            option.help,
-        )
-        for key, option in spec.options.items()
+        (key, o.kind.__name__, repr(o.default), o.accepts, o.help)
+        for key, o in task.option_infos().items()
     ]
-    recipes = "\n".join(f"{ds}: {r.model}, {_recipe_text(r)}" for ds, r in spec.recipes.items())
-    arrow = "higher" if spec.headline[1] else "lower"
+    recipes = "\n".join(f"{ds}: {r.model}, {_recipe_text(r)}" for ds, r in task.recipes.items())
+    arrow = "higher" if task.headline.higher_is_better else "lower"
+    key_metrics = ", ".join(f"{m.name} {m.arrow}" for m in task.key_metrics)
     print_details(
-        f"{name}: {spec.summary}",
+        f"{task.name}: {task.summary}",
         [
-            ("kind", spec.kind),
-            ("data", f"{spec.default_dataset} (default); any of: {', '.join(spec.recipes)}"),
-            ("model", f"{recipe.model} (default for {spec.default_dataset}); --model to change"),
-            ("headline", f"{spec.headline[0]} ({arrow} is better)"),
-            ("metrics", spec.metrics),
+            ("kind", task.kind),
+            (
+                "data",
+                f"{task.default_dataset} (default); any of: {', '.join(task.recipes)}",
+            ),
+            (
+                "model",
+                f"{recipe.model} (default for {task.default_dataset}); --model to change",
+            ),
+            ("headline", f"{task.headline.name} ({arrow} is better); key metrics: {key_metrics}"),
+            ("metrics", task.metrics),
             ("recipes", recipes),
         ],
     )

@@ -4,7 +4,7 @@ The tables, from the frame of :func:`hem_bench.results.store.load_results`:
 
 - one :class:`GroupTable` per benchmark, a *protocol* (every setting but the loss, its
   parameters and the seed: :mod:`hem_bench.results.protocols`): a row per loss variant,
-  and the task's headline and key metrics (:data:`KEY_METRICS`) as mean, standard
+  and the task's headline and key metrics (:func:`key_metrics`) as mean, standard
   deviation, number of seeds and the 95 % t-interval of the mean. Runs of different
   protocols are never averaged, ranked or tested together;
 - the protocols found (:func:`hem_bench.results.protocols.protocol_table`);
@@ -62,22 +62,16 @@ import pandas as pd
 
 from hem_bench.errors import ConfigError
 
-#: the key metrics of each task, shown after the headline where the runs have them
-KEY_METRICS: dict[str, tuple[str, ...]] = {
-    "classify": ("acc", "nll", "ece", "brier", "corruption/mean_acc"),
-    "ood": ("auroc", "fpr95", "aupr_in", "aupr_out", "acc"),
-    "adversarial": ("acc", "robust_acc"),
-    "imbalanced": (
-        "balanced_acc",
-        "acc",
-        "macro_f1",
-        "group/many/acc",
-        "group/medium/acc",
-        "group/few/acc",
-    ),
-    "continual": ("avg_acc", "bwt", "forgetting"),
-    "segmentation": ("miou", "pixel_acc", "mean_class_acc", "dice"),
-}
+
+def key_metrics(task: str) -> tuple[str, ...]:
+    """The key metrics of the task called ``task`` (its :class:`~hem_bench.tasks.Task`),
+    shown after the headline where the runs have them; none for a task this installation
+    does not have (records name their task)."""
+    from hem_bench.tasks import find_task
+
+    found = find_task(task)
+    return found.key_metric_names if found is not None else ()
+
 
 #: the metrics ``hem-bench analyze`` writes into records, shown in the analysis tables
 ANALYSIS_METRICS = ("analysis/class_separation", "analysis/transfer_acc")
@@ -243,7 +237,7 @@ def metrics_of(task: str, headline: str, rows: pd.DataFrame) -> list[str]:
     """The headline, then the task's key metrics that the runs have (an unknown task: the
     headline only)."""
     out = [headline]
-    for metric in KEY_METRICS.get(task, ()):
+    for metric in key_metrics(task):
         if metric != headline and metric in rows.columns and rows[metric].notna().any():
             out.append(metric)
     return out

@@ -12,7 +12,7 @@ description text are not part of a protocol.
 
 Within one (task, data set), several protocols are told apart by the settings in which they
 differ. One of them is the *main* protocol of the (task, data set): the one that uses the
-task's recipe (:mod:`hem_bench.recipes`) and the run defaults in the settings where the
+task's recipe (its :class:`~hem_bench.tasks.Task`) and the run defaults in the settings where the
 protocols differ, or when none or several do, the one with the most losses, then the most
 runs, then the first in sorted order. The main protocol keeps the plain label
 ``task/dataset``; another one is labelled by how it differs from the main one,
@@ -106,15 +106,16 @@ def recipe_defaults(task: str, dataset: str) -> dict[str, Any]:
     from dataclasses import asdict
 
     try:
-        from hem_bench.recipes import task_spec, with_recipe
+        from hem_bench.recipes import with_recipe
+        from hem_bench.tasks import get_task
 
-        spec = task_spec(task)
+        spec = get_task(task)
         recipe = with_recipe(spec, dataset)
     except Exception:  # noqa: BLE001 - an unknown task or data set has no defaults
         return {}
     out = dict(RUN_DEFAULTS)
     out.update({k: v for k, v in asdict(recipe).items() if k not in NOT_PROTOCOL + ("source",)})
-    for key, option in spec.options.items():
+    for key, option in spec.option_infos().items():
         out[f"option.{key}" if key in out else key] = option.default
     return out
 

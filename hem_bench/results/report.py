@@ -507,9 +507,9 @@ def caveats(board: Leaderboard, results: Results) -> dict[str, Caveat]:
         except Exception:  # not a data set this installation knows
             pass
         try:
-            from hem_bench.recipes import task_spec
+            from hem_bench.tasks import get_task
 
-            recipe_epochs = task_spec(table.task).recipe(table.dataset).max_epochs
+            recipe_epochs = get_task(table.task).recipe(table.dataset).max_epochs
         except Exception:
             recipe_epochs = None
         rows = benchmark_rows(results.frame, (table.task, table.dataset, table.model))

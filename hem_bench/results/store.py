@@ -194,17 +194,18 @@ def record_row(record: RunRecord, path: Path) -> dict[str, Any]:
 def _warn_unknown_tasks(frame, stacklevel: int = 3) -> None:
     """One :class:`RecordWarning` naming the records of tasks this suite does not have
     (kept: their runs are compared among themselves)."""
-    from hem_bench.recipes import TASKS
+    from hem_bench.tasks import available_tasks
 
     if not len(frame):
         return
-    unknown = frame[~frame["task"].isin(list(TASKS))]
+    known = available_tasks()
+    unknown = frame[~frame["task"].isin(known)]
     if len(unknown):
         tasks = ", ".join(repr(t) for t in sorted(unknown["task"].unique()))
         files = _describe([Skipped(Path(p), "", "") for p in unknown["path"]])
         warnings.warn(
             f"hem-bench: {len(unknown)} records of unknown tasks {tasks} (this version has "
-            f"{', '.join(sorted(TASKS))}): {files}",
+            f"{', '.join(known)}): {files}",
             RecordWarning,
             stacklevel=stacklevel,
         )

@@ -95,13 +95,13 @@ def test_version():
 
 
 def test_tasks_lists_every_task_with_its_defaults_and_options(capsys):
-    from hem_bench.recipes import TASKS, task_spec
+    from hem_bench.tasks import available_tasks, get_task
 
     assert main(["tasks", "--format", "json"]) == 0
     rows = {row["task"]: row for row in json.loads(capsys.readouterr().out)}
     assert (
         set(rows)
-        == set(TASKS)
+        == set(available_tasks())
         == {
             "classify",
             "ood",
@@ -116,8 +116,9 @@ def test_tasks_lists_every_task_with_its_defaults_and_options(capsys):
     assert rows["continual"]["options"]["buffer"] == 20
     assert rows["adversarial"]["options"]["trades_beta"] == 6.0
     for name, row in rows.items():
-        spec = task_spec(name)
-        assert row["dataset"] == spec.default_dataset and set(row["options"]) == set(spec.options)
+        task = get_task(name)
+        assert row["dataset"] == task.default_dataset
+        assert set(row["options"]) == set(task.options.model_fields)
     assert main(["tasks", "--format", "markdown"]) == 0
     markdown = capsys.readouterr().out
     assert markdown.startswith("| task |") and all(f"| {name} |" in markdown for name in rows)

@@ -10,7 +10,7 @@ from hem_bench.cli import main
 from hem_bench.cli._listing import ELLIPSIS, fit
 from hem_bench.datamodules.base import available_datasets, dataset_info
 from hem_bench.losses import available_losses, loss_info
-from hem_bench.recipes import OPTION_RANGES, TASKS, available_tasks, task_spec
+from hem_bench.tasks import available_tasks, get_task
 
 
 def _out(capsys, monkeypatch, columns, *args):
@@ -75,9 +75,9 @@ def test_tasks_lines_cut_summaries_at_word_boundaries(capsys, monkeypatch):
     start = header.index("what it measures")
     for line in out.splitlines():
         name = line.split(" ", 1)[0]
-        if name in TASKS:
-            _cut_at_a_word(line[start:], task_spec(name).summary)
-            assert f"{task_spec(name).headline[0]} ↑" in line
+        if name in available_tasks():
+            _cut_at_a_word(line[start:], get_task(name).summary)
+            assert f"{get_task(name).headline.name} ↑" in line
 
 
 def test_patterns_filter(capsys, monkeypatch):
@@ -114,22 +114,24 @@ def test_loss_details(capsys, monkeypatch):
     assert "class counts: needed" in out
 
 
-@pytest.mark.parametrize("task", sorted(TASKS))
+@pytest.mark.parametrize("task", available_tasks())
 def test_task_details_show_every_option(capsys, monkeypatch, task):
     out = _out(capsys, monkeypatch, 100, "tasks", task)
     assert max(len(line) for line in out.splitlines()) <= 100
     flat = " ".join(out.split())
-    spec = task_spec(task)
-    assert set(OPTION_RANGES[task]) == set(spec.options)  # a range for every option
-    for key, option in spec.options.items():
+    spec = get_task(task)
+    infos = spec.option_infos()
+    assert set(infos) == set(spec.options.model_fields)
+    for key, option in infos.items():
         assert f"  {key} " in out
+        assert option.help and option.accepts  # help and range for every option
         assert " ".join(option.help.split()) in flat
         described = (
-            f"type {option.type.__name__}, default {option.default!r}, "
-            f"accepts: {OPTION_RANGES[task][key]}"
+            f"type {option.kind.__name__}, default {option.default!r}, accepts: {option.accepts}"
         )
         assert described in flat
-    assert f"headline: {spec.headline[0]}" in out
+    assert f"headline: {spec.headline.name}" in out
+    assert "key metrics: " + ", ".join(f"{m.name} {m.arrow}" for m in spec.key_metrics) in flat
 
 
 def test_datasets_data_dir_says_what_is_present(capsys, monkeypatch, tmp_path):

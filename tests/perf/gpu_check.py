@@ -68,9 +68,9 @@ def run_task(task: str, precision: str, out: Path) -> tuple[str, str, float, str
 
 
 def check_tasks(out: Path) -> bool:
-    from hem_bench.recipes import TASKS
+    from hem_bench.tasks import available_tasks
 
-    jobs = [(t, p) for t in TASKS for p in PRECISIONS]
+    jobs = [(t, p) for t in available_tasks() for p in PRECISIONS]
     print(f"\n1. every task, 1 epoch, at {' and '.join(PRECISIONS)} ({len(jobs)} runs)")
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda job: run_task(*job, out), jobs))

@@ -20,10 +20,10 @@ import pytest
 import hem_bench
 from hem_bench.cli.leaderboard import markdown_document
 from hem_bench.config import SCHEMA_VERSION
-from hem_bench.recipes import task_spec
-from hem_bench.results.leaderboard import KEY_METRICS, build
+from hem_bench.results.leaderboard import build, key_metrics
 from hem_bench.results.store import load_results
 from hem_bench.sweep import PRESETS, preset_grid
+from hem_bench.tasks import get_task
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "results" / "example"
@@ -90,7 +90,7 @@ def _ce_at_recipe(records: list[dict]) -> list[dict]:
     return [
         r
         for r in records
-        if r["loss"] == "ce" and r["config"]["lr"] == task_spec(r["task"]).recipe(r["dataset"]).lr
+        if r["loss"] == "ce" and r["config"]["lr"] == get_task(r["task"]).recipe(r["dataset"]).lr
     ]
 
 
@@ -139,7 +139,7 @@ def test_the_records_are_complete_and_of_this_version(records):
         )
         missing = [
             m
-            for m in KEY_METRICS[r["task"]]
+            for m in key_metrics(r["task"])
             if m not in r["metrics"] and m != r["headline"]["name"]
         ]
         assert not missing, f"{STALE} ({where} lacks the key metrics {missing})"

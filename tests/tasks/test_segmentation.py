@@ -28,7 +28,7 @@ from hem_bench.models.segmentation import (
     check_segmenter_name,
     parse_segmenter_name,
 )
-from hem_bench.recipes import task_spec
+from hem_bench.tasks import get_task
 from tests.datamodules.test_real_formats import block_labels, write_cityscapes, write_voc
 
 #: a small run of the default recipe: fewer scenes, one epoch
@@ -289,7 +289,7 @@ def test_run_on_digit_scenes(tmp_path, loss):
     )
     record = record_of(tmp_path)
     check_record(record, "digit-scenes", 11)
-    assert record["model"] == task_spec("segmentation").recipe("digit-scenes").model
+    assert record["model"] == get_task("segmentation").recipe("digit-scenes").model
     assert record["config"]["task_options"]["scenes"] == "train=64,val=16,test=32"
     if loss == "hem":  # the same configuration and seed give the same metrics on the CPU
         args = ["run", "--task", "segmentation", "--loss", loss, "--out", str(tmp_path), "--force"]

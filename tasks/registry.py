@@ -1,0 +1,359 @@
+"""The task registry: one registered :class:`Task` object per task (as timm registers models).
+
+A task holds everything the suite knows about it, in one place: its name and summary, its
+kind (the losses it accepts must support it), its default data set and recipes per data
+set, a pydantic :class:`TaskOptions` model (typed ``--task-option`` settings with defaults,
+ranges and help), its headline and key metrics with their direction, and how it builds its
+DataModule, its model and its LightningModule and evaluates them (returning a
+:class:`TaskResult`). ``register_task(task)`` adds one; ``get_task(name)`` and
+``available_tasks()`` find and list them. Installed packages add tasks through the
+entry-point group ``hem_bench.tasks`` (loaded the first time the registry is consulted), and
+a single file adds one with ``--plugin path/to/file.py``.
+
+This module imports neither torch nor lightning: the command line lists tasks and checks
+their options before any heavy import. A task reaches its heavy parts (DataModule factory,
+LightningModule class, model builder, procedure) through callables that import them when
+called.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hem_bench.errors import ConfigError, unknown_name
+from hem_bench.recipes import Recipe
+
+ENTRY_POINT_GROUP = "hem_bench.tasks"
+TASK_KINDS = ("classification", "segmentation")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.+-]*$")
+#: words a yes/no option accepts
+BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+class Metric(NamedTuple):
+    """A metric of a task's record and the direction in which it improves."""
+
+    name: str
+    higher_is_better: bool = True
+
+    @property
+    def arrow(self) -> str:
+        return "↑" if self.higher_is_better else "↓"
+
+
+class TaskOptions(BaseModel):
+    """Base of a task's ``Options`` model: its ``--task-option KEY=VALUE`` settings.
+
+    Declare each option with :func:`option` (default, help text, what it accepts, and
+    pydantic constraints). An option's *text form* is what the run's configuration records
+    (``task_options``, hashed into the run id): the value as given, typed by its default's
+    type (``int``, ``float``, ``str``; lists from YAML joined with commas); yes/no options are
+    recorded as the words ``true``/``false``. The model's fields are the parsed values
+    (tuples of attacks, budgets, severities, ...), validated when the configuration is
+    resolved, before any data is loaded.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def option(default: Any, help: str, accepts: str, **constraints: Any) -> Any:
+    """A task option: ``default`` (in its text form), ``help`` and ``accepts`` (shown by
+    ``hem-bench tasks NAME``) and pydantic constraints (``ge=0``, ...)."""
+    return Field(default, description=help, json_schema_extra={"accepts": accepts}, **constraints)
+
+
+def _input_kind(default: Any) -> type:
+    if isinstance(default, bool) or str(default).lower() in ("true", "false"):
+        return bool
+    return type(default) if isinstance(default, (int, float)) else str
+
+
+@dataclass(frozen=True)
+class OptionInfo:
+    """How ``hem-bench tasks NAME`` describes an option."""
+
+    name: str
+    kind: type
+    default: Any
+    help: str
+    accepts: str
+
+
+def option_infos(options: type[TaskOptions]) -> dict[str, OptionInfo]:
+    """Every option of an ``Options`` model: kind, default (text form), help, accepts."""
+    out = {}
+    for name, info in options.model_fields.items():
+        kind = _input_kind(info.default)
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        default = str(bool(info.default)).lower() if kind is bool else info.default
+        out[name] = OptionInfo(
+            name,
+            kind,
+            default,
+            info.description or "",
+            str(extra.get("accepts") or f"any {kind.__name__}"),
+        )
+    return out
+
+
+def _text_form(key: str, value: Any, kind: type) -> Any:
+    """A user's value of option ``key`` in its text form (see :class:`TaskOptions`)."""
+    if isinstance(value, (list, tuple)):
+        value = ",".join(str(v) for v in value)
+    if kind in (int, float) and isinstance(value, bool):
+        raise ConfigError(f"task option {key}={value!r} must be of type {kind.__name__}")
+    if kind is bool or isinstance(value, bool):
+        word = str(value).strip().lower()
+        if word not in BOOLEAN_WORDS:
+            raise ConfigError(f"task option {key}={value!r} must be true or false")
+        return str(BOOLEAN_WORDS[word]).lower()
+    try:
+        typed = kind(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"task option {key}={value!r} must be of type {kind.__name__}") from None
+    if kind is float and (typed != typed or typed in (float("inf"), float("-inf"))):
+        raise ConfigError(f"task option {key}={value!r} must be a finite number")
+    return typed
+
+
+class TaskResult(NamedTuple):
+    """What a task's evaluation returns: the record's metrics, the timings (seconds), the
+    fields added to the record beside the metrics, and files saved into the run folder."""
+
+    metrics: dict[str, float]
+    timings: dict[str, float]
+    extra: dict[str, Any]
+    artifacts: dict[str, Any]
+
+
+def _build_classifier():
+    from hem_bench.models import build_classifier
+
+    return build_classifier
+
+
+def _fit_and_test():
+    from hem_bench.runner import fit_and_test
+
+    return fit_and_test
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """One task family. See the module docstring; the callables import what they need."""
+
+    name: str
+    summary: str
+    #: 'classification' or 'segmentation': the losses it accepts must support this
+    kind: str
+    default_dataset: str
+    #: the ``--task-option`` settings (a :class:`TaskOptions` subclass)
+    options: type[TaskOptions]
+    #: one recipe per data set the task runs on
+    recipes: Mapping[str, Recipe]
+    #: the task's main metric
+    headline: Metric
+    #: metrics shown after the headline (run summary, leaderboard), where the runs have them
+    key_metrics: tuple[Metric, ...]
+    #: what the record's metrics are (listings)
+    metrics: str
+    #: ``datamodule(config)``: the task's DataModule (with its split) for a resolved config
+    datamodule: Callable[[Any], Any]
+    #: ``module()``: the LightningModule class, built as ``cls(model, loss, lr=..., ...,
+    #: options=<the typed options>)``
+    module: Callable[[], type]
+    #: ``model_builder()``: the function building the model (signature of
+    #: :func:`hem_bench.models.build_classifier`)
+    model_builder: Callable[[], Callable[..., Any]] = _build_classifier
+    #: ``procedure()``: ``fn(config, module, datamodule, make_trainer, checkpoint) ->
+    #: timings``, how the task is trained and evaluated (default: one fit, then one test)
+    procedure: Callable[[], Callable[..., dict[str, float]]] = _fit_and_test
+    #: ``summary_extras(metrics) -> keys``: further metrics of the run summary
+    summary_extras: Callable[[Mapping[str, float]], list[str]] = field(default=lambda metrics: [])
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise ValueError(
+                f"task name {self.name!r} must be lowercase letters, digits and '-', '_', '.', '+'"
+            )
+        if self.kind not in TASK_KINDS:
+            raise ValueError(f"task {self.name!r}: kind must be one of {', '.join(TASK_KINDS)}")
+        if not (isinstance(self.options, type) and issubclass(self.options, TaskOptions)):
+            raise TypeError(f"task {self.name!r}: options must be a TaskOptions subclass")
+        if self.default_dataset not in self.recipes:
+            raise ValueError(
+                f"task {self.name!r}: no recipe for its default data set {self.default_dataset!r}"
+            )
+        object.__setattr__(self, "headline", Metric(*self.headline))
+        object.__setattr__(self, "key_metrics", tuple(Metric(*m) for m in self.key_metrics))
+
+    # -- settings ------------------------------------------------------------------------
+    def recipe(self, dataset: str) -> Recipe:
+        if dataset in self.recipes:
+            return self.recipes[dataset]
+        raise unknown_name(f"dataset for task {self.name!r}", dataset, self.recipes)
+
+    def option_infos(self) -> dict[str, OptionInfo]:
+        return option_infos(self.options)
+
+    def resolve_options(self, given: Mapping[str, Any]) -> tuple[dict[str, Any], TaskOptions]:
+        """The options' text form (every option, defaults filled in: what the configuration
+        records) and the validated, parsed ``Options``. Bad values raise :class:`ConfigError`
+        naming the option and what it accepts."""
+        infos = self.option_infos()
+        text = {name: info.default for name, info in infos.items()}
+        for key, value in given.items():
+            if key not in infos:
+                accepted = ", ".join(infos) or "none"
+                raise ConfigError(
+                    f"task {self.name!r} has no option {key!r}; its options: {accepted}"
+                )
+            text[key] = _text_form(key, value, infos[key].kind)
+        try:
+            parsed = self.options.model_validate(text)
+        except ValidationError as exc:
+            raise _option_error(exc, text, infos) from None
+        return text, parsed
+
+    @property
+    def key_metric_names(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.key_metrics)
+
+    def summary_keys(self, metrics: Mapping[str, float]) -> list[str]:
+        """The run summary's rows: the headline, the key metrics the run has, the extras."""
+        head = self.headline.name
+        keys = [head] + [k for k in self.key_metric_names if k in metrics and k != head]
+        return keys + [k for k in self.summary_extras(metrics) if k not in keys]
+
+    # -- building and running ------------------------------------------------------------
+    def build_datamodule(self, config):
+        return self.datamodule(config)
+
+    def build_model(self, config, datamodule):
+        return self.model_builder()(
+            config.model,
+            datamodule.num_classes,
+            datamodule.input_shape,
+            datamodule.mean,
+            datamodule.std,
+            head=config.head,
+            dropout=config.dropout,
+        )
+
+    def build_module(self, config, model, loss):
+        return self.module()(
+            model,
+            loss,
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+            final_l2=config.final_l2,
+            seed=config.seed,
+            options=config.options,
+        )
+
+    def evaluate(self, config, module, datamodule, make_trainer, checkpoint) -> TaskResult:
+        """Train and evaluate through the task's procedure; the typed result."""
+        timings = self.procedure()(config, module, datamodule, make_trainer, checkpoint)
+        return TaskResult(
+            metrics=dict(module.results),
+            timings=dict(timings),
+            extra=dict(getattr(module, "record_extra", None) or {}),
+            artifacts=dict(getattr(module, "artifacts", None) or {}),
+        )
+
+
+def _option_error(exc: ValidationError, text: Mapping[str, Any], infos) -> ConfigError:
+    """One line for the first bad option: the task's own message where its validator gave
+    one (a :class:`ConfigError`), else the option, its value and what it accepts."""
+    error = exc.errors()[0]
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, ConfigError):
+        return cause
+    key = str(error["loc"][0]) if error["loc"] else ""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if key in infos:
+        return ConfigError(
+            f"task option {key}={text.get(key)!r}: {message} (accepts: {infos[key].accepts})"
+        )
+    return ConfigError(f"task options: {message}")
+
+
+# -- the registry ----------------------------------------------------------------------------
+_TASKS: dict[str, Task] = {}
+_entry_points_loaded = False
+
+
+class TaskPluginWarning(UserWarning):
+    """A task plugin could not be loaded; the other tasks keep working."""
+
+
+def register_task(task: Task, *, override: bool = False) -> Task:
+    """Register ``task`` under its name; a name already taken raises ``ValueError`` unless
+    ``override=True``. Returns the task (so a plugin may write ``TASK = register_task(...)``)."""
+    if not isinstance(task, Task):
+        raise TypeError(f"register_task expects a Task; got {task!r}")
+    if task.name in _TASKS and not override and _TASKS[task.name] is not task:
+        raise ValueError(
+            f"a task named {task.name!r} is already registered; pass override=True to replace it"
+        )
+    _TASKS[task.name] = task
+    return task
+
+
+def _load_builtin() -> None:
+    import hem_bench.tasks.builtin  # noqa: F401  (registers the built-in tasks)
+
+
+def _load_entry_points() -> None:
+    """Import the tasks that installed packages declare in the entry-point group: an entry
+    point names a module whose import registers tasks, or a :class:`Task` object."""
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = ep.load()
+            if isinstance(obj, Task) and obj.name not in _TASKS:
+                register_task(obj)
+        except Exception as exc:  # a broken plugin must not break the built-in tasks
+            warnings.warn(
+                f"hem-bench: could not load task plugin {ep.name!r} ({ep.value}): "
+                f"{type(exc).__name__}: {exc}",
+                TaskPluginWarning,
+                stacklevel=2,
+            )
+
+
+def _load() -> None:
+    _load_builtin()
+    _load_entry_points()
+
+
+def available_tasks() -> list[str]:
+    """Names of all registered tasks (built-in and plugins), sorted."""
+    _load()
+    return sorted(_TASKS)
+
+
+def get_task(name: str) -> Task:
+    """The task called ``name``; :class:`~hem_bench.errors.UnknownNameError` (with close
+    names) if there is none."""
+    _load()
+    if name not in _TASKS:
+        raise unknown_name("task", name, _TASKS)
+    return _TASKS[name]
+
+
+def find_task(name: str) -> Task | None:
+    """The task called ``name``, or ``None`` (records of a task this installation lacks)."""
+    _load()
+    return _TASKS.get(name)
