@@ -84,6 +84,9 @@ class RunConfig(BaseModel):
     crop_padding: int | None = Field(None, ge=0)
     flip: bool | None = None
     eval_batch_size: int | None = Field(None, ge=1)
+    optimizer: Literal["sgd", "adamw"] | None = None
+    #: how the output layer's bias starts: the layer's default, or the log class prior
+    output_bias: Literal["default", "prior"] | None = None
     precision: str = "32-true"
     accelerator: str = "auto"
     devices: int | str = 1
@@ -239,6 +242,8 @@ class RunConfig(BaseModel):
             crop_padding=self.crop_padding,
             flip=self.flip,
             eval_batch_size=self.eval_batch_size,
+            optimizer=self.optimizer,
+            output_bias=self.output_bias,
         )
         info = loss_info(self.loss)
         if not info.supports(task.kind):
@@ -264,6 +269,8 @@ class RunConfig(BaseModel):
                 "crop_padding": recipe.crop_padding,
                 "flip": recipe.flip,
                 "eval_batch_size": recipe.eval_batch_size,
+                "optimizer": recipe.optimizer,
+                "output_bias": recipe.output_bias,
             },
             recipe_source=recipe.source,
         )
@@ -284,6 +291,8 @@ class ResolvedConfig(RunConfig):
     crop_padding: int = Field(0, ge=0)
     flip: bool = False
     eval_batch_size: int = Field(1024, ge=1)
+    optimizer: Literal["sgd", "adamw"] = "sgd"
+    output_bias: Literal["default", "prior"] = "default"
     recipe_source: str = ""
     threads: int = Field(ge=1, le=1024)
     _task: Any = PrivateAttr(None)

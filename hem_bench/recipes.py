@@ -15,9 +15,12 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Recipe:
-    """How a model is trained: SGD with momentum, cosine learning-rate decay to zero over
-    the run, weight decay and a small augmentation (random crops after zero padding, and
-    horizontal flips where the classes are mirror-invariant)."""
+    """How a model is trained: the optimiser (SGD with momentum, or AdamW), cosine
+    learning-rate decay to zero over the run, weight decay, a small augmentation (random
+    crops after zero padding, and horizontal flips where the classes are mirror-invariant),
+    and how the output layer's bias starts (``default``: the layer's own initialisation;
+    ``prior``: the log frequency of each class in the training set, as Lin et al. 2017 start
+    a rare class's bias at its prior)."""
 
     model: str
     max_epochs: int
@@ -28,6 +31,10 @@ class Recipe:
     crop_padding: int = 0
     flip: bool = False
     eval_batch_size: int = 1024
+    #: ``sgd`` (with ``momentum``) or ``adamw`` (betas 0.9, 0.999; decoupled weight decay)
+    optimizer: str = "sgd"
+    #: ``default`` or ``prior`` (log class frequencies of the training set)
+    output_bias: str = "default"
     #: where the recipe comes from
     source: str = ""
 

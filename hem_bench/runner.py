@@ -249,6 +249,17 @@ def apply_execution_settings(model, config: ResolvedConfig) -> None:
         getattr(model, "backbone", model).compile()
 
 
+def log_class_prior(counts):
+    """``log(n_c / n)`` per class from the training set's class counts (images, or pixels in
+    segmentation): the output bias at which the model starts by predicting the class
+    frequencies (Lin et al. 2017, focal loss's prior initialisation, for every class). A
+    class absent from the training set counts as half an example."""
+    import torch
+
+    counts = torch.as_tensor(counts, dtype=torch.float64).clamp(min=0.5)
+    return (counts / counts.sum()).log().float()
+
+
 def build_task(config: ResolvedConfig, datamodule):
     """Loss (class counts of the training set injected), model (the task's builder) and
     the task's LightningModule."""
@@ -258,7 +269,9 @@ def build_task(config: ResolvedConfig, datamodule):
     bias = (
         loss.output_bias_init(datamodule.num_classes) if hasattr(loss, "output_bias_init") else None
     )
-    if bias is not None:
+    if bias is None and config.output_bias == "prior":
+        bias = log_class_prior(datamodule.class_counts)
+    if bias is not None:  # a loss's own start (sigmoid cross-entropy's) comes first
         model.set_output_bias(bias)
     apply_execution_settings(model, config)
     module = task.build_module(config, model, loss)

@@ -56,6 +56,7 @@ class ClassificationTask(L.LightningModule):
         lr: float,
         momentum: float,
         weight_decay: float,
+        optimizer: str = "sgd",
         final_l2: float = 0.0,
         seed: int = 0,
         options: TaskOptions | None = None,
@@ -63,6 +64,9 @@ class ClassificationTask(L.LightningModule):
         super().__init__()
         self.model, self.loss = model, loss
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        if optimizer not in ("sgd", "adamw"):
+            raise ValueError(f"optimizer must be sgd or adamw; got {optimizer!r}")
+        self.optimizer_name = optimizer
         self.final_l2, self.seed = final_l2, seed
         #: the task's options, typed and validated (its ``Options`` model)
         self.options = options
@@ -128,9 +132,17 @@ class ClassificationTask(L.LightningModule):
         self.log("val/loss", self.loss(logits, target), sync_dist=True, batch_size=len(target))
 
     def configure_optimizers(self):
-        optimizer = torch.optim.SGD(
-            self.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
-        )
+        if self.optimizer_name == "adamw":
+            optimizer = torch.optim.AdamW(
+                self.parameters(), lr=self.lr, weight_decay=self.weight_decay
+            )
+        else:
+            optimizer = torch.optim.SGD(
+                self.parameters(),
+                lr=self.lr,
+                momentum=self.momentum,
+                weight_decay=self.weight_decay,
+            )
         total = max(1, int(self.trainer.estimated_stepping_batches))
 
         def cosine(step: int) -> float:  # decay to zero over the run, per step

@@ -503,14 +503,19 @@ SEGMENTATION = register_task(
         recipes={
             "digit-scenes": Recipe(
                 "small-unet",
-                18,
+                12,
                 16,
-                0.1,
+                3e-3,
+                weight_decay=1e-4,
+                optimizer="adamw",
+                output_bias="prior",
                 eval_batch_size=200,
                 source="recipe of this suite for the embedded scenes (32x32): the built-in "
-                "small U-Net (width 16, channels-last), SGD 0.1, momentum 0.9, weight decay "
-                "5e-4, batch 16, 18 epochs, cosine decay, no augmentation; chosen for "
-                "cross-entropy to train in about 30 s on 2 CPU cores",
+                "small U-Net (width 16, channels-last), AdamW 3e-3 (weight decay 1e-4), "
+                "batch 16, 12 epochs, cosine decay, output bias started at the log pixel "
+                "frequency of each class, no augmentation; chosen for cross-entropy (mIoU "
+                "0.63-0.68 on seeds 0-4, where SGD 0.1 for 18 epochs gave 0.42-0.62) to train "
+                "in about 25 s on one CPU thread",
             ),
             "cityscapes": Recipe(
                 "smp/deeplabv3plus:resnet50",

@@ -254,6 +254,7 @@ class Task:
             lr=config.lr,
             momentum=config.momentum,
             weight_decay=config.weight_decay,
+            optimizer=config.optimizer,
             final_l2=config.final_l2,
             seed=config.seed,
             options=config.options,

@@ -35,6 +35,8 @@ SETTINGS = (
     "batch_size",
     "lr",
     "weight_decay",
+    "optimizer",
+    "output_bias",
     "precision",
     "accelerator",
     "devices",
@@ -87,6 +89,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--batch-size", type=int, help="training batch size")
     model.add_argument("--lr", type=float, help="initial learning rate")
     model.add_argument("--weight-decay", type=float, help="weight decay")
+    model.add_argument(
+        "--optimizer", choices=("sgd", "adamw"), help="sgd (with momentum 0.9) or adamw"
+    )
+    model.add_argument(
+        "--output-bias",
+        choices=("default", "prior"),
+        help="start of the output layer's bias: the layer's default, or the log frequency of "
+        "each class in the training set",
+    )
     engine = parser.add_argument_group("engineering (passed to Lightning's Trainer)")
     engine.add_argument("--precision", help="32-true (default), bf16-mixed, 16-mixed, 64-true, ...")
     engine.add_argument("--accelerator", help="auto (default), cpu, gpu, mps")

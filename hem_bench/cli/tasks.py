@@ -23,8 +23,14 @@ def _recipe_text(recipe) -> str:
     augment = [f"crop {recipe.crop_padding}"] if recipe.crop_padding else []
     augment += ["flip"] if recipe.flip else []
     return (
-        f"{recipe.max_epochs} epochs, batch {recipe.batch_size}, SGD lr {recipe.lr} "
-        f"momentum {recipe.momentum}, wd {recipe.weight_decay}, cosine"
+        f"{recipe.max_epochs} epochs, batch {recipe.batch_size}, "
+        + (
+            f"AdamW lr {recipe.lr}"
+            if recipe.optimizer == "adamw"
+            else f"SGD lr {recipe.lr} momentum {recipe.momentum}"
+        )
+        + f", wd {recipe.weight_decay}, cosine"
+        + (", output bias at the log class prior" if recipe.output_bias == "prior" else "")
         + (f", {' + '.join(augment)}" if augment else "")
     )
 

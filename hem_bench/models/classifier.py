@@ -52,8 +52,9 @@ class Classifier(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.dropout(self.features(x)))
 
-    def set_output_bias(self, value: float) -> None:
-        """Start the output layer's bias at ``value`` (sigmoid cross-entropy: -log C)."""
+    def set_output_bias(self, value) -> None:
+        """Start the output layer's bias at ``value``: one number for every class (sigmoid
+        cross-entropy: -log C), or one per class (the log class prior)."""
         if getattr(self.head, "bias", None) is not None:
             with torch.no_grad():
-                self.head.bias.fill_(value)
+                self.head.bias.copy_(torch.as_tensor(value, dtype=self.head.bias.dtype))

@@ -297,11 +297,12 @@ class Segmenter(nn.Module):
             logits = logits[..., :height, :width]
         return logits
 
-    def set_output_bias(self, value: float) -> None:
-        """Start the output layer's bias at ``value`` (sigmoid cross-entropy: -log C)."""
+    def set_output_bias(self, value) -> None:
+        """Start the output layer's bias at ``value``: one number for every class (sigmoid
+        cross-entropy: -log C), or one per class (the log class prior)."""
         if self.head.bias is not None:
             with torch.no_grad():
-                self.head.bias.fill_(value)
+                self.head.bias.copy_(torch.as_tensor(value, dtype=self.head.bias.dtype))
 
 
 def build_segmenter(
