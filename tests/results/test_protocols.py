@@ -146,23 +146,32 @@ def test_the_same_experiment_twice_is_a_duplicate_but_another_protocol_is_not(tm
     assert set(frame["protocol"]) == {"ood/digits", "ood/digits (lr=0.005)"}
 
 
-SEG_LRS = (0.1, 0.01)
+#: the segmentation recipe's learning rate (the main protocol's) and a tenth of it
+RECIPE_LR = (
+    __import__("hem_bench.tasks", fromlist=["get_task"])
+    .get_task("segmentation")
+    .recipe("digit-scenes")
+    .lr
+)
+LOW_LR = float(f"{RECIPE_LR / 10:.6g}")  # as the embedded preset's arm
+SEG_LRS = (RECIPE_LR, LOW_LR)
 SEG = {
-    ("ce", 0.1): [0.60, 0.62, 0.64, 0.61],
-    ("hem", 0.1): [0.66, 0.69, 0.70, 0.68],
-    ("dice", 0.1): [0.50, 0.55, 0.52, 0.51],
-    ("ce", 0.01): [0.40, 0.42, 0.41, 0.43],
-    ("hem", 0.01): [0.39, 0.43, 0.40, 0.42],
-    ("dice", 0.01): [0.45, 0.47, 0.44, 0.49],
+    ("ce", RECIPE_LR): [0.60, 0.62, 0.64, 0.61],
+    ("hem", RECIPE_LR): [0.66, 0.69, 0.70, 0.68],
+    ("dice", RECIPE_LR): [0.50, 0.55, 0.52, 0.51],
+    ("ce", LOW_LR): [0.40, 0.42, 0.41, 0.43],
+    ("hem", LOW_LR): [0.39, 0.43, 0.40, 0.42],
+    ("dice", LOW_LR): [0.45, 0.47, 0.44, 0.49],
 }
+HIGH, LOW = f"lr={RECIPE_LR:g}", f"lr={LOW_LR:g}"
 
 
 @pytest.fixture
 def lr_store(tmp_path):
-    """Segmentation at the recipe's lr (0.1) and at lr/10, three losses, four seeds."""
+    """Segmentation at the recipe's lr and at lr/10, three losses, four seeds."""
     for (loss, lr), values in SEG.items():
         for seed, value in enumerate(values):
-            config = {"lr": lr, "max_epochs": 12}
+            config = {"lr": lr}
             run(
                 tmp_path,
                 f"{loss}-{lr}",
@@ -182,17 +191,17 @@ def test_learning_rate_sensitivity_table(lr_store):
     and rank at each lr (recipe first), from numpy here."""
     board = build(load(lr_store).frame)
     (item,) = board.sensitivity
-    assert item.lrs == [0.1, 0.01] and item.headline == "miou"
-    assert item.protocols == ["segmentation/digit-scenes", "segmentation/digit-scenes (lr=0.01)"]
+    assert item.lrs == [RECIPE_LR, LOW_LR] and item.headline == "miou"
+    assert item.protocols == ["segmentation/digit-scenes", f"segmentation/digit-scenes ({LOW})"]
     table = item.table.set_index("loss")
     for (loss, lr), values in SEG.items():
         assert table.at[loss, f"lr={lr:g} mean"] == pytest.approx(np.mean(values))
         assert table.at[loss, f"lr={lr:g} std"] == pytest.approx(np.std(values, ddof=1))
         assert table.at[loss, f"lr={lr:g} n"] == 4
-    assert table["lr=0.1 rank"].to_dict() == {"ce": 2, "dice": 3, "hem": 1}
-    assert table["lr=0.01 rank"].to_dict() == {"ce": 2, "dice": 1, "hem": 3}
+    assert table[f"{HIGH} rank"].to_dict() == {"ce": 2, "dice": 3, "hem": 1}
+    assert table[f"{LOW} rank"].to_dict() == {"ce": 2, "dice": 1, "hem": 3}
     shown = item.display().set_index("loss")
-    assert shown.at["hem", "miou ↑ at lr=0.1"].endswith("(rank 1)")
+    assert shown.at["hem", f"miou ↑ at {HIGH}"].endswith("(rank 1)")
     # only the recipe's lr is in the generality ranking
     assert [c for c in board.overall.columns if c.endswith(" rank")] == [
         "segmentation/digit-scenes rank",
@@ -218,21 +227,20 @@ def test_the_command_writes_protocols_and_sensitivity(lr_store, tmp_path):
     result = call(["leaderboard", "--results", str(lr_store), "--out", str(out)])
     assert result.code == 0, result.stderr
     markdown = (out / "leaderboard.md").read_text()
-    assert (
-        "## Protocols" in markdown
-        and "| segmentation/digit-scenes (lr=0.01) | no | lr=0.01" in (markdown)
+    assert "## Protocols" in markdown and f"| segmentation/digit-scenes ({LOW}) | no | {LOW}" in (
+        markdown
     )
     assert "## Learning-rate sensitivity" in markdown
     assert "1 protocol(s) besides the main ones, not ranked with them: " in result.stdout
-    assert "segmentation/digit-scenes (lr=0.01)" in result.stdout
+    assert f"segmentation/digit-scenes ({LOW})" in result.stdout
     assert "learning-rate sensitivity, segmentation/digit-scenes:" in result.stdout
     assert (out / "lr-sensitivity-segmentation-digit-scenes.csv").is_file()
     data = json.loads((out / "leaderboard.json").read_text())
     assert [p["protocol"] for p in data["protocols"]] == [
         "segmentation/digit-scenes",
-        "segmentation/digit-scenes (lr=0.01)",
+        f"segmentation/digit-scenes ({LOW})",
     ]
-    assert data["sensitivity"][0]["lrs"] == [0.1, 0.01]
+    assert data["sensitivity"][0]["lrs"] == [RECIPE_LR, LOW_LR]
 
 
 def test_real_records_split_only_where_a_setting_differs(real_results, tmp_path):
