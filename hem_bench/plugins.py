@@ -61,3 +61,21 @@ def load_plugin_file(path: str | Path) -> ModuleType | None:
 def load_plugin_files(paths: Iterable[str | Path]) -> list[ModuleType]:
     """Import every plugin file in ``paths``; those that fail are skipped with a warning."""
     return [m for m in (load_plugin_file(p) for p in paths) if m is not None]
+
+
+def load_entry_points(group: str, kind: str, warning: type[Warning], register) -> None:
+    """Load every entry point of ``group`` (installed packages' ``kind`` plugins) and hand
+    each to ``register(entry_point, loaded_object)``. An entry point that fails to load or to
+    register gives one ``warning`` naming it; the built-in ones keep working."""
+    from importlib import metadata
+
+    for ep in metadata.entry_points(group=group):
+        try:
+            register(ep, ep.load())
+        except Exception as exc:  # a broken plugin must not break the built-ins
+            warnings.warn(
+                f"hem-bench: could not load {kind} plugin {ep.name!r} ({ep.value}): "
+                f"{type(exc).__name__}: {exc}",
+                warning,
+                stacklevel=3,
+            )

@@ -19,10 +19,8 @@ called.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -320,18 +318,13 @@ def _load_entry_points() -> None:
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            obj = ep.load()
-            if isinstance(obj, Task) and obj.name not in _TASKS:
-                register_task(obj)
-        except Exception as exc:  # a broken plugin must not break the built-in tasks
-            warnings.warn(
-                f"hem-bench: could not load task plugin {ep.name!r} ({ep.value}): "
-                f"{type(exc).__name__}: {exc}",
-                TaskPluginWarning,
-                stacklevel=2,
-            )
+    from hem_bench.plugins import load_entry_points
+
+    def register(ep, obj) -> None:
+        if isinstance(obj, Task) and obj.name not in _TASKS:
+            register_task(obj)
+
+    load_entry_points(ENTRY_POINT_GROUP, "task", TaskPluginWarning, register)
 
 
 def _load() -> None:

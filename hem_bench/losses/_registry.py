@@ -20,7 +20,6 @@ import re
 import typing
 import warnings
 from collections.abc import Callable, Mapping
-from importlib import metadata
 from typing import Annotated, Any, Optional, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -189,28 +188,15 @@ def _load_entry_points() -> None:
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            obj = ep.load()
-        except Exception as exc:  # a broken plugin must not break the built-in losses
-            warnings.warn(
-                f"hem-bench: could not load loss plugin {ep.name!r} ({ep.value}): "
-                f"{type(exc).__name__}: {exc}",
-                PluginWarning,
-                stacklevel=2,
-            )
-            continue
+    from hem_bench.plugins import load_entry_points
+
+    def register(ep, obj) -> None:
         # An entry point names either a module whose import registers losses, or a loss
         # class / factory to register under the entry point's name.
         if callable(obj) and ep.name not in _LOSSES:
-            try:
-                register_loss(ep.name)(obj)
-            except (TypeError, ValueError) as exc:
-                warnings.warn(
-                    f"hem-bench: loss plugin {ep.name!r} ({ep.value}) is not a valid loss: {exc}",
-                    PluginWarning,
-                    stacklevel=2,
-                )
+            register_loss(ep.name)(obj)
+
+    load_entry_points(ENTRY_POINT_GROUP, "loss", PluginWarning, register)
 
 
 def available_losses() -> list[str]:

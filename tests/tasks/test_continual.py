@@ -20,11 +20,22 @@ def test_metrics_against_hand_computed_matrices():
     assert m["bwt"] == pytest.approx(((0.5 - 0.9) + (0.7 - 0.8)) / 2)
     # forgetting: exp 0 max(0.9, 0.6) - 0.5 = 0.4; exp 1 max(0.8) - 0.7 = 0.1
     assert m["forgetting"] == pytest.approx((0.4 + 0.1) / 2)
+    assert m["learning_acc"] == pytest.approx((0.9 + 0.8 + 0.95) / 3)
     # a peak after the diagonal counts for forgetting, not for backward transfer
     m = continual_metrics([[0.5], [0.8, 0.9], [0.6, 0.9, 0.9]])
     assert m["forgetting"] == pytest.approx(((0.8 - 0.6) + 0.0) / 2)
     assert m["bwt"] == pytest.approx(((0.6 - 0.5) + 0.0) / 2)
-    assert continual_metrics([[0.7]]) == {"avg_acc": 0.7, "bwt": 0.0, "forgetting": 0.0}
+    assert continual_metrics([[0.7]]) == {
+        "avg_acc": 0.7,
+        "learning_acc": 0.7,
+        "bwt": 0.0,
+        "forgetting": 0.0,
+    }
+    # never learning the later experiences is not remembering: bwt 0, learning_acc low
+    m = continual_metrics([[1.0], [0.99, 0.0], [0.98, 0.0, 0.0]])
+    assert m["bwt"] == pytest.approx(((0.98 - 1.0) + 0.0) / 2) and m[
+        "learning_acc"
+    ] == pytest.approx(1 / 3)
 
 
 def test_reservoir_holds_at_most_m_and_samples_the_stream_uniformly():
