@@ -464,6 +464,9 @@ def test_ctrl_c_during_training_says_where_and_exits_130(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a test suite started in the background (``pytest &``)
+        # inherits an ignored SIGINT, which Python keeps ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert _wait_for(lambda: list(out.glob("*/checkpoints/last.ckpt")), 300)
     process.send_signal(signal.SIGINT)
