@@ -128,8 +128,9 @@ class BaseDataModule(L.LightningDataModule):
     @property
     def class_counts(self) -> list[int]:
         """Training examples (pixels, for segmentation) per class of the training set
-        actually used: what losses that need class counts receive."""
-        raise NotImplementedError
+        actually used: what losses that need class counts receive. Each DataModule counts
+        its own kind of label (images or pixels)."""
+        raise NotImplementedError(f"{type(self).__name__} does not count its classes")
 
     def _require_setup(self) -> None:
         """Raise unless :meth:`setup` has loaded the data."""

@@ -13,6 +13,7 @@ from scipy import stats
 
 from hem_bench.results.leaderboard import build
 from hem_bench.results.store import RecordWarning, load_results
+from hem_bench.tasks import get_task
 from tests.results.conftest import call
 from tests.results.records import record, write
 
@@ -147,12 +148,7 @@ def test_the_same_experiment_twice_is_a_duplicate_but_another_protocol_is_not(tm
 
 
 #: the segmentation recipe's learning rate (the main protocol's) and a tenth of it
-RECIPE_LR = (
-    __import__("hem_bench.tasks", fromlist=["get_task"])
-    .get_task("segmentation")
-    .recipe("digit-scenes")
-    .lr
-)
+RECIPE_LR = get_task("segmentation").recipe("digit-scenes").lr
 LOW_LR = float(f"{RECIPE_LR / 10:.6g}")  # as the embedded preset's arm
 SEG_LRS = (RECIPE_LR, LOW_LR)
 SEG = {
