@@ -64,8 +64,6 @@ from hem_bench.results.formats import (
     format_interval,
     format_mean_std,
     format_number,
-    json_value,
-    records_of,
     slug,
 )
 from hem_bench.results.protocols import (
@@ -74,6 +72,7 @@ from hem_bench.results.protocols import (
     protocols,
     with_protocols,
 )
+from hem_bench.results.sensitivity import Sensitivity, lr_sensitivity
 from hem_bench.results.stats import comparison, rank_values, verdict
 
 
@@ -465,94 +464,6 @@ def rank_uncertainty(frame: pd.DataFrame, tables: list[GroupTable]) -> pd.DataFr
 
 
 @dataclass
-class Sensitivity:
-    """The learning-rate sensitivity of one (task, dataset): protocols that differ only
-    in the learning rate, side by side. ``table`` has one row per loss (``loss``) and,
-    per learning rate (``lrs``, the recipe's first where it is among them), the columns
-    ``lr=<lr> mean``, ``std``, ``n`` and ``rank`` of the headline."""
-
-    task: str
-    dataset: str
-    headline: str
-    higher_is_better: bool
-    lrs: list[float]
-    protocols: list[str]
-    table: pd.DataFrame
-
-    def display(self) -> pd.DataFrame:
-        """The table as text: ``mean ± std (rank r)`` per learning rate."""
-        out = pd.DataFrame({"loss": self.table["loss"]})
-        arrow = "↑" if self.higher_is_better else "↓"
-        for lr in self.lrs:
-            key = f"lr={lr:g}"
-            out[f"{self.headline} {arrow} at {key}"] = [
-                format_mean_std(m, sd, int(n)) + ("" if pd.isna(r) else f" (rank {r:g})")
-                for m, sd, n, r in zip(
-                    self.table[f"{key} mean"],
-                    self.table[f"{key} std"],
-                    self.table[f"{key} n"],
-                    self.table[f"{key} rank"],
-                )
-            ]
-        return out
-
-
-def lr_sensitivity(tables: list[GroupTable], frame: pd.DataFrame) -> list[Sensitivity]:
-    """A :class:`Sensitivity` for each set of protocols of one (task, dataset) that differ
-    only in the learning rate (:func:`hem_bench.results.protocols.lr_only_groups`)."""
-    frame = with_protocols(frame)
-    from hem_bench.results.protocols import lr_only_groups
-
-    by_protocol = {t.protocol: t for t in tables}
-    out = []
-    for group in lr_only_groups(frame):
-        members = [by_protocol[p] for p in group if p in by_protocol]
-        if len(members) < 2:
-            continue
-        members.sort(key=lambda t: (not t.main, -float(t.settings.get("lr", 0.0))))
-        first = members[0]
-        losses = sorted({_plain(t, loss) for t in members for loss in t.losses()})
-        table = pd.DataFrame({"loss": losses})
-        lrs = []
-        for t in members:
-            lr = float(t.settings["lr"])
-            lrs.append(lr)
-            key = f"lr={lr:g}"
-            stats = t.stats.rename(index=lambda v, t=t: _plain(t, v)).reindex(losses)
-            h = t.headline
-            table[f"{key} mean"] = stats[f"{h} mean"].to_numpy(float)
-            table[f"{key} std"] = stats[f"{h} std"].to_numpy(float)
-            table[f"{key} n"] = stats[f"{h} n"].fillna(0).astype(int).to_numpy()
-            means = pd.Series(stats[f"{h} mean"].to_numpy(float), index=losses)
-            table[f"{key} rank"] = rank_values(means, t.higher_is_better).to_numpy()
-        out.append(
-            Sensitivity(
-                task=first.task,
-                dataset=first.dataset,
-                headline=first.headline,
-                higher_is_better=first.higher_is_better,
-                lrs=lrs,
-                protocols=[t.protocol for t in members],
-                table=table,
-            )
-        )
-    return out
-
-
-def _plain(table: GroupTable, variant: str) -> str:
-    """A variant's label without the settings of its protocol: ``ce(lr=0.01)`` -> ``ce``
-    (the loss label shared across the protocols of a sensitivity table)."""
-    if table.main or "(" not in table.protocol:
-        return variant
-    detail = table.protocol[table.protocol.index("(") + 1 : -1]
-    if variant.endswith(f"({detail})"):
-        return variant[: -len(detail) - 2]
-    if variant.endswith(f", {detail})"):
-        return variant[: -len(detail) - 3] + ")"
-    return variant
-
-
-@dataclass
 class Leaderboard:
     """All tables of one results store.
 
@@ -699,69 +610,3 @@ RANK_UNCERTAINTY = {
     "rank ci high": "mean rank CI high",
     "p(first)": "p(first)",
 }
-
-
-def summary(board: Leaderboard) -> dict[str, Any]:
-    """The leaderboard as JSON-ready data: the overall table, every benchmark table (mean,
-    std and n of each metric per loss) and the paired comparisons."""
-    return {
-        "baseline": board.baseline,
-        "losses": board.losses,
-        "overall": records_of(board.overall),
-        "tables": [_table_summary(table) for table in board.tables],
-        "paired": records_of(board.paired),
-        "analysis": [_table_summary(table) for table in board.analysis],
-        "protocols": records_of(board.protocols),
-        "ranks": records_of(board.ranks),
-        "family": board.family,
-        "sensitivity": [
-            {
-                "task": s.task,
-                "dataset": s.dataset,
-                "headline": s.headline,
-                "higher_is_better": s.higher_is_better,
-                "lrs": s.lrs,
-                "protocols": s.protocols,
-                "rows": records_of(s.table),
-            }
-            for s in board.sensitivity
-        ],
-        "claims": records_of(board.claims),
-        "claims_family": int(board.claims.attrs.get("family", 0)),
-    }
-
-
-def _table_summary(table: GroupTable) -> dict[str, Any]:
-    """One table as JSON-ready data: mean, std and n of each metric per loss."""
-    rows = []
-    for loss in table.stats.index:
-        rows.append(
-            {
-                "loss": loss,
-                "n": int(table.seeds[loss]),
-                "metrics": {
-                    m: {
-                        "mean": json_value(table.stats.at[loss, f"{m} mean"]),
-                        "std": json_value(table.stats.at[loss, f"{m} std"]),
-                        "n": int(table.stats.at[loss, f"{m} n"]),
-                        "ci_low": json_value(table.stats.at[loss, f"{m} ci low"]),
-                        "ci_high": json_value(table.stats.at[loss, f"{m} ci high"]),
-                    }
-                    for m in table.metrics
-                },
-            }
-        )
-    return {
-        "name": table.name,
-        "benchmark": table.label,
-        "protocol": table.protocol,
-        "main": table.main,
-        "settings": {k: json_value(v) for k, v in table.settings.items()},
-        "task": table.task,
-        "dataset": table.dataset,
-        "model": table.model,
-        "headline": table.headline,
-        "higher_is_better": table.higher_is_better,
-        "metrics": table.metrics,
-        "rows": rows,
-    }

@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hem_bench.atomic import write_atomic
 
 if TYPE_CHECKING:  # the command line reads FORMATS before pandas is imported
-    from hem_bench.results.leaderboard import Leaderboard
+    from hem_bench.results.leaderboard import GroupTable, Leaderboard
     from hem_bench.results.store import Results
 
 #: the outputs ``--format`` chooses among
@@ -35,7 +35,6 @@ def write_outputs(
 ) -> list[Path]:
     """Write the files of ``formats`` (a subset of :data:`FORMATS`) into ``out``; returns
     their paths."""
-    from hem_bench.results.leaderboard import summary
     from hem_bench.results.report import header_text
 
     header = header_text(results, when)
@@ -102,3 +101,73 @@ def _protocols_csv(board) -> str:
     if len(out):
         out["settings"] = [json.dumps(v, sort_keys=True, default=str) for v in out["settings"]]
     return out.to_csv(index=False)
+
+
+def summary(board: Leaderboard) -> dict[str, Any]:
+    """The leaderboard as JSON-ready data: the overall table, every benchmark table (mean,
+    std and n of each metric per loss) and the paired comparisons."""
+    from hem_bench.results.formats import records_of
+
+    return {
+        "baseline": board.baseline,
+        "losses": board.losses,
+        "overall": records_of(board.overall),
+        "tables": [_table_summary(table) for table in board.tables],
+        "paired": records_of(board.paired),
+        "analysis": [_table_summary(table) for table in board.analysis],
+        "protocols": records_of(board.protocols),
+        "ranks": records_of(board.ranks),
+        "family": board.family,
+        "sensitivity": [
+            {
+                "task": s.task,
+                "dataset": s.dataset,
+                "headline": s.headline,
+                "higher_is_better": s.higher_is_better,
+                "lrs": s.lrs,
+                "protocols": s.protocols,
+                "rows": records_of(s.table),
+            }
+            for s in board.sensitivity
+        ],
+        "claims": records_of(board.claims),
+        "claims_family": int(board.claims.attrs.get("family", 0)),
+    }
+
+
+def _table_summary(table: GroupTable) -> dict[str, Any]:
+    """One table as JSON-ready data: mean, std and n of each metric per loss."""
+    from hem_bench.results.formats import json_value
+
+    rows = []
+    for loss in table.stats.index:
+        rows.append(
+            {
+                "loss": loss,
+                "n": int(table.seeds[loss]),
+                "metrics": {
+                    m: {
+                        "mean": json_value(table.stats.at[loss, f"{m} mean"]),
+                        "std": json_value(table.stats.at[loss, f"{m} std"]),
+                        "n": int(table.stats.at[loss, f"{m} n"]),
+                        "ci_low": json_value(table.stats.at[loss, f"{m} ci low"]),
+                        "ci_high": json_value(table.stats.at[loss, f"{m} ci high"]),
+                    }
+                    for m in table.metrics
+                },
+            }
+        )
+    return {
+        "name": table.name,
+        "benchmark": table.label,
+        "protocol": table.protocol,
+        "main": table.main,
+        "settings": {k: json_value(v) for k, v in table.settings.items()},
+        "task": table.task,
+        "dataset": table.dataset,
+        "model": table.model,
+        "headline": table.headline,
+        "higher_is_better": table.higher_is_better,
+        "metrics": table.metrics,
+        "rows": rows,
+    }

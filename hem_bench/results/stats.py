@@ -1,5 +1,11 @@
-"""Statistics of the leaderboard: confidence intervals over seeds, Holm's correction for
-multiple comparisons, and the bootstrap of the generality ranking.
+"""Statistics of the leaderboard, in one place: confidence intervals over seeds, paired tests
+(:func:`paired_test`, :func:`comparison`), Holm's correction for multiple comparisons, the
+bootstrap of the generality ranking, fractional ranks (:func:`rank_values`) and the
+Friedman test with the Nemenyi critical difference (:func:`critical_difference`, Demsar
+2006, section 3.2.2: ``CD = q_alpha * sqrt(k (k + 1) / (6 N))`` for k losses and N
+benchmarks, ``q_alpha`` the studentized range quantile for k groups and infinite degrees of
+freedom over sqrt(2), ``scipy.stats.studentized_range``; the Friedman test is
+``scipy.stats.friedmanchisquare`` of the same ranks).
 
 - t-interval (Student 1908): for values ``x_1..x_n`` (one per seed),
   ``mean ± t_{0.975, n-1} * s / sqrt(n)`` with ``s`` the sample standard deviation
