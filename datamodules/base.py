@@ -181,6 +181,17 @@ def load_dataset(
     return info.loader(root, download, seed=seed, verify=verify, **options)
 
 
+def is_present(name: str, data_dir: str | Path | None) -> bool:
+    """Whether data set ``name`` can be read without a download: embedded, or its folder
+    present under ``data_dir`` (the loader still checks the files when a run starts)."""
+    info = dataset_info(name)
+    if info.embedded:
+        return True
+    if data_dir is None or not info.folder:
+        return False
+    return (Path(data_dir).expanduser() / info.folder).is_dir()
+
+
 def check_available(name: str, data_dir: str | Path | None, download: bool = False) -> None:
     """A quick check that ``name`` can be found, for a sweep to make before it starts any
     run: embedded, fetched by ``--download``, or its folder present under ``data_dir``. The

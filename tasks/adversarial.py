@@ -63,6 +63,10 @@ BUDGETS = {
 FALLBACK = {"linf": (_CIFAR, "8/255"), "l2": (["0.25", "0.5", "1"], "0.5")}
 
 
+#: seed of the draw of ``attack_subset`` (fixed: every run attacks the same images)
+ATTACK_SUBSET_SEED = derive_seed(0, "attack-subset")  # fixed: any run seed gives it
+
+
 def eps_key(eps: float) -> str:
     """Metric-key form of a budget: a decimal with up to 6 significant digits."""
     return f"{eps:.6g}"
@@ -217,7 +221,16 @@ class AdversarialTask(ClassificationTask):
 
     # -- evaluation ----------------------------------------------------------------------
     def evaluation_sets(self) -> dict:
-        sets = {"test": self.data.test_set}
+        test = self.data.test_set
+        sets = {"test": test}
+        size = self.options.attack_subset
+        if 0 < size < len(test):
+            generator = torch.Generator().manual_seed(ATTACK_SUBSET_SEED)
+            index = torch.randperm(len(test), generator=generator)[:size].sort().values
+            sets["attacked"] = test.subset(index)
+            self.attacked = {"size": size, "of": len(test), "seed": ATTACK_SUBSET_SEED}
+        else:
+            self.attacked = {"size": len(test), "of": len(test), "seed": None}
         if "autoattack" in self.attacks and self.autoattack_n > 0:
             n = min(self.autoattack_n, len(self.data.test_set))
             sets["autoattack"] = self.data.test_set.subset(torch.arange(n))
@@ -232,7 +245,8 @@ class AdversarialTask(ClassificationTask):
                     eps_list = self.budgets if self.autoattack_all else [self.headline_eps]
                     pairs += [(attack, self.set_names.index("autoattack"), e) for e in eps_list]
             else:
-                pairs += [(attack, 0, e) for e in self.budgets]
+                index = self.set_names.index("attacked") if "attacked" in self.set_names else 0
+                pairs += [(attack, index, e) for e in self.budgets]
         return pairs
 
     def on_test_start(self) -> None:
@@ -305,6 +319,8 @@ class AdversarialTask(ClassificationTask):
             "attacks": {
                 "norm": self.norm,
                 "budgets": [eps_key(e) for e in self.budgets],
+                # the test images FGSM and PGD ran on (attack_subset)
+                "examples": self.attacked,
                 "headline": {"attack": "pgd", "eps": eps_key(self.headline_eps)},
                 "pgd": {
                     "steps": self.pgd_steps,

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import field_validator, model_validator
 
 from hem_bench.errors import ConfigError
-from hem_bench.recipes import RECIPES, Recipe
+from hem_bench.recipes import RECIPES, Recipe, mnist_family
 from hem_bench.tasks.registry import Metric, Task, TaskOptions, option, register_task
 
 # -- option parsers ---------------------------------------------------------------------------
@@ -163,7 +163,7 @@ CLASSIFY = register_task(
         kind="classification",
         default_dataset="digits",
         options=ClassifyOptions,
-        recipes=dict(RECIPES),
+        recipes={**RECIPES, **mnist_family("classify")},
         headline=Metric("acc"),
         key_metrics=(
             Metric("acc"),
@@ -231,7 +231,7 @@ OOD = register_task(
         kind="classification",
         default_dataset="digits",
         options=OODOptions,
-        recipes=dict(RECIPES),
+        recipes={**RECIPES, **mnist_family("ood")},
         headline=Metric("auroc"),
         key_metrics=(
             Metric("auroc"),
@@ -275,6 +275,13 @@ class AdversarialOptions(TaskOptions):
         "a number > 0 or a fraction; empty: 2.5 eps / steps",
     )
     autoattack_n: int = option(200, "test images AutoAttack runs on (0: none)", ">= 0")
+    attack_subset: int = option(
+        0,
+        "run FGSM and PGD on this many test images, drawn once with a fixed seed (0: the "
+        "whole test set; clean accuracy always uses the whole test set)",
+        "integer >= 0 (0: the whole test set)",
+        ge=0,
+    )
     autoattack_eps: Literal["headline", "all"] = option(
         "headline", "headline or all budgets", "headline or all"
     )
@@ -369,7 +376,7 @@ ADVERSARIAL = register_task(
         kind="classification",
         default_dataset="digits",
         options=AdversarialOptions,
-        recipes=dict(RECIPES),
+        recipes={**RECIPES, **mnist_family("adversarial")},
         headline=Metric("robust_acc"),
         key_metrics=(Metric("acc"), Metric("robust_acc")),
         metrics="acc (clean); robust_acc/<attack>/<eps> for fgsm, pgd, autoattack; robust_acc "
@@ -419,7 +426,7 @@ IMBALANCED = register_task(
         kind="classification",
         default_dataset="digits",
         options=ImbalancedOptions,
-        recipes=dict(RECIPES),
+        recipes={**RECIPES, **mnist_family("imbalanced")},
         headline=Metric("balanced_acc"),
         key_metrics=(
             Metric("balanced_acc"),
@@ -609,6 +616,7 @@ CONTINUAL = register_task(
                 name: replace(recipe, max_epochs=max(1, recipe.max_epochs // 3))
                 for name, recipe in RECIPES.items()
             },
+            **mnist_family("continual"),
             "digits": Recipe(
                 "digits-cnn",
                 20,

@@ -168,7 +168,12 @@ class ContinualTask(ClassificationTask):
         if len(self.buffer):
             draw = generator(self.seed, "replay-sample", self.total_steps)
             replay_images, replay_labels = self.buffer.sample(len(target), draw)
-            images = torch.cat([images, replay_images.to(images.device, images.dtype)])
+            replay_images = replay_images.to(images.device)
+            if replay_images.dtype == torch.uint8:
+                # the buffer keeps images as the data set stores them (MNIST, CIFAR: uint8
+                # 0..255); the batch they join is in [0, 1], as ImageSet.batch makes it
+                replay_images = replay_images.float().div_(255.0)
+            images = torch.cat([images, replay_images.to(images.dtype)])
             target = torch.cat([target, replay_labels.to(target.device)])
         self.total_steps += 1
         return super().training_step((images, target), batch_idx)
