@@ -40,15 +40,12 @@ class Recipe:
 
 
 _SMALL = "recipe of this suite for the embedded data: SGD, momentum 0.9, cosine decay"
-_MNIST = "LeNet-style CNN recipe (SGD 0.05, momentum 0.9, weight decay 5e-4), 20 epochs"
 _CIFAR = "standard CIFAR ResNet recipe (He et al. 2016): SGD 0.1, momentum 0.9, weight decay 5e-4, 200 epochs, crop 4 + flip"
 
-#: recipes of the classification tasks, per data set
+#: recipes of the classification tasks, per data set (the MNIST family's, one per task, are
+#: :data:`MNIST_TASK_RECIPES`)
 RECIPES: dict[str, Recipe] = {
     "digits": Recipe("digits-cnn", 30, 64, 0.05, crop_padding=1, source=_SMALL),
-    "mnist": Recipe("mnist-cnn", 20, 128, 0.05, crop_padding=2, source=_MNIST),
-    "fashion-mnist": Recipe("mnist-cnn", 20, 128, 0.05, crop_padding=2, source=_MNIST),
-    "kmnist": Recipe("mnist-cnn", 20, 128, 0.05, crop_padding=2, source=_MNIST),
     "cifar10": Recipe("resnet18-cifar", 200, 128, 0.1, crop_padding=4, flip=True, source=_CIFAR),
     "cifar100": Recipe("resnet18-cifar", 200, 128, 0.1, crop_padding=4, flip=True, source=_CIFAR),
     "svhn": Recipe(
@@ -74,6 +71,18 @@ RECIPES: dict[str, Recipe] = {
 #: the 28x28 grey data sets that share the MNIST family's recipes
 MNIST_FAMILY = ("mnist", "fashion-mnist", "kmnist")
 
+#: what the MNIST family's recipes share, and why
+_MNIST_FAST = (
+    "recipe of this suite for the MNIST family on one CPU thread (chosen for cross-entropy on "
+    "MNIST, used unchanged for Fashion-MNIST and KMNIST): the built-in mnist-fast (0.96 M "
+    "multiply-adds an image, about 10 CPU s an epoch; mnist-cnn's 22 M, a minute an epoch "
+    "on two cores), SGD 0.05, "
+    "momentum 0.9, batches of 128, cosine decay, random crops after 2-pixel padding (+0.1 "
+    "point of accuracy), weight decay 5e-3: ten times the usual 5e-4 for a run ten times "
+    "shorter than the usual ~30 epochs (the same total shrinkage), which also lifted the "
+    "hardest open-set split's MSP AUROC from 0.95 to 0.97"
+)
+
 #: the MNIST family's recipe per task: chosen for cross-entropy on MNIST, used unchanged
 #: for every loss and for Fashion-MNIST and KMNIST, and made to train in well under a
 #: minute on one CPU thread (the ``mnist`` preset's budget). The README's section on the
@@ -84,20 +93,57 @@ MNIST_TASK_RECIPES: dict[str, Recipe] = {
         3,
         128,
         0.05,
+        weight_decay=5e-3,
         crop_padding=2,
-        source="MNIST family recipe (placeholder CLASSIFY)",
+        eval_batch_size=500,
+        source=f"{_MNIST_FAST}; 3 epochs: test accuracy >= 0.99 on every seed 0-4 (with "
+        "global average pooling instead of the dense layer, 0.987 after 4 epochs)",
     ),
     "ood": Recipe(
-        "mnist-fast", 3, 128, 0.05, crop_padding=2, source="MNIST family recipe (placeholder OOD)"
+        "mnist-fast",
+        5,
+        128,
+        0.05,
+        weight_decay=5e-3,
+        crop_padding=2,
+        eval_batch_size=500,
+        source=f"{_MNIST_FAST}; 5 epochs of the 6 known classes (about 32,000 images: the "
+        "cost of 3 epochs of all ten), for MSP AUROC >= 0.95 on the unknown classes of every "
+        "split of seeds 0-4 (3 epochs with weight decay 5e-4: 0.93 on the hardest split)",
     ),
     "adversarial": Recipe(
-        "mnist-fast", 3, 128, 0.05, crop_padding=2, source="MNIST family recipe (placeholder ADV)"
+        "mnist-fast",
+        3,
+        128,
+        0.05,
+        weight_decay=5e-3,
+        crop_padding=2,
+        eval_batch_size=500,
+        source=f"{_MNIST_FAST}; 3 epochs, standard training (the classify recipe); the "
+        "headline budget (L-inf 0.06) is where its PGD robust accuracy lies mid-way",
     ),
     "imbalanced": Recipe(
-        "mnist-fast", 10, 128, 0.05, crop_padding=2, source="MNIST family recipe (placeholder LT)"
+        "mnist-fast",
+        6,
+        128,
+        0.05,
+        weight_decay=5e-3,
+        crop_padding=2,
+        eval_batch_size=500,
+        source=f"{_MNIST_FAST}; 6 epochs of the long-tailed set (about 13,000 images at ratio "
+        "100: the cost of 1.4 epochs of all of MNIST), for balanced accuracy >= 0.90",
     ),
     "continual": Recipe(
-        "mnist-fast", 1, 64, 0.05, crop_padding=2, source="MNIST family recipe (placeholder CL)"
+        "mnist-fast",
+        1,
+        64,
+        0.05,
+        weight_decay=5e-3,
+        crop_padding=2,
+        eval_batch_size=500,
+        source=f"{_MNIST_FAST}; one epoch per experience (the single pass of Chaudhry et al. "
+        "2019) in batches of 64 joined by 64 replayed images: each experience learnt (>= 0.97 "
+        "right after it) and much of it forgotten with a 20-image buffer",
     ),
 }
 

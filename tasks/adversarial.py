@@ -5,14 +5,17 @@ normalisation inside: FGSM (Goodfellow et al. 2015), PGD (Madry et al. 2018; ran
 step size 2.5 eps / steps by default) and AutoAttack in its standard version (Croce & Hein
 2020: APGD-CE, APGD-T, FAB-T, Square). The norm is L-infinity by default, L2 as an option
 (``--task-option norm=l2``; "fgsm" is then the L2 fast gradient method, PGD-L2 with one
-step of size eps). Default budgets: the digits 0.05, 0.1, 0.2; the MNIST family 0.1, 0.2,
-0.3; CIFAR and SVHN 1/255, 2/255, 4/255, 8/255 (L2: 0.5, 1, 2; 1, 2, 3; 0.25, 0.5, 1).
+step of size eps). Default budgets: the digits 0.05, 0.1, 0.2; the MNIST family 0.02, 0.04,
+0.06, 0.1, 0.3; CIFAR and SVHN 1/255, 2/255, 4/255, 8/255 (L2: 0.5, 1, 2; 1, 2, 3; 0.25, 0.5,
+1). ``attack_subset=N`` runs FGSM and PGD on N test images drawn once with a fixed seed (the
+same images for every run; the record's ``attacks.examples`` says which); the clean
+accuracy always uses the whole test set.
 AutoAttack is slow: it runs on the first ``autoattack_n`` test images (default 200) at the
 headline budget only (``autoattack_eps=all`` for every budget); the record states both.
 
 Metrics: clean ``acc``, ``robust_acc/<attack>/<eps>`` for each attack and budget, and the
-headline ``robust_acc`` = PGD at the task's default budget (digits 0.1, MNIST 0.3, CIFAR
-8/255; L2: 1, 2, 0.5).
+headline ``robust_acc`` = PGD at the task's default budget (digits 0.1, the MNIST family
+0.06, CIFAR 8/255; L2: 1, 2, 0.5).
 
 Adversarial training at the headline budget, ``adv_train_steps`` steps (default 7) of
 step 2.5 eps / steps:
@@ -38,14 +41,18 @@ from hem_bench.tasks.base import ClassificationTask, classification_datamodule
 from hem_bench.tasks.builtin import ATTACKS, NORMS, parse_eps  # noqa: F401  (NORMS: re-exported)
 
 _CIFAR = ["1/255", "2/255", "4/255", "8/255"]
-_MNIST = ["0.1", "0.2", "0.3"]
+#: the MNIST family, standard training: 0.06 is where cross-entropy's PGD robust accuracy
+#: lies mid-way between 0 and its clean accuracy (about 0.4 on MNIST), so the headline can
+#: rank losses; Madry et al.'s 0.1 and 0.3, where standard training keeps almost nothing,
+#: are reported beside it
+_MNIST = ["0.02", "0.04", "0.06", "0.1", "0.3"]
 #: default budgets per norm and data set, and the headline budget (last item of the pair)
 BUDGETS = {
     "linf": {
         "digits": (["0.05", "0.1", "0.2"], "0.1"),
-        "mnist": (_MNIST, "0.3"),
-        "fashion-mnist": (_MNIST, "0.3"),
-        "kmnist": (_MNIST, "0.3"),
+        "mnist": (_MNIST, "0.06"),
+        "fashion-mnist": (_MNIST, "0.06"),
+        "kmnist": (_MNIST, "0.06"),
         "cifar10": (_CIFAR, "8/255"),
         "cifar100": (_CIFAR, "8/255"),
         "svhn": (_CIFAR, "8/255"),
