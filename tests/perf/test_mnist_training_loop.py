@@ -17,6 +17,7 @@ idle core.
 from __future__ import annotations
 
 import copy
+import os
 import statistics
 import time
 from pathlib import Path
@@ -31,7 +32,8 @@ from .test_training_loop import _hand_loop, _lightning
 from .timing import report
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-REPEATS = 2
+#: rounds of (Lightning, hand loop), alternating which goes first (``HEM_BENCH_REPEATS``)
+REPEATS = int(os.environ.get("HEM_BENCH_REPEATS", "2"))
 
 
 @pytest.mark.skipif(not (DATA / "MNIST" / "raw").is_dir(), reason=f"no MNIST in {DATA}")
