@@ -50,7 +50,7 @@ from dataclasses import replace
 from pydantic import field_validator
 
 from hem_bench.errors import ConfigError
-from hem_bench.recipes import RECIPES, Recipe
+from hem_bench.recipes import MNIST_RECIPE, RECIPES, Recipe, mnist_family
 from hem_bench.tasks.registry import Metric, Task, TaskModule, TaskOptions, option, register_task
 
 #: experiences per data set (class-incremental splits)
@@ -110,7 +110,12 @@ class ContinualTask(TaskModule):
         if len(self.buffer):
             draw = generator(self.seed, "replay-sample", self.total_steps)
             replay_images, replay_labels = self.buffer.sample(len(target), draw)
-            images = torch.cat([images, replay_images.to(images.device, images.dtype)])
+            replay_images = replay_images.to(images.device)
+            if replay_images.dtype == torch.uint8:
+                # the buffer keeps images as the data set stores them (MNIST, CIFAR: uint8
+                # 0..255); the batch they join is in [0, 1], as ImageSet.batch makes it
+                replay_images = replay_images.float().div_(255.0)
+            images = torch.cat([images, replay_images.to(images.dtype)])
             target = torch.cat([target, replay_labels.to(target.device)])
         self.total_steps += 1
         return super().training_step((images, target), batch_idx)
@@ -288,6 +293,17 @@ def plots(view) -> list:
     return [Plot(f"acc-matrix-{view.name}", title, view.label, "acc_matrix", png(figure))]
 
 
+#: the MNIST family's recipe for this task (:data:`hem_bench.recipes.MNIST_RECIPE`)
+MNIST = replace(
+    MNIST_RECIPE,
+    max_epochs=1,
+    batch_size=64,
+    source=f"{MNIST_RECIPE.source}; one epoch per experience (the single pass of Chaudhry et "
+    "al. 2019) in batches of 64 joined by 64 replayed images: each experience learnt (>= "
+    "0.97 right after it) and much of it forgotten with a 20-image buffer",
+)
+
+
 CONTINUAL = register_task(
     Task(
         name="continual",
@@ -300,6 +316,7 @@ CONTINUAL = register_task(
                 name: replace(recipe, max_epochs=max(1, recipe.max_epochs // 3))
                 for name, recipe in RECIPES.items()
             },
+            **mnist_family(MNIST),
             "digits": Recipe(
                 "digits-cnn",
                 20,

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from typing import Any
 
 from pydantic import field_validator
 
 from hem_bench.errors import ConfigError
-from hem_bench.recipes import RECIPES
+from hem_bench.recipes import MNIST_RECIPE, RECIPES, mnist_family
 from hem_bench.tasks.options import split_list
 from hem_bench.tasks.registry import Metric, Task, TaskModule, TaskOptions, option, register_task
 
@@ -328,6 +329,16 @@ def plots(view) -> list:
     return [Plot(f"roc-{view.name}", title, view.label, "roc", png(figure))]
 
 
+#: the MNIST family's recipe for this task (:data:`hem_bench.recipes.MNIST_RECIPE`)
+MNIST = replace(
+    MNIST_RECIPE,
+    max_epochs=5,
+    source=f"{MNIST_RECIPE.source}; 5 epochs of the 6 known classes (about 32,000 images: the "
+    "cost of 3 epochs of all ten), for MSP AUROC >= 0.95 on the unknown classes of every "
+    "split of seeds 0-4 (3 epochs with weight decay 5e-4: 0.93 on the hardest split)",
+)
+
+
 OOD = register_task(
     Task(
         name="ood",
@@ -335,7 +346,7 @@ OOD = register_task(
         kind="classification",
         default_dataset="digits",
         options=OODOptions,
-        recipes=dict(RECIPES),
+        recipes={**RECIPES, **mnist_family(MNIST)},
         headline=Metric("auroc"),
         key_metrics=(
             Metric("auroc"),
