@@ -144,7 +144,7 @@ def register_dataset(info: DatasetInfo) -> Callable[[Loader], Loader]:
 
 def _ensure_builtin() -> None:
     # importing the modules registers the built-in data sets
-    from hem_bench.datamodules import digits, real  # noqa: F401
+    from hem_bench.datamodules import digits, mnist_scenes, real  # noqa: F401
 
 
 def available_datasets() -> list[str]:

@@ -517,6 +517,22 @@ SEGMENTATION = register_task(
                 "for 18 epochs left it at mIoU 0.42-0.62 over seeds 0-4) to train in about "
                 "20 s on one CPU thread",
             ),
+            "mnist-scenes": Recipe(
+                "small-unet",
+                3,
+                16,
+                3e-3,
+                weight_decay=1e-4,
+                optimizer="adamw",
+                output_bias="prior",
+                eval_batch_size=200,
+                source="the embedded scenes' recipe (small U-Net of width 16, AdamW 3e-3, "
+                "weight decay 1e-4, batch 16, cosine decay, output bias at the log pixel "
+                "frequency of each class, no augmentation) for 3 epochs of 3,000 scenes: "
+                "chosen for cross-entropy (2 epochs left it at mIoU 0.73 on seed 0, 3 gave "
+                "0.85, 4 gave 0.89 at a third more time) to train in about 25 s on one CPU "
+                "thread",
+            ),
             "cityscapes": Recipe(
                 "smp/deeplabv3plus:resnet50",
                 160,

@@ -14,9 +14,11 @@ classes present in prediction or target), ``pixel_acc``, ``mean_class_acc``, ``d
 ``iou/<class index>`` (see :mod:`hem_bench.metrics.segmentation`).
 
 Data: ``digit-scenes`` (embedded, default; no augmentation: digits are not
-mirror-symmetric), ``cityscapes`` and ``voc`` from ``--data-dir`` (their validation
-split is the test set; a validation subset is carved from the training images).
-Task options: ``scenes`` (digit-scenes only), ``size``, ``val_fraction``, ``num_workers``.
+mirror-symmetric), ``mnist-scenes`` (composed from the MNIST digits in ``--data-dir``),
+``cityscapes`` and ``voc`` from ``--data-dir`` (their validation split is the test set; a
+validation subset is carved from the training images).
+Task options: ``scenes`` (the scene data sets only), ``size``, ``val_fraction``,
+``num_workers``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from hem_bench.errors import ConfigError
 from hem_bench.metrics.segmentation import confusion_matrix_metric, segmentation_metrics
 from hem_bench.tasks.base import ClassificationTask
 
-DIGIT_SCENES = "digit-scenes"
+#: data sets of scenes composed from digits: options ``scenes`` and a square ``size``
+SCENE_DATASETS = ("digit-scenes", "mnist-scenes")
 
 
 def make_datamodule(config) -> SegmentationDataModule:
@@ -39,11 +42,11 @@ def make_datamodule(config) -> SegmentationDataModule:
     options = config.task_options
     dataset_options: dict[str, Any] = {}
     size = parse_size(options.get("size", ""))
-    if config.dataset == DIGIT_SCENES:
+    if config.dataset in SCENE_DATASETS:
         dataset_options["scenes"] = parse_scenes(options.get("scenes", ""))
         if size is not None:
             if size[0] != size[1]:
-                raise ConfigError(f"digit-scenes canvases are square; got size {size}")
+                raise ConfigError(f"{config.dataset} canvases are square; got size {size}")
             dataset_options["canvas"] = size[0]
     elif size is not None:
         dataset_options["size"] = size
