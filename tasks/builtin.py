@@ -439,11 +439,11 @@ IMBALANCED = register_task(
 
 
 class SegmentationOptions(TaskOptions):
-    #: scenes per split of digit-scenes (empty: the data set's)
+    #: scenes per split of digit-scenes and mnist-scenes (empty: the data set's)
     scenes: dict[str, int] = option(
         "",
-        "digit-scenes only: scenes per split, e.g. 'train=400,val=50,test=100' (default: the "
-        "data set's 800/100/200)",
+        "digit-scenes and mnist-scenes only: scenes per split, e.g. "
+        "'train=400,val=50,test=100' (default: the data set's; 800/100/200 and 3000/200/1000)",
         "train=N,val=N,test=N",
     )
     size: tuple[int, int] | None = option(

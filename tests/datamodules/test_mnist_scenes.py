@@ -103,7 +103,14 @@ def _compose_by_hand(images, labels, count, seed, canvas, low, high, most=3):
 
 @needs_mnist
 def test_scenes_are_deterministic_per_seed_and_differ_between_seeds():
-    a, b, c = _load(0), _load(0), _load(1)
+    from hem_bench.datamodules import mnist_scenes
+
+    a = _load(0)
+    assert _load(0).train.images is a.train.images  # kept in memory: composed once
+    mnist_scenes._composed.cache_clear()
+    mnist_scenes._cached_mnist.cache_clear()
+    b, c = _load(0), _load(1)
+    assert b.train.images is not a.train.images
     for split in ("train", "val", "test"):
         assert torch.equal(getattr(a, split).images, getattr(b, split).images)
         assert torch.equal(getattr(a, split).labels, getattr(b, split).labels)
