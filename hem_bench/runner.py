@@ -44,6 +44,7 @@ from hem_bench.results.record import (
     read_record,
     write_record,
 )
+from hem_bench.run_folder import RunFolder
 
 
 class RunFailed(RuntimeError):
@@ -553,17 +554,8 @@ def _run_claimed(config: ResolvedConfig, resume: bool) -> tuple[dict[str, Any], 
     if _is_global_zero():
         (run_dir / "error.log").unlink(missing_ok=True)  # left by an earlier failed attempt
         torch.save(module.model.state_dict(), run_dir / "model.pt")
-        _save_artifacts(result.artifacts, run_dir)
+        task.save_artifacts(result.artifacts, RunFolder(run_dir))
         write_record(record_path, record)
         # after the record is written: the record never hinges on a logger
         log_results(loggers, config, record.metrics)
     return record.data(), record_path
-
-
-def _save_artifacts(artifacts: dict[str, Any], run_dir: Path) -> None:
-    import numpy as np
-
-    if "ood_scores" in artifacts:
-        arrays = {k.replace("/", "__"): v for k, v in artifacts["ood_scores"].items()}
-        with atomic_path(run_dir / "scores" / "ood_scores.npz", suffix=".npz") as tmp:
-            np.savez_compressed(tmp, **arrays)
