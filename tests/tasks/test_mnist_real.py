@@ -189,7 +189,9 @@ def test_the_mnist_preset_segments_mnist_scenes(tmp_path):
     configs = preset_grid("mnist", settings={"data_dir": str(tmp_path)})
     assert {c.dataset for c in configs if c.task == "segmentation"} == {"mnist-scenes"}
     assert len([c for c in configs if c.task == "segmentation"]) >= 7 * 5
+    write_mnist(tmp_path, "KMNIST")  # the classification tasks move to KMNIST, the scenes stay
     on_kmnist = preset_grid("mnist", datasets=["kmnist"], settings={"data_dir": str(tmp_path)})
+    assert {c.dataset for c in on_kmnist if c.task != "segmentation"} == {"kmnist"}
     assert {c.dataset for c in on_kmnist if c.task == "segmentation"} == {"mnist-scenes"}
 
 
