@@ -1,5 +1,10 @@
-"""Data: LightningDataModules and the splits every task needs, installed as
-``hem_bench.datamodules``.
+"""Data: the data set registry, LightningDataModules and the splits every task needs,
+installed as ``hem_bench.datamodules``.
 
-Kept import-light: importing this package does not import torch or lightning.
+Importing this package registers the built-in data sets (their loaders, in
+:mod:`~hem_bench.datamodules.digits` and :mod:`~hem_bench.datamodules.real`, imported here
+after the registry in :mod:`~hem_bench.datamodules.base`); it imports torch, not lightning.
+The DataModules (lightning) are imported by the modules that use them.
 """
+
+from hem_bench.datamodules import digits, real  # noqa: F401  (register the built-in data sets)

@@ -142,19 +142,14 @@ def register_dataset(info: DatasetInfo) -> Callable[[Loader], Loader]:
     return decorator
 
 
-def _ensure_builtin() -> None:
-    # importing the modules registers the built-in data sets
-    from hem_bench.datamodules import digits, real  # noqa: F401
-
-
 def available_datasets() -> list[str]:
-    _ensure_builtin()
+    """The registered data sets (importing :mod:`hem_bench.datamodules` registers the
+    built-in ones)."""
     return sorted(_DATASETS)
 
 
 def dataset_info(name: str) -> DatasetInfo:
     """The registered data set ``name``; ``KeyError`` listing the accepted names."""
-    _ensure_builtin()
     if name not in _DATASETS:
         raise unknown_name("dataset", name, _DATASETS)
     return _DATASETS[name]

@@ -13,6 +13,9 @@ a count that does not divide the classes is an error before any data loads.
 the loaders) those of one experience; :meth:`~ContinualDataModule.seen_test_sets` gives the
 test sets of every experience learnt so far. Examples keep their labels over all classes:
 the model has a single head over every class (class-incremental learning, no task label).
+
+:class:`ReservoirBuffer` is the episodic memory of experience replay (Chaudhry et al. 2019):
+the examples the continual task replays with every batch.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from hem_bench.datamodules.base import ImageSet
 from hem_bench.datamodules.classification import ClassificationDataModule
 from hem_bench.datamodules.splits import class_incremental_experiences
-from hem_bench.seeding import derive_seed
+from hem_bench.errors import ConfigError
+from hem_bench.seeding import derive_seed, generator
 
 
 def keep_classes(data: ImageSet, classes: list[int]) -> ImageSet:
@@ -96,3 +101,62 @@ class ContinualDataModule(ClassificationDataModule):
         if self.current is None:
             return {}
         return {f"experience/{i}": self.experience_test_set(i) for i in range(self.current + 1)}
+
+
+class ReservoirBuffer:
+    """A replay buffer of at most ``capacity`` examples filled by reservoir sampling.
+
+    Reservoir sampling (Vitter 1985): the first ``capacity`` examples of the stream fill the
+    buffer; afterwards the k-th example (1-based) replaces a uniformly chosen slot with
+    probability capacity / k, so the buffer is a uniform sample of the stream seen so far.
+    """
+
+    def __init__(self, capacity: int, seed: int = 0) -> None:
+        if capacity < 0:
+            raise ConfigError(f"the replay buffer size must be >= 0; got {capacity}")
+        self.capacity = capacity
+        self.generator = generator(seed, "replay-buffer")
+        self.seen = 0
+        self.images: Tensor | None = None
+        self.labels: Tensor | None = None
+
+    def __len__(self) -> int:
+        return 0 if self.labels is None else len(self.labels)
+
+    def add(self, images: Tensor, labels: Tensor) -> None:
+        """Stream ``images`` (in order) through reservoir sampling."""
+        for image, label in zip(images, labels):
+            self.seen += 1
+            if len(self) < self.capacity:
+                image, label = image.unsqueeze(0), label.view(1)
+                if self.images is None:
+                    self.images, self.labels = image.clone(), label.clone()
+                else:
+                    self.images = torch.cat([self.images, image])
+                    self.labels = torch.cat([self.labels, label])
+                continue
+            if self.capacity == 0:
+                continue
+            slot = int(torch.randint(self.seen, (1,), generator=self.generator))
+            if slot < self.capacity:
+                self.images[slot] = image
+                self.labels[slot] = label
+
+    def sample(self, count: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """``count`` examples drawn uniformly (with replacement) from the buffer."""
+        index = torch.randint(len(self), (count,), generator=generator)
+        return self.images[index], self.labels[index]
+
+    def state_dict(self) -> dict:
+        return {
+            "capacity": self.capacity,
+            "seen": self.seen,
+            "images": self.images,
+            "labels": self.labels,
+            "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.capacity, self.seen = state["capacity"], state["seen"]
+        self.images, self.labels = state["images"], state["labels"]
+        self.generator.set_state(state["generator"])

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
-
 #: functions of :mod:`hem_bench.api`, reached as ``hem_bench.<name>`` (the module itself
 #: imports nothing heavy at the top: torch comes with the first call)
 from hem_bench.api import __all__ as _API  # noqa: E402
+from hem_bench.version import __version__
 
 __all__ = ["__version__", *_API]
 

@@ -85,12 +85,12 @@ def environment() -> dict[str, Any]:
     import lightning
     import torch
 
-    import hem_bench
+    from hem_bench.version import __version__
 
     env = {
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "hem_bench": hem_bench.__version__,
+        "hem_bench": __version__,
         "torch": torch.__version__,
         "lightning": lightning.__version__,
         "cpu_threads": torch.get_num_threads(),

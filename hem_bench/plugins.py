@@ -5,7 +5,7 @@ A plugin file is imported as a module; it registers what it provides with
 ``hem_bench.losses`` instead (see :mod:`hem_bench.losses._registry`).
 
 A file that does not exist is an error (the user named it). A file that fails while
-importing gives a :class:`~hem_bench.losses.PluginWarning` naming it, and everything built
+importing gives a :class:`PluginWarning` naming it, and everything built
 in keeps working.
 """
 
@@ -28,10 +28,12 @@ def _module_name(path: Path) -> str:
     return f"hem_bench_plugin_{stem}_{digest}"
 
 
+class PluginWarning(UserWarning):
+    """A plugin could not be loaded; everything built in keeps working."""
+
+
 def load_plugin_file(path: str | Path) -> ModuleType | None:
     """Import the plugin at ``path`` once; ``None`` (with a warning) if its import fails."""
-    from hem_bench.losses import PluginWarning  # the registry must exist before plugins
-
     resolved = Path(path).expanduser().resolve()
     if not resolved.is_file():
         raise ConfigError(f"plugin file {str(path)!r} does not exist (expected a .py file)")

@@ -44,6 +44,7 @@ from hem_bench.results.record import (
     read_record,
     write_record,
 )
+from hem_bench.run_folder import RunFolder
 
 
 class RunFailed(RuntimeError):
@@ -192,7 +193,7 @@ def record_state(config: ResolvedConfig) -> tuple[str, Any, str]:
     "")``, ``("completed" | "failed", record, "")``, or ``("unreadable", None, why)`` for a
     file this version cannot read as this run's record (another schema version, not JSON,
     not a record, another run id) or a folder of that name."""
-    path = config.run_dir() / RECORD_NAME
+    path = RunFolder(config.run_dir()).record
     if not os.path.lexists(path):
         return "none", None, ""
     if path.is_dir():
@@ -225,7 +226,7 @@ def record_in_the_way(
     state, _, why = record_state(config)
     if state != "unreadable":
         return ""
-    path = config.run_dir() / RECORD_NAME
+    path = RunFolder(config.run_dir()).record
     return f"{path} cannot be read as this run's record ({why}); it is kept: {remedy}"
 
 
@@ -250,13 +251,13 @@ def move_aside(path: Path) -> Path:
 def checkpoint_files(run_dir: Path) -> list[Path]:
     """The checkpoints of an unfinished run in ``run_dir`` (``last.ckpt``, a continual
     run's ``experience-*.pt``)."""
-    folder = run_dir / "checkpoints"
-    if not folder.is_dir():
+    folder = RunFolder(run_dir)
+    if not folder.checkpoints.is_dir():
         return []
     return sorted(
         p
-        for p in folder.iterdir()
-        if p.name == "last.ckpt" or (p.name.startswith("experience-") and p.suffix == ".pt")
+        for p in folder.checkpoints.iterdir()
+        if p == folder.last_checkpoint or (p.name.startswith("experience-") and p.suffix == ".pt")
     )
 
 
@@ -279,7 +280,7 @@ def _fresh_start(run_dir: Path) -> list[str]:
         else:
             path.unlink()
         done.append(f"removed {path}")
-    logs = run_dir / "logs"
+    logs = RunFolder(run_dir).logs
     if logs.is_dir() and any(logs.iterdir()):
         done.append(f"moved the earlier logs to {move_aside(logs)}")
     return done
@@ -307,7 +308,8 @@ def prepare_start(config: ResolvedConfig, resume: bool, force: bool, notice=None
             warnings.warn(f"hem-bench: {message}", stacklevel=3)
 
     run_dir = config.run_dir()
-    path = run_dir / RECORD_NAME
+    folder = RunFolder(run_dir)
+    path = folder.record
     state, record, why = record_state(config)
     if state == "unreadable":
         if not force:
@@ -320,7 +322,7 @@ def prepare_start(config: ResolvedConfig, resume: bool, force: bool, notice=None
             raise AlreadyCompleted(record.data(), path)
         say(f"--force: the completed record {path} will be replaced by this run's")
     checkpoints = checkpoint_files(run_dir)
-    last = run_dir / "checkpoints" / "last.ckpt"
+    last = folder.last_checkpoint
     if resume and checkpoints and state != "completed":
         if os.path.lexists(last):
             check_checkpoint(last, config)
@@ -840,7 +842,7 @@ def _run_claimed(config: ResolvedConfig, checkpoint: Path | None) -> tuple[dict[
     if _is_global_zero():
         (run_dir / "error.log").unlink(missing_ok=True)  # left by an earlier failed attempt
         torch.save(module.model.state_dict(), run_dir / "model.pt")
-        _save_artifacts(result.artifacts, run_dir)
+        task.save_artifacts(result.artifacts, RunFolder(run_dir))
         _write_completed(record_path, record)
         # after the record is written: the record never hinges on a logger
         log_results(loggers, config, record.metrics)
@@ -866,12 +868,3 @@ def _write_completed(path: Path, record) -> None:
             else "the record could not be saved anywhere in the run folder"
         )
         raise RecordNotWritten(f"cannot write {path} ({why}); {where}", saved or path) from None
-
-
-def _save_artifacts(artifacts: dict[str, Any], run_dir: Path) -> None:
-    import numpy as np
-
-    if "ood_scores" in artifacts:
-        arrays = {k.replace("/", "__"): v for k, v in artifacts["ood_scores"].items()}
-        with atomic_path(run_dir / "scores" / "ood_scores.npz", suffix=".npz") as tmp:
-            np.savez_compressed(tmp, **arrays)

@@ -26,7 +26,7 @@ from typing import Any
 
 from hem_bench.config import ResolvedConfig, RunConfig
 from hem_bench.errors import ConfigError, HemBenchError
-from hem_bench.tasks.builtin import SEGMENTATION
+from hem_bench.tasks.segmentation import SEGMENTATION
 
 #: the losses compared by the HEM paper on every task (Spratling & Schütt 2025)
 CORE_LOSSES = ("ce", "hem", "hem-plus", "logitnorm", "logit-adjusted", "dice", "focal")

@@ -1,6 +1,6 @@
 r"""``adversarial``: robustness to adversarial examples.
 
-Attacks come from torchattacks and run in [0, 1] pixel space against the model with its
+Attacks (:mod:`hem_bench.attacks`) come from torchattacks and run in [0, 1] pixel space against the model with its
 normalisation inside: FGSM (Goodfellow et al. 2015), PGD (Madry et al. 2018; random start,
 step size 2.5 eps / steps by default) and AutoAttack in its standard version (Croce & Hein
 2020: APGD-CE, APGD-T, FAB-T, Square). The norm is L-infinity by default, L2 as an option
@@ -24,19 +24,27 @@ step 2.5 eps / steps:
   ``trades_beta`` (default 6, the paper's CIFAR-10 value) times
   :math:`\mathrm{KL}(p(x) \,\|\, p(x'))` averaged over the batch, where x' maximises
   that KL divergence (torchattacks' TPGD, from x + 0.001 N(0, I)).
+
+In the leaderboard's report the task draws robust accuracy against the budget, one line
+per loss, for every attack evaluated at two budgets or more (:func:`plots`).
 """
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
-from torchmetrics.aggregation import SumMetric
+import re
+from typing import Any, Literal
 
+from pydantic import field_validator, model_validator
+
+from hem_bench.errors import ConfigError
+from hem_bench.recipes import RECIPES
 from hem_bench.seeding import derive_seed
-from hem_bench.tasks.base import ClassificationTask, classification_datamodule
-from hem_bench.tasks.builtin import ATTACKS, NORMS, parse_eps  # noqa: F401  (NORMS: re-exported)
+from hem_bench.tasks.options import parse_eps, split_list
+from hem_bench.tasks.registry import Metric, Task, TaskModule, TaskOptions, option, register_task
 
+#: the attacks, in the order their seeds are derived
+ATTACKS = ("fgsm", "pgd", "autoattack")
+NORMS = ("linf", "l2")
 _CIFAR = ["1/255", "2/255", "4/255", "8/255"]
 _MNIST = ["0.1", "0.2", "0.3"]
 #: default budgets per norm and data set, and the headline budget (last item of the pair)
@@ -63,105 +71,106 @@ BUDGETS = {
 FALLBACK = {"linf": (_CIFAR, "8/255"), "l2": (["0.25", "0.5", "1"], "0.5")}
 
 
-def eps_key(eps: float) -> str:
-    """Metric-key form of a budget: a decimal with up to 6 significant digits."""
-    return f"{eps:.6g}"
+class AdversarialOptions(TaskOptions):
+    attacks: tuple[str, ...] = option(
+        "fgsm,pgd,autoattack", "attacks, comma-separated", "fgsm, pgd, autoattack (any of them)"
+    )
+    norm: Literal["linf", "l2"] = option("linf", "linf or l2", "linf or l2")
+    #: the budgets (empty: the data set's defaults)
+    eps: tuple[float, ...] = option(
+        "",
+        "budgets, e.g. 0.05,0.1 or 2/255,8/255 (default: per data set)",
+        "numbers >= 0 or fractions like 8/255, comma-separated",
+    )
+    headline_eps: float | None = option(
+        "", "budget of the headline PGD (default: per data set)", "one of eps"
+    )
+    pgd_steps: int = option(10, "PGD iterations", ">= 1")
+    pgd_step_size: float | None = option(
+        "",
+        "PGD step (default 2.5 eps / steps)",
+        "a number > 0 or a fraction; empty: 2.5 eps / steps",
+    )
+    autoattack_n: int = option(200, "test images AutoAttack runs on (0: none)", ">= 0")
+    autoattack_eps: Literal["headline", "all"] = option(
+        "headline", "headline or all budgets", "headline or all"
+    )
+    adv_train: Literal["", "pgd", "trades"] = option(
+        "",
+        "adversarial training: pgd (Madry et al. 2018) or trades (Zhang et al. 2019)",
+        "empty, pgd or trades (trades: norm linf)",
+    )
+    adv_train_steps: int = option(7, "attack steps of adversarial training", ">= 1")
+    trades_beta: float = option(6.0, "weight of TRADES' KL term", ">= 0")
+
+    @field_validator("attacks", mode="before")
+    @classmethod
+    def _attacks(cls, value: Any) -> tuple[str, ...]:
+        attacks = split_list(value)
+        for attack in attacks:
+            if attack not in ATTACKS:
+                raise ConfigError(f"unknown attack {attack!r}; available: {', '.join(ATTACKS)}")
+        if "pgd" not in attacks:
+            raise ConfigError(
+                "the attacks must include pgd: the headline is PGD at the default budget"
+            )
+        return attacks
+
+    @field_validator("norm", mode="before")
+    @classmethod
+    def _norm(cls, value: Any) -> str:
+        norm = str(value).lower()
+        if norm not in NORMS:
+            raise ConfigError(f"norm must be one of {', '.join(NORMS)}; got {norm!r}")
+        return norm
+
+    @field_validator("eps", mode="before")
+    @classmethod
+    def _eps(cls, value: Any) -> tuple[float, ...]:
+        return tuple(parse_eps(budget) for budget in split_list(value))
+
+    @field_validator("headline_eps", mode="before")
+    @classmethod
+    def _headline_eps(cls, value: Any) -> float | None:
+        text = str(value if value is not None else "").strip()
+        return parse_eps(text) if text else None
+
+    @field_validator("pgd_step_size", mode="before")
+    @classmethod
+    def _step(cls, value: Any) -> float | None:
+        return parse_eps(str(value or "0")) or None
+
+    @field_validator("adv_train", mode="before")
+    @classmethod
+    def _adv_train(cls, value: Any) -> str:
+        method = str(value).strip().lower()
+        if method not in ("", "pgd", "trades"):
+            raise ConfigError(f"adv_train must be 'pgd', 'trades' or empty; got {method!r}")
+        return method
+
+    @model_validator(mode="after")
+    def _together(self) -> AdversarialOptions:
+        if self.adv_train == "trades" and self.norm != "linf":
+            raise ConfigError("adv_train=trades is implemented for norm=linf only")
+        if self.adv_train_steps < 1 or not self.trades_beta >= 0:
+            raise ConfigError(
+                f"adv_train_steps must be >= 1 and trades_beta >= 0; got "
+                f"{self.adv_train_steps} and {self.trades_beta}"
+            )
+        if self.pgd_steps < 1 or self.autoattack_n < 0:
+            raise ConfigError("pgd_steps must be >= 1 and autoattack_n >= 0")
+        return self
 
 
 def make_datamodule(config):
+    from hem_bench.tasks.base import classification_datamodule
+
     return classification_datamodule(config)
 
 
-def fgsm_or_fgm(model: nn.Module, eps: float, norm: str):
-    import torchattacks
+class AdversarialTask(TaskModule):
+    """Clean and robust accuracy, counted as the attacks stream over the test set."""
 
-    if norm == "linf":
-        return torchattacks.FGSM(model, eps=eps)
-    return torchattacks.PGDL2(model, eps=eps, alpha=eps, steps=1, random_start=False)
-
-
-def pgd(model: nn.Module, eps: float, norm: str, steps: int, step_size: float | None):
-    import torchattacks
-
-    alpha = step_size if step_size else 2.5 * eps / steps
-    if norm == "linf":
-        return torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=True)
-    return torchattacks.PGDL2(model, eps=eps, alpha=alpha, steps=steps, random_start=True)
-
-
-def autoattack(model: nn.Module, eps: float, norm: str, num_classes: int, seed: int):
-    import torchattacks
-
-    return torchattacks.AutoAttack(
-        model,
-        norm="Linf" if norm == "linf" else "L2",
-        eps=eps,
-        version="standard",
-        n_classes=num_classes,
-        seed=seed,
-    )
-
-
-def pgd_training_examples(
-    model: nn.Module,
-    loss_fn: nn.Module,
-    images: Tensor,
-    target: Tensor,
-    eps: float,
-    steps: int,
-    generator: torch.Generator,
-    norm: str = "linf",
-) -> Tensor:
-    """PGD examples that maximise ``loss_fn`` (Madry et al. 2018), for adversarial training."""
-    alpha = 2.5 * eps / steps
-    if norm == "linf":
-        noise = torch.rand(images.shape, generator=generator).to(images.device) * 2 - 1
-        adv = (images + eps * noise).clamp(0, 1)
-    else:
-        adv = images.clone()
-    for _ in range(steps):
-        adv = adv.detach().requires_grad_(True)
-        with torch.enable_grad():
-            (grad,) = torch.autograd.grad(loss_fn(model(adv), target), adv)
-        if norm == "linf":
-            adv = adv.detach() + alpha * grad.sign()
-            adv = torch.min(torch.max(adv, images - eps), images + eps)
-        else:
-            flat = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
-            adv = adv.detach() + alpha * grad / flat
-            delta = adv - images
-            scale = (eps / delta.flatten(1).norm(dim=1).clamp_min(1e-12)).clamp(max=1.0)
-            adv = images + delta * scale.view(-1, 1, 1, 1)
-        adv = adv.clamp(0, 1)
-    return adv.detach()
-
-
-def trades_kl(clean_logits: Tensor, adversarial_logits: Tensor) -> Tensor:
-    """TRADES' regulariser (Zhang et al. 2019): ``KL(p(x) || p(x'))`` with p the softmax,
-    summed over classes and averaged over the batch."""
-    return F.kl_div(
-        F.log_softmax(adversarial_logits, dim=1),
-        F.log_softmax(clean_logits, dim=1),
-        reduction="batchmean",
-        log_target=True,
-    )
-
-
-def trades_training_examples(
-    model: nn.Module, images: Tensor, eps: float, steps: int, seed: int
-) -> Tensor:
-    """x' maximising ``KL(p(x) || p(x'))`` in the L-infinity ball (torchattacks' TPGD), its
-    random start drawn from ``seed``."""
-    import torchattacks
-
-    attack = torchattacks.TPGD(model, eps=eps, alpha=2.5 * eps / steps, steps=steps)
-    devices = [images.device] if images.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        return attack(images).detach()
-
-
-class AdversarialTask(ClassificationTask):
     def setup(self, stage: str) -> None:
         """The attack settings of the (validated) options; the budgets default to the data
         set's."""
@@ -187,7 +196,11 @@ class AdversarialTask(ClassificationTask):
         self.trades_beta = options.trades_beta
 
     # -- adversarial training --------------------------------------------------------------
-    def training_loss(self, images: Tensor, target: Tensor) -> Tensor:
+    def training_loss(self, images, target):
+        import torch
+
+        from hem_bench.attacks import pgd_training_examples, trades_kl, trades_training_examples
+
         if not self.adv_train:
             return super().training_loss(images, target)
         step_seed = derive_seed(self.seed, "adversarial-training", self.global_step)
@@ -217,6 +230,8 @@ class AdversarialTask(ClassificationTask):
 
     # -- evaluation ----------------------------------------------------------------------
     def evaluation_sets(self) -> dict:
+        import torch
+
         sets = {"test": self.data.test_set}
         if "autoattack" in self.attacks and self.autoattack_n > 0:
             n = min(self.autoattack_n, len(self.data.test_set))
@@ -236,6 +251,11 @@ class AdversarialTask(ClassificationTask):
         return pairs
 
     def on_test_start(self) -> None:
+        from torch import nn
+        from torchmetrics.aggregation import SumMetric
+
+        from hem_bench.attacks import eps_key
+
         counters = {"clean_correct", "clean_total"}
         for attack, _, eps in self._evaluated():
             counters |= {f"{attack}|{eps_key(eps)}|correct", f"{attack}|{eps_key(eps)}|total"}
@@ -243,14 +263,18 @@ class AdversarialTask(ClassificationTask):
             {k.replace(".", "_"): SumMetric().to(self.device) for k in counters}
         )
 
-    def _count(self, name: str, value: Tensor | float) -> None:
+    def _count(self, name: str, value) -> None:
+        import torch
+
         self.counts[name.replace(".", "_")].update(
             torch.as_tensor(value, dtype=torch.float64, device=self.device)
         )
 
-    def _attack(
-        self, attack: str, eps: float, images: Tensor, target: Tensor, batch_idx: int
-    ) -> Tensor:
+    def _attack(self, attack: str, eps: float, images, target, batch_idx: int):
+        import torch
+
+        from hem_bench.attacks import autoattack, fgsm_or_fgm, pgd
+
         if eps == 0:
             return images
         seed = derive_seed(self.seed, "attack", batch_idx, ATTACKS.index(attack))
@@ -265,6 +289,10 @@ class AdversarialTask(ClassificationTask):
             return attacker(images, target)
 
     def test_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        import torch
+
+        from hem_bench.attacks import eps_key
+
         images, target = batch
         if dataloader_idx == 0:
             with torch.no_grad():
@@ -281,6 +309,8 @@ class AdversarialTask(ClassificationTask):
             self._count(f"{attack}|{eps_key(eps)}|total", len(target))
 
     def _autoattack_settings(self) -> dict | None:
+        from hem_bench.attacks import eps_key
+
         if "autoattack" not in self.set_names:
             return None
         budgets = self.budgets if self.autoattack_all else [self.headline_eps]
@@ -291,6 +321,8 @@ class AdversarialTask(ClassificationTask):
         }
 
     def summarize(self) -> dict[str, float]:
+        from hem_bench.attacks import eps_key
+
         def total(name: str) -> float:
             return float(self.counts[name.replace(".", "_")].compute())
 
@@ -325,3 +357,89 @@ class AdversarialTask(ClassificationTask):
             }
         }
         return results
+
+
+def summary_extras(metrics) -> list[str]:
+    """Robust accuracy under PGD and AutoAttack at every budget."""
+    return [k for k in metrics if k.startswith(("robust_acc/pgd/", "robust_acc/autoattack/"))]
+
+
+# -- the report: robust accuracy against the budget ------------------------------------------
+
+ROBUST_KEY = re.compile(r"^robust_acc/([^/]+)/([^/]+)$")
+
+
+def plots(view) -> list:
+    """Per attack with ``robust_acc/<attack>/<eps>`` metrics at two budgets or more: robust
+    accuracy (mean ± std over seeds) against epsilon, one line per loss (a single budget is
+    not drawn: one point per loss says nothing the table does not)."""
+    from hem_bench.results.formats import slug
+    from hem_bench.results.plotkit import Plot, new_figure, png, text
+
+    rows = view.runs
+    curves: dict[str, list[tuple[float, str]]] = {}
+    for column in rows.columns:
+        match = ROBUST_KEY.match(column)
+        if not match or rows[column].isna().all():
+            continue
+        try:
+            eps = float(match.group(2))
+        except ValueError:
+            continue
+        curves.setdefault(match.group(1), []).append((eps, column))
+    out = []
+    for attack, points in sorted(curves.items()):
+        points.sort()
+        if len({eps for eps, _ in points}) < 2:
+            continue
+        figure = new_figure(6.0, 4.0)
+        axes = figure.add_subplot()
+        for loss, runs in view.by_loss():
+            xs, means, stds = [], [], []
+            for eps, column in points:
+                values = runs[column].dropna().to_numpy(float)
+                if len(values):
+                    xs.append(eps)
+                    means.append(values.mean())
+                    stds.append(values.std(ddof=1) if len(values) > 1 else 0.0)
+            if xs:
+                axes.errorbar(
+                    xs,
+                    means,
+                    yerr=stds,
+                    marker="o",
+                    capsize=3,
+                    label=text(loss),
+                    color=view.colours.get(loss),
+                )
+        axes.set_xlabel("ε (attack budget)")
+        axes.set_ylabel("robust accuracy")
+        axes.set_ylim(-0.02, 1.02)
+        axes.set_title(f"{text(view.label)}: {text(attack)}")
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize="small")
+        title = f"{view.label}: robust accuracy against ε ({attack})"
+        name = f"robust-{view.name}-{slug(attack)}"
+        out.append(Plot(name, title, view.label, "robust", png(figure)))
+    return out
+
+
+ADVERSARIAL = register_task(
+    Task(
+        name="adversarial",
+        summary="robustness to adversarial examples: FGSM, PGD and AutoAttack (torchattacks)",
+        kind="classification",
+        default_dataset="digits",
+        options=AdversarialOptions,
+        recipes=dict(RECIPES),
+        headline=Metric("robust_acc"),
+        key_metrics=(Metric("acc"), Metric("robust_acc")),
+        metric_directions=(Metric("robust_acc/*"),),
+        metrics="acc (clean); robust_acc/<attack>/<eps> for fgsm, pgd, autoattack; robust_acc "
+        "= PGD at the default budget (digits 0.1, MNIST 0.3, CIFAR 8/255)",
+        datamodule=make_datamodule,
+        module=AdversarialTask,
+        summary_extras=summary_extras,
+        plots=plots,
+    )
+)

@@ -1,4 +1,4 @@
-"""The classification base shared by every classification task.
+"""The Lightning base shared by every task: :class:`ClassificationTask`.
 
 A task receives its model and its loss (it never builds them) and holds the science:
 the training step (the loss under test, plus Kornblith et al.'s optional extra L2 on the
@@ -22,7 +22,6 @@ from torchmetrics.aggregation import CatMetric
 from hem_bench.allocator import release_free_memory
 from hem_bench.datamodules.loading import tensor_loader
 from hem_bench.seeding import derive_seed
-from hem_bench.tasks.builtin import parse_classes  # noqa: F401  (used by task modules)
 from hem_bench.tasks.registry import TaskOptions
 
 

@@ -43,107 +43,43 @@ and plain data): a file planted in ``checkpoints/`` cannot run code.
 from __future__ import annotations
 
 import math
+import re
 import time
-from pathlib import Path
+from dataclasses import replace
 
-import torch
-from torch import Tensor
+from pydantic import field_validator
 
-from hem_bench.atomic import atomic_path
-from hem_bench.datamodules.continual import ContinualDataModule
 from hem_bench.errors import ConfigError
-from hem_bench.seeding import generator
-from hem_bench.tasks.base import ClassificationTask
+from hem_bench.recipes import RECIPES, Recipe
+from hem_bench.tasks.registry import Metric, Task, TaskModule, TaskOptions, option, register_task
 
 #: experiences per data set (class-incremental splits)
 DEFAULT_EXPERIENCES = {"cifar100": 10}
 FALLBACK_EXPERIENCES = 5
 
 
-class ReservoirBuffer:
-    """A replay buffer of at most ``capacity`` examples filled by reservoir sampling.
-
-    Reservoir sampling (Vitter 1985): the first ``capacity`` examples of the stream fill the
-    buffer; afterwards the k-th example (1-based) replaces a uniformly chosen slot with
-    probability capacity / k, so the buffer is a uniform sample of the stream seen so far.
-    """
-
-    def __init__(self, capacity: int, seed: int = 0) -> None:
-        if capacity < 0:
-            raise ConfigError(f"the replay buffer size must be >= 0; got {capacity}")
-        self.capacity = capacity
-        self.generator = generator(seed, "replay-buffer")
-        self.seen = 0
-        self.images: Tensor | None = None
-        self.labels: Tensor | None = None
-
-    def __len__(self) -> int:
-        return 0 if self.labels is None else len(self.labels)
-
-    def add(self, images: Tensor, labels: Tensor) -> None:
-        """Stream ``images`` (in order) through reservoir sampling."""
-        for image, label in zip(images, labels):
-            self.seen += 1
-            if len(self) < self.capacity:
-                image, label = image.unsqueeze(0), label.view(1)
-                if self.images is None:
-                    self.images, self.labels = image.clone(), label.clone()
-                else:
-                    self.images = torch.cat([self.images, image])
-                    self.labels = torch.cat([self.labels, label])
-                continue
-            if self.capacity == 0:
-                continue
-            slot = int(torch.randint(self.seen, (1,), generator=self.generator))
-            if slot < self.capacity:
-                self.images[slot] = image
-                self.labels[slot] = label
-
-    def sample(self, count: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        """``count`` examples drawn uniformly (with replacement) from the buffer."""
-        index = torch.randint(len(self), (count,), generator=generator)
-        return self.images[index], self.labels[index]
-
-    def state_dict(self) -> dict:
-        return {
-            "capacity": self.capacity,
-            "seen": self.seen,
-            "images": self.images,
-            "labels": self.labels,
-            "generator": self.generator.get_state(),
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        self.capacity, self.seen = state["capacity"], state["seen"]
-        self.images, self.labels = state["images"], state["labels"]
-        self.generator.set_state(state["generator"])
-
-
-def continual_metrics(matrix: list[list[float]]) -> dict[str, float]:
-    """``avg_acc``, ``learning_acc``, ``bwt`` and ``forgetting`` from the lower-triangular
-    accuracy matrix ``matrix[t][i]`` (accuracy on experience i after learning experience t,
-    i <= t)."""
-    last = len(matrix) - 1
-    final = matrix[last]
-    results = {
-        "avg_acc": sum(final[: last + 1]) / (last + 1),
-        "learning_acc": sum(matrix[t][t] for t in range(last + 1)) / (last + 1),
-    }
-    if last == 0:
-        results["bwt"] = 0.0
-        results["forgetting"] = 0.0
-        return results
-    results["bwt"] = sum(final[i] - matrix[i][i] for i in range(last)) / last
-    results["forgetting"] = (
-        sum(max(matrix[later][i] for later in range(i, last)) - final[i] for i in range(last))
-        / last
+class ContinualOptions(TaskOptions):
+    buffer: int = option(
+        20, "replay buffer size in images (0: naive fine-tuning)", ">= 0 (0: no replay)"
     )
-    return results
+    experiences: int = option(
+        0, "experiences (0: 5, CIFAR-100 10)", "0 or 1 to the number of classes", ge=0
+    )
+    shuffle: bool = option(False, "true: class order drawn from the seed", "true or false")
+
+    @field_validator("buffer")
+    @classmethod
+    def _buffer(cls, value: int) -> int:
+        if value < 0:
+            raise ConfigError(f"the replay buffer size must be >= 0; got {value}")
+        return value
 
 
-def make_datamodule(config) -> ContinualDataModule:
+def make_datamodule(config):
     """All the classes, split into the experiences of the options (or the data set's
     default number), fixed now: a count that does not divide the classes fails here."""
+    from hem_bench.datamodules.continual import ContinualDataModule
+
     options = config.options
     count = options.experiences or DEFAULT_EXPERIENCES.get(config.dataset, FALLBACK_EXPERIENCES)
     return ContinualDataModule.from_config(
@@ -151,10 +87,12 @@ def make_datamodule(config) -> ContinualDataModule:
     )
 
 
-class ContinualTask(ClassificationTask):
+class ContinualTask(TaskModule):
     """Training with replay; evaluation of one row of the accuracy matrix per test."""
 
     def setup(self, stage: str) -> None:
+        from hem_bench.datamodules.continual import ReservoirBuffer
+
         if not hasattr(self, "buffer"):
             self.buffer = ReservoirBuffer(self.options.buffer, self.seed)
             self.total_steps = 0
@@ -164,6 +102,10 @@ class ContinualTask(ClassificationTask):
         return self.data.seen_test_sets()
 
     def training_step(self, batch, batch_idx):
+        import torch
+
+        from hem_bench.seeding import generator
+
         images, target = batch
         if len(self.buffer):
             draw = generator(self.seed, "replay-sample", self.total_steps)
@@ -183,16 +125,23 @@ class ContinualTask(ClassificationTask):
         return out
 
 
-def procedure(config, task: ContinualTask, datamodule, make_trainer, checkpoint):
+def procedure(config, task, datamodule, make_trainer, checkpoint):
     """One fit per experience, then a test on every experience seen so far."""
+    import torch
+
+    from hem_bench.atomic import atomic_path
+    from hem_bench.metrics.continual import continual_metrics
+    from hem_bench.run_folder import RunFolder
+    from hem_bench.seeding import generator
+
     datamodule.setup()
     experiences = datamodule.experiences
     task.setup("fit")
-    state_dir = Path(config.run_dir()) / "checkpoints"
+    folder = RunFolder(config.run_dir())
     matrix: list[list[float]] = []
     start_at = 0
     if checkpoint is not None:  # --resume: continue after the last saved experience
-        saved = sorted(state_dir.glob("experience-*.pt"))
+        saved = sorted(folder.checkpoints.glob("experience-*.pt"))
         if saved:
             from hem_bench.runner import load_checkpoint_safely
 
@@ -222,7 +171,7 @@ def procedure(config, task: ContinualTask, datamodule, make_trainer, checkpoint)
             "matrix": matrix,
             "total_steps": task.total_steps,
         }
-        with atomic_path(state_dir / f"experience-{t:03d}.pt") as tmp:
+        with atomic_path(folder.checkpoint(f"experience-{t:03d}.pt")) as tmp:
             torch.save(state, tmp)
     results = continual_metrics(matrix)
     for t, row in enumerate(matrix):
@@ -242,3 +191,142 @@ def procedure(config, task: ContinualTask, datamodule, make_trainer, checkpoint)
     if any(math.isnan(v) for v in results.values()):
         raise ConfigError("an experience has no test images; use fewer experiences")
     return timings
+
+
+def summary_notes(metrics) -> list[str]:
+    """How to read the run summary's signs: BWT and forgetting, whose sign flips when replay
+    improves old experiences."""
+    if "bwt" not in metrics or "forgetting" not in metrics:
+        return []
+    bwt, forgetting = metrics["bwt"], metrics["forgetting"]
+    if bwt < 0:
+        bwt_text = (
+            f"bwt {bwt:+.4f} < 0: old experiences ended {-bwt:.4f} less accurate, on average, "
+            "than just after they were learnt (they were forgotten)"
+        )
+    else:
+        bwt_text = (
+            f"bwt {bwt:+.4f} >= 0: positive backward transfer: old experiences ended at least "
+            "as accurate as just after they were learnt (later training, with replay, "
+            "helped them)"
+        )
+    if forgetting > 0:
+        forget_text = (
+            f"forgetting {forgetting:.4f} > 0: each old experience's final accuracy is that "
+            "much below its best, on average"
+        )
+    else:
+        forget_text = (
+            f"forgetting {forgetting:.4f} <= 0: no old experience ended below its best "
+            "accuracy (lower is better; negative means it kept improving)"
+        )
+    return [bwt_text, forget_text]
+
+
+# -- the report: accuracy matrices -----------------------------------------------------------
+
+MATRIX_KEY = re.compile(r"^acc_matrix/(\d+)/(\d+)$")
+
+
+def accuracy_matrix(runs):
+    """The mean over seeds of ``acc_matrix/<t>/<i>`` as a T x I array (NaN where absent)."""
+    import numpy as np
+
+    cells = {}
+    for column in runs.columns:
+        match = MATRIX_KEY.match(column)
+        if match and runs[column].notna().any():
+            cells[(int(match.group(1)), int(match.group(2)))] = float(runs[column].mean())
+    if not cells:
+        return np.zeros((0, 0))
+    matrix = np.full(
+        (max(t for t, _ in cells) + 1, max(i for _, i in cells) + 1), np.nan, dtype=float
+    )
+    for (t, i), value in cells.items():
+        matrix[t, i] = value
+    return matrix
+
+
+def plots(view) -> list:
+    """A heatmap per loss of the accuracy on experience i (columns) after training
+    experience t (rows), the mean over seeds."""
+    import numpy as np
+
+    from hem_bench.results.plotkit import Plot, grid, new_figure, png, text
+
+    groups = [(loss, accuracy_matrix(runs)) for loss, runs in view.by_loss()]
+    groups = [(loss, m) for loss, m in groups if m.size]
+    if not groups:
+        return []
+    n_rows, n_columns = grid(len(groups), 3)
+    figure = new_figure(3.6 * n_columns + 0.8, 3.4 * n_rows + 0.4)
+    image = None
+    for index, (loss, matrix) in enumerate(groups, start=1):
+        axes = figure.add_subplot(n_rows, n_columns, index)
+        image = axes.imshow(
+            np.ma.masked_invalid(matrix), vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto"
+        )
+        for (t, i), value in np.ndenumerate(matrix):
+            if not math.isnan(value):
+                axes.text(
+                    i,
+                    t,
+                    f"{value:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize="small",
+                    color="white" if value < 0.6 else "black",
+                )
+        axes.set_xticks(range(matrix.shape[1]))
+        axes.set_yticks(range(matrix.shape[0]))
+        axes.set_xlabel("evaluated on experience i")
+        axes.set_ylabel("after training experience t")
+        axes.set_title(text(loss), fontsize="medium")
+    figure.colorbar(image, ax=figure.axes, shrink=0.8, label="accuracy")
+    figure.suptitle(f"{text(view.label)}: accuracy matrix")
+    title = f"{view.label}: continual accuracy matrix"
+    return [Plot(f"acc-matrix-{view.name}", title, view.label, "acc_matrix", png(figure))]
+
+
+CONTINUAL = register_task(
+    Task(
+        name="continual",
+        summary="class-incremental learning with experience replay (a tiny reservoir buffer)",
+        kind="classification",
+        default_dataset="digits",
+        options=ContinualOptions,
+        recipes={
+            **{
+                name: replace(recipe, max_epochs=max(1, recipe.max_epochs // 3))
+                for name, recipe in RECIPES.items()
+            },
+            "digits": Recipe(
+                "digits-cnn",
+                20,
+                16,
+                0.05,
+                crop_padding=1,
+                source="recipe of this suite for class-incremental digits: the digits recipe "
+                "(SGD 0.05, momentum 0.9, weight decay 5e-4, cosine decay, crop 1) with "
+                "batches of 16 for 20 epochs per experience (about 270 steps on its ~215 "
+                "images), so that cross-entropy learns each experience (>= 0.95 on it "
+                "right after, on every seed 0-4; 15 epochs left one seed at 0.93)",
+            ),
+        },
+        headline=Metric("avg_acc"),
+        key_metrics=(
+            Metric("avg_acc"),
+            Metric("learning_acc"),
+            Metric("bwt"),
+            Metric("forgetting", False),
+        ),
+        metric_directions=(Metric("acc_matrix/*"),),
+        metrics="avg_acc (mean final accuracy over experiences), learning_acc (mean accuracy "
+        "on each experience right after learning it), bwt, forgetting, acc_matrix/<t>/<i>",
+        datamodule=make_datamodule,
+        module=ContinualTask,
+        procedure=lambda: procedure,
+        summary_notes=summary_notes,
+        plots=plots,
+    )
+)

@@ -20,50 +20,53 @@ round(C/3) most frequent classes are "many", the round(C/3) least frequent "few"
 
 from __future__ import annotations
 
-import torch
+from typing import Literal
 
-from hem_bench.tasks.base import ClassificationTask, classification_datamodule
+from pydantic import field_validator
+
+from hem_bench.errors import ConfigError
+from hem_bench.recipes import RECIPES
+from hem_bench.tasks.registry import Metric, Task, TaskModule, TaskOptions, option, register_task
 
 #: default imbalance ratio per data set (Cao et al. 2019 use 100 for CIFAR-LT)
 DEFAULT_RATIO = {"digits": 10.0}
 FALLBACK_RATIO = 100.0
-#: Liu et al. (2019) thresholds on training images per class
-MANY, FEW = 100, 20
-#: the largest class must exceed this for Liu et al.'s thresholds to be used
-LARGE = 200
+
+
+class ImbalancedOptions(TaskOptions):
+    ratio: float = option(
+        0.0, "imbalance ratio n_max / n_min (0: digits 10, others 100)", "0 or >= 1"
+    )
+    kind: Literal["exp", "step"] = option("exp", "exp or step imbalance", "exp or step")
+
+    @field_validator("ratio")
+    @classmethod
+    def _ratio(cls, value: float) -> float:
+        if value != 0 and not value >= 1:
+            raise ConfigError(
+                f"imbalance ratio must be a finite number >= 1 (0: the data set's default); "
+                f"got {value}"
+            )
+        return value
 
 
 def make_datamodule(config):
-    ratio = float(
-        config.task_options.get("ratio") or DEFAULT_RATIO.get(config.dataset, FALLBACK_RATIO)
-    )
-    kind = str(config.task_options.get("kind", "exp"))
-    return classification_datamodule(config, long_tail={"ratio": ratio, "kind": kind})
+    """The long-tailed training set of the options (or the data set's default ratio)."""
+    from hem_bench.tasks.base import classification_datamodule
+
+    options = config.options
+    ratio = float(options.ratio or DEFAULT_RATIO.get(config.dataset, FALLBACK_RATIO))
+    return classification_datamodule(config, long_tail={"ratio": ratio, "kind": options.kind})
 
 
-def shot_groups(counts: list[int]) -> tuple[dict[str, list[int]], str]:
-    """Classes of the many-, medium- and few-shot groups, and the rule used."""
-    classes = list(range(len(counts)))
-    if max(counts) > LARGE:
-        groups = {
-            "many": [c for c in classes if counts[c] > MANY],
-            "medium": [c for c in classes if FEW <= counts[c] <= MANY],
-            "few": [c for c in classes if counts[c] < FEW],
-        }
-        return groups, "Liu et al. 2019: >100, 20-100, <20 training images"
-    order = sorted(classes, key=lambda c: (-counts[c], c))
-    third = round(len(classes) / 3)
-    groups = {
-        "many": sorted(order[:third]),
-        "medium": sorted(order[third : len(classes) - third]),
-        "few": sorted(order[len(classes) - third :]),
-    }
-    return groups, "thirds of the classes by training frequency"
+class ImbalancedTask(TaskModule):
+    """Balanced accuracy, macro F1, per-class and per-group accuracy on the balanced test set."""
 
-
-class ImbalancedTask(ClassificationTask):
     def summarize(self) -> dict[str, float]:
+        import torch
         from torchmetrics.functional.classification import multiclass_f1_score
+
+        from hem_bench.metrics.classification import shot_groups
 
         test = self.gathered("test")
         logits, labels = test["logits"], test["labels"]
@@ -99,3 +102,28 @@ class ImbalancedTask(ClassificationTask):
             "groups": {"rule": rule, **groups},
         }
         return results
+
+
+IMBALANCED = register_task(
+    Task(
+        name="imbalanced",
+        summary="long-tailed training set (Cao et al. 2019), balanced test set",
+        kind="classification",
+        default_dataset="digits",
+        options=ImbalancedOptions,
+        recipes=dict(RECIPES),
+        headline=Metric("balanced_acc"),
+        key_metrics=(
+            Metric("balanced_acc"),
+            Metric("acc"),
+            Metric("macro_f1"),
+            Metric("group/many/acc"),
+            Metric("group/medium/acc"),
+            Metric("group/few/acc"),
+        ),
+        metric_directions=(Metric("class_acc/*"),),
+        metrics="balanced_acc, acc, macro_f1, class_acc/<c>, group/<many|medium|few>/acc",
+        datamodule=make_datamodule,
+        module=ImbalancedTask,
+    )
+)

@@ -5,23 +5,31 @@ kind (the losses it accepts must support it), its default data set and recipes p
 set, a pydantic :class:`TaskOptions` model (typed ``--task-option`` settings with defaults,
 ranges and help), its headline and key metrics with their direction, and how it builds its
 DataModule, its model and its LightningModule and evaluates them (returning a
-:class:`TaskResult`). ``register_task(task)`` adds one; ``get_task(name)`` and
-``available_tasks()`` find and list them. Installed packages add tasks through the
-entry-point group ``hem_bench.tasks`` (loaded the first time the registry is consulted), and
-a single file adds one with ``--plugin path/to/file.py``.
+:class:`TaskResult`), and its extras: the direction of every metric it reports, the files
+it saves into a run folder, the notes under its run summary, and its section and plots in
+the leaderboard's report. Generic code (runner, command line, leaderboard, report) asks the
+task object and never tests a task's name. ``register_task(task)`` adds one;
+``get_task(name)`` and ``available_tasks()`` find and list them. The built-in tasks are
+one file each (``hem_bench.tasks.<name>``, imported by the package); installed packages add
+tasks through the entry-point group ``hem_bench.tasks`` (loaded the first time the registry
+is consulted), and a single file adds one with ``--plugin path/to/file.py``.
 
 This module imports neither torch nor lightning: the command line lists tasks and checks
-their options before any heavy import. A task reaches its heavy parts (DataModule factory,
-LightningModule class, model builder, procedure) through callables that import them when
-called.
+their options before any heavy import. A task reaches its heavy parts through callables
+that import them when called, and its LightningModule may be written as a
+:class:`TaskModule`: a plain class holding the task's part of the module, combined with
+its Lightning base class (:attr:`TaskModule.lightning_base`) on first use, so that a task's
+file, its Options, module and registration together, imports no lightning.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import importlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -36,13 +44,17 @@ BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": Fal
 
 
 class Metric(NamedTuple):
-    """A metric of a task's record and the direction in which it improves."""
+    """A metric of a task's record and the direction in which it improves (``None``: a
+    descriptive metric, with no better direction). ``name`` may be a shell-style pattern
+    (``*/fpr95``) in :attr:`Task.metric_directions`."""
 
     name: str
-    higher_is_better: bool = True
+    higher_is_better: bool | None = True
 
     @property
     def arrow(self) -> str:
+        if self.higher_is_better is None:
+            return ""
         return "↑" if self.higher_is_better else "↓"
 
 
@@ -131,6 +143,57 @@ class TaskResult(NamedTuple):
     artifacts: dict[str, Any]
 
 
+class _CombinedWithLightning:
+    """``SomeTask.Lightning``: the task's :class:`TaskModule` combined with its Lightning
+    base class, made once per class on first access. The combined class is named
+    ``<module>.<SomeTask>.Lightning``, so that pickle (``--strategy ddp_spawn``) finds it
+    again in another process through this same attribute."""
+
+    def __get__(self, instance: Any, owner: type) -> type:
+        if "_task_module" in owner.__dict__:  # already the combined class
+            return owner
+        combined = owner.__dict__.get("_lightning_class")
+        if combined is None:
+            module_name, _, name = owner.lightning_base.partition(":")
+            base = getattr(importlib.import_module(module_name), name)
+            combined = type(
+                owner.__name__,
+                (owner, base),
+                {
+                    "__module__": owner.__module__,
+                    "__qualname__": f"{owner.__qualname__}.Lightning",
+                    "__doc__": owner.__doc__,
+                    "_task_module": owner,
+                },
+            )
+            type.__setattr__(owner, "_lightning_class", combined)
+        return combined
+
+
+class TaskModule:
+    """A task's part of its LightningModule, written as a plain class: the methods it adds
+    to or overrides in its Lightning base class (:attr:`lightning_base`, by default
+    :class:`hem_bench.tasks.base.ClassificationTask`: training with the loss under test,
+    the recipe's optimiser, evaluation over named sets). ``SomeTask.Lightning`` is the
+    combined LightningModule (a subclass of both), made when a run first needs it, so the
+    task's file imports no lightning; its methods import torch where they use it.
+
+    A task may instead give :class:`Task` a LightningModule subclass directly (as a plugin
+    usually does); both are built as ``cls(model, loss, lr=..., options=...)``."""
+
+    #: ``"module:Class"`` of the Lightning base the task's part is combined with
+    lightning_base: ClassVar[str] = "hem_bench.tasks.base:ClassificationTask"
+    Lightning = _CombinedWithLightning()
+
+
+def lightning_class(module: type) -> type:
+    """The LightningModule class of a task's ``module``: a :class:`TaskModule` combined
+    with its Lightning base; any other class as it is."""
+    if isinstance(module, type) and issubclass(module, TaskModule):
+        return module.Lightning
+    return module
+
+
 def _build_classifier():
     from hem_bench.models import build_classifier
 
@@ -164,9 +227,10 @@ class Task:
     metrics: str
     #: ``datamodule(config)``: the task's DataModule (with its split) for a resolved config
     datamodule: Callable[[Any], Any]
-    #: ``module()``: the LightningModule class, built as ``cls(model, loss, lr=..., ...,
-    #: options=<the typed options>)``
-    module: Callable[[], type]
+    #: the LightningModule: a :class:`TaskModule` subclass (combined with its Lightning base
+    #: on first use), a LightningModule class, or a callable returning either; built as
+    #: ``cls(model, loss, lr=..., ..., options=<the typed options>)``
+    module: type | Callable[[], type]
     #: ``model_builder()``: the function building the model (signature of
     #: :func:`hem_bench.models.build_classifier`)
     model_builder: Callable[[], Callable[..., Any]] = _build_classifier
@@ -175,6 +239,26 @@ class Task:
     procedure: Callable[[], Callable[..., dict[str, float]]] = _fit_and_test
     #: ``summary_extras(metrics) -> keys``: further metrics of the run summary
     summary_extras: Callable[[Mapping[str, float]], list[str]] = field(default=lambda metrics: [])
+    #: the direction of the task's other metrics (names or shell-style patterns such as
+    #: ``*/fpr95``; ``higher_is_better=None`` for descriptive ones); the headline and the
+    #: key metrics come first (:meth:`direction`)
+    metric_directions: tuple[Metric, ...] = ()
+    #: ``summary_notes(metrics) -> lines``: how to read the run summary (under its table)
+    summary_notes: Callable[[Mapping[str, float]], list[str]] = field(default=lambda metrics: [])
+    #: ``save_artifacts(artifacts, folder)``: writes the files of ``TaskResult.artifacts``
+    #: into the run folder (a :class:`hem_bench.run_folder.RunFolder`); by default each
+    #: artifact, a mapping of names to arrays, as ``<folder>/scores/<name>.npz``
+    save_artifacts: Callable[[Mapping[str, Any], Any], None] = field(
+        default=lambda artifacts, folder: _save_arrays(artifacts, folder)
+    )
+    #: ``report_section(view) -> html``: the task's part of a benchmark's section of the
+    #: HTML report, after the benchmark's table (``view``: a
+    #: :class:`hem_bench.results.views.BenchmarkView`)
+    report_section: Callable[[Any], str] | None = None
+    #: ``plots(view) -> [Plot]``: the task's plots of a benchmark
+    #: (:class:`hem_bench.results.plotkit.Plot`), drawn into its report section and
+    #: ``plots/``
+    plots: Callable[[Any], list[Any]] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -191,6 +275,9 @@ class Task:
             )
         object.__setattr__(self, "headline", Metric(*self.headline))
         object.__setattr__(self, "key_metrics", tuple(Metric(*m) for m in self.key_metrics))
+        object.__setattr__(
+            self, "metric_directions", tuple(Metric(*m) for m in self.metric_directions)
+        )
 
     # -- settings ------------------------------------------------------------------------
     def recipe(self, dataset: str) -> Recipe:
@@ -224,6 +311,24 @@ class Task:
     def key_metric_names(self) -> tuple[str, ...]:
         return tuple(m.name for m in self.key_metrics)
 
+    def metric(self, name: str) -> Metric | None:
+        """The :class:`Metric` describing the record's metric ``name``: the headline, a key
+        metric, or the first of :attr:`metric_directions` whose name or pattern matches;
+        ``None`` for a metric the task does not describe."""
+        for metric in (self.headline, *self.key_metrics):
+            if metric.name == name:
+                return metric
+        for metric in self.metric_directions:
+            if metric.name == name or fnmatch.fnmatchcase(name, metric.name):
+                return metric
+        return None
+
+    def direction(self, name: str) -> bool | None:
+        """Whether higher is better for the metric ``name`` (``None``: descriptive, or a
+        metric the task does not describe)."""
+        metric = self.metric(name)
+        return None if metric is None else metric.higher_is_better
+
     def summary_keys(self, metrics: Mapping[str, float]) -> list[str]:
         """The run summary's rows: the headline, the key metrics the run has, the extras."""
         head = self.headline.name
@@ -245,8 +350,15 @@ class Task:
             dropout=config.dropout,
         )
 
+    def module_class(self) -> type:
+        """The task's LightningModule class (:func:`lightning_class` of :attr:`module`)."""
+        module = self.module
+        if not isinstance(module, type):
+            module = module()
+        return lightning_class(module)
+
     def build_module(self, config, model, loss):
-        return self.module()(
+        return self.module_class()(
             model,
             loss,
             lr=config.lr,
@@ -267,6 +379,19 @@ class Task:
             extra=dict(getattr(module, "record_extra", None) or {}),
             artifacts=dict(getattr(module, "artifacts", None) or {}),
         )
+
+
+def _save_arrays(artifacts: Mapping[str, Any], folder) -> None:
+    """Each artifact, a mapping of names to arrays, as ``scores/<name>.npz`` in the run
+    folder (keys with ``/`` stored with ``__``), written atomically."""
+    import numpy as np
+
+    from hem_bench.atomic import atomic_path
+
+    for name, arrays in artifacts.items():
+        flat = {str(k).replace("/", "__"): np.asarray(v) for k, v in dict(arrays).items()}
+        with atomic_path(folder.artifact(name), suffix=".npz") as tmp:
+            np.savez_compressed(tmp, **flat)
 
 
 def _option_error(exc: ValidationError, text: Mapping[str, Any], infos) -> ConfigError:
@@ -307,10 +432,6 @@ def register_task(task: Task, *, override: bool = False) -> Task:
     return task
 
 
-def _load_builtin() -> None:
-    import hem_bench.tasks.builtin  # noqa: F401  (registers the built-in tasks)
-
-
 def _load_entry_points() -> None:
     """Import the tasks that installed packages declare in the entry-point group: an entry
     point names a module whose import registers tasks, or a :class:`Task` object."""
@@ -328,7 +449,8 @@ def _load_entry_points() -> None:
 
 
 def _load() -> None:
-    _load_builtin()
+    """The built-in tasks are registered by importing the package (its ``__init__`` imports
+    their files); installed packages' tasks come from the entry points."""
     _load_entry_points()
 
 

@@ -91,8 +91,8 @@ def test_batch_order_and_augmentation_use_the_old_seeds():
 
 def test_corrupted_batches_use_the_old_seed():
     from hem_bench.datamodules.base import ImageSet
+    from hem_bench.datamodules.corrupted import CorruptedBatches
     from hem_bench.datamodules.corruptions import corrupt
-    from hem_bench.tasks.classify import CorruptedBatches
 
     data = ImageSet(torch.rand(8, 1, 8, 8), torch.arange(8))
     batches = CorruptedBatches(data, "gaussian_noise", 3, seed=5)
@@ -104,7 +104,7 @@ def test_corrupted_batches_use_the_old_seed():
 
 
 def test_replay_buffer_uses_the_run_seed():
-    from hem_bench.tasks.continual import ReservoirBuffer
+    from hem_bench.datamodules.continual import ReservoirBuffer
 
     buffer = ReservoirBuffer(3, seed=6)
     assert torch.equal(buffer.generator.get_state(), torch.Generator().manual_seed(6).get_state())

@@ -16,8 +16,8 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from hem_bench import __version__
 from hem_bench.errors import HemBenchError, one_line
+from hem_bench.version import __version__
 
 #: subcommand -> (module under hem_bench.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -191,37 +191,6 @@ def summary_rows(record: dict, task=None) -> list[dict[str, str]]:
     ]
 
 
-def summary_notes(record: dict) -> list[str]:
-    """Lines that say how to read the summary's signs (continual learning: BWT and
-    forgetting, whose sign flips when replay improves old experiences)."""
-    metrics = record.get("metrics", {})
-    if "bwt" not in metrics or "forgetting" not in metrics:
-        return []
-    bwt, forgetting = metrics["bwt"], metrics["forgetting"]
-    if bwt < 0:
-        bwt_text = (
-            f"bwt {bwt:+.4f} < 0: old experiences ended {-bwt:.4f} less accurate, on average, "
-            "than just after they were learnt (they were forgotten)"
-        )
-    else:
-        bwt_text = (
-            f"bwt {bwt:+.4f} >= 0: positive backward transfer: old experiences ended at least "
-            "as accurate as just after they were learnt (later training, with replay, "
-            "helped them)"
-        )
-    if forgetting > 0:
-        forget_text = (
-            f"forgetting {forgetting:.4f} > 0: each old experience's final accuracy is that "
-            "much below its best, on average"
-        )
-    else:
-        forget_text = (
-            f"forgetting {forgetting:.4f} <= 0: no old experience ended below its best "
-            "accuracy (lower is better; negative means it kept improving)"
-        )
-    return [bwt_text, forget_text]
-
-
 def summary_title(record: dict, width: int | None = None) -> str:
     """One line naming the run (task, data, model, loss, seed), cut at a word boundary to
     the terminal's width (at most 100 columns) rather than wrapped inside the table."""
@@ -294,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(summary_title(record))
     print_rows(summary_rows(record, resolved.task_def), ["metric", "value"], "table")
-    for note in summary_notes(record):
+    for note in resolved.task_def.summary_notes(record["metrics"]):
         print(textwrap.fill(note, min(100, width()), subsequent_indent="  "))
     print(f"record: {path}")
     return 0

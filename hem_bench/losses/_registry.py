@@ -27,6 +27,7 @@ from torch import nn
 
 from hem_bench.errors import ConfigError, quote, suggest, unknown_name
 from hem_bench.losses.info import LossInfo, Paper
+from hem_bench.plugins import PluginWarning
 
 ENTRY_POINT_GROUP = "hem_bench.losses"
 #: constructor arguments every loss takes, not listed among its parameters
@@ -38,10 +39,6 @@ _INFOS: dict[str, LossInfo] = {}
 _entry_points_loaded = False
 
 T = TypeVar("T")
-
-
-class PluginWarning(UserWarning):
-    """A loss plugin could not be loaded; the other losses keep working."""
 
 
 def _constructor_signature(factory: Callable[..., Any]) -> inspect.Signature:

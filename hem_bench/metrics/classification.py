@@ -77,3 +77,32 @@ def classification_metrics(logits: Tensor, target: Tensor) -> dict[str, float]:
 
 def accuracy(logits: Tensor, target: Tensor) -> float:
     return (logits.argmax(1) == target).float().mean().item() if len(target) else float("nan")
+
+
+#: Liu et al. (2019) thresholds on training images per class
+MANY, FEW = 100, 20
+#: the largest class must exceed this for Liu et al.'s thresholds to be used
+LARGE = 200
+
+
+def shot_groups(counts: list[int]) -> tuple[dict[str, list[int]], str]:
+    """Classes of the many-, medium- and few-shot groups of a long-tailed training set with
+    class counts ``counts``, and the rule used: Liu et al. (2019, OLTR) where the largest
+    class has more than :data:`LARGE` images (more than 100, 20 to 100, fewer than 20
+    training images), else thirds of the classes by training frequency."""
+    classes = list(range(len(counts)))
+    if max(counts) > LARGE:
+        groups = {
+            "many": [c for c in classes if counts[c] > MANY],
+            "medium": [c for c in classes if FEW <= counts[c] <= MANY],
+            "few": [c for c in classes if counts[c] < FEW],
+        }
+        return groups, "Liu et al. 2019: >100, 20-100, <20 training images"
+    order = sorted(classes, key=lambda c: (-counts[c], c))
+    third = round(len(classes) / 3)
+    groups = {
+        "many": sorted(order[:third]),
+        "medium": sorted(order[third : len(classes) - third]),
+        "few": sorted(order[len(classes) - third :]),
+    }
+    return groups, "thirds of the classes by training frequency"

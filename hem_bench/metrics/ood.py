@@ -45,3 +45,16 @@ def ood_metrics(id_scores: Tensor, ood_scores: Tensor) -> dict[str, float]:
         "aupr_in": min(1.0, float(average_precision_score(~is_ood, -outlier))),
         "aupr_out": min(1.0, float(average_precision_score(is_ood, outlier))),
     }
+
+
+def logit_scores(logits: Tensor) -> dict[str, Tensor]:
+    """Outlier scores (higher = more likely OOD) of the logit-based detectors of pytorch-ood:
+    MSP (Hendrycks & Gimpel 2017), MaxLogit (Hendrycks et al. 2022) and Energy (Liu et al.
+    2020)."""
+    from pytorch_ood.detector import EnergyBased, MaxLogit, MaxSoftmax
+
+    return {
+        "msp": MaxSoftmax.score(logits),
+        "maxlogit": MaxLogit.score(logits),
+        "energy": EnergyBased.score(logits),
+    }

@@ -22,7 +22,7 @@ How a verdict is reached (never from means alone):
 - the family of the Holm correction (:func:`hem_bench.results.stats.holm`) is every test
   of this table (comparisons, the learning-rate sensitivity ones included, and the
   correlation tests), so the table's verdicts together hold the family-wise error rate at
-  :data:`~hem_bench.results.leaderboard.ALPHA`;
+  :data:`~hem_bench.results.stats.ALPHA`;
 - "a better than b" holds when the corrected p is below alpha and the mean difference is
   positive, does not hold when it is below alpha and negative, and is inconclusive
   otherwise; "a as good as b" does not hold when the corrected p is below alpha, holds
@@ -202,7 +202,7 @@ def _comparison_text(result: dict[str, Any], headline: str, a: str, b: str, corr
 
 def _verdict(relation: str, result: dict[str, Any], corrected: float) -> str:
     """The verdict of one comparison from its corrected p-value (module docstring)."""
-    from hem_bench.results.leaderboard import ALPHA
+    from hem_bench.results.stats import ALPHA
 
     if result["n"] < 2:
         return "inconclusive"
@@ -237,8 +237,8 @@ def claims_table(frame: pd.DataFrame, board, hem: str = "hem", ce: str = "ce") -
     """The claims table (:data:`COLUMNS`) of the HEM paper's claims (:func:`hem_claims`)
     and Kornblith et al.'s, from the store's runs and the leaderboard's sensitivity
     tables; the Holm family is every test made here (module docstring)."""
-    from hem_bench.results.leaderboard import comparison, protocol_rows
-    from hem_bench.results.stats import holm
+    from hem_bench.results.protocols import protocol_rows
+    from hem_bench.results.stats import comparison, holm
 
     tests: list[tuple[int, float]] = []  # (row, p) of each test
     parts: list[list[dict[str, Any]]] = []  # per row: the parts to describe
@@ -341,7 +341,7 @@ def _spearman_item(means: pd.DataFrame, x: str, y: str, sign: int, what: str) ->
     when the corrected p is below alpha with the sign ``sign``."""
     from scipy import stats
 
-    from hem_bench.results.leaderboard import ALPHA
+    from hem_bench.results.stats import ALPHA
 
     pairs = means[[x, y]].dropna()
     if len(pairs) < 3:
@@ -401,8 +401,8 @@ def _layer_item(rows: pd.DataFrame) -> dict:
     analysed losses and seed, from the records' ``analysis`` (written by analyze)."""
     from scipy import stats
 
-    from hem_bench.results.leaderboard import ALPHA
     from hem_bench.results.record import InvalidRecord, read_record
+    from hem_bench.results.stats import ALPHA
 
     first, last, seen = [], [], set()
     for _, run in rows.iterrows():

@@ -52,15 +52,28 @@ own for these tables; the intervals, Holm's correction and the bootstrap are in
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from hem_bench.errors import ConfigError
+from hem_bench.results.formats import (
+    DECIMALS,
+    format_interval,
+    format_mean_std,
+    format_number,
+    slug,
+)
+from hem_bench.results.protocols import (
+    protocol_info,
+    protocol_rows,
+    protocols,
+    with_protocols,
+)
+from hem_bench.results.sensitivity import Sensitivity, lr_sensitivity
+from hem_bench.results.stats import comparison, rank_values, verdict
 
 
 def key_metrics(task: str) -> tuple[str, ...]:
@@ -73,8 +86,28 @@ def key_metrics(task: str) -> tuple[str, ...]:
     return found.key_metric_names if found is not None else ()
 
 
-#: the metrics ``hem-bench analyze`` writes into records, shown in the analysis tables
+#: the metrics ``hem-bench analyze`` writes into records, shown in the analysis tables,
+#: and their direction (class separation describes; it is not better higher or lower)
 ANALYSIS_METRICS = ("analysis/class_separation", "analysis/transfer_acc")
+ANALYSIS_DIRECTIONS = {"analysis/class_separation": None, "analysis/transfer_acc": True}
+
+
+def metric_directions(task: str, metrics: list[str]) -> dict[str, bool | None]:
+    """Whether higher is better for each of ``metrics`` of ``task``'s records, as the task
+    declares it (its :class:`~hem_bench.tasks.Metric` objects), and for the analysis
+    metrics; ``None`` for a descriptive metric or one the task does not describe (a task
+    this installation does not have)."""
+    from hem_bench.tasks import find_task
+
+    found = find_task(task)
+    out = {}
+    for metric in metrics:
+        if metric in ANALYSIS_DIRECTIONS:
+            out[metric] = ANALYSIS_DIRECTIONS[metric]
+        else:
+            out[metric] = found.direction(metric) if found is not None else None
+    return out
+
 
 #: what the analysis tables show (Markdown and HTML)
 ANALYSIS_NOTE = (
@@ -84,27 +117,6 @@ ANALYSIS_NOTE = (
     "those frozen features for held-out classes. Sorted by class separation; only analysed "
     "runs count."
 )
-
-#: fewest paired seeds for a paired test
-MIN_PAIRS = 2
-#: fewest paired seeds for the Wilcoxon signed-rank test (exact two-sided p >= 2 / 2^n)
-WILCOXON_MIN_PAIRS = 6
-#: significance level of the verdicts
-ALPHA = 0.05
-#: decimals shown in the tables
-DECIMALS = 4
-
-
-def slug(text: str, limit: int = 120) -> str:
-    """``text`` made safe as a file name: runs of other characters become ``_``; a name
-    longer than ``limit`` (a protocol that differs in many settings) is cut and ends with a
-    hash of the whole text, so that it stays unique and within file systems' 255 bytes."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "_"
-    if len(cleaned) <= limit:
-        return cleaned
-    import hashlib
-
-    return cleaned[: limit - 11] + "-" + hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def _mode(values: pd.Series) -> Any:
@@ -145,6 +157,15 @@ class GroupTable:
     main: bool = True
     #: the protocol's settings (model, head, epochs, lr, task options, ...)
     settings: dict[str, Any] = field(default_factory=dict)
+    #: per metric, whether higher is better (None: descriptive or not described), from the
+    #: task's :class:`~hem_bench.tasks.Metric` objects (:func:`metric_directions`)
+    directions: dict[str, bool | None] = field(default_factory=dict)
+
+    def direction(self, metric: str) -> bool | None:
+        """Whether higher is better for ``metric`` in this table (None: no direction)."""
+        if metric == self.headline and self.directional:
+            return self.higher_is_better
+        return self.directions.get(metric)
 
     def losses(self) -> list[str]:
         """The losses of the table, in table order."""
@@ -185,60 +206,6 @@ class GroupTable:
         return out.reset_index()
 
 
-def format_number(value: float) -> str:
-    """A number with :data:`DECIMALS` decimals; ``–`` for NaN."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:.{DECIMALS}f}"
-
-
-def format_interval(low: float, high: float) -> str:
-    """``[low, high]``; ``–`` when undefined (fewer than two seeds)."""
-    if low is None or high is None or math.isnan(low) or math.isnan(high):
-        return "–"
-    return f"[{format_number(low)}, {format_number(high)}]"
-
-
-def format_mean_std(mean: float, std: float, n: int, seeds: int | None = None, fmt=None) -> str:
-    """``mean ± std`` (the std left out for one seed); ``(n=k)`` appended when the metric
-    has fewer values than the loss has seeds; ``–`` when there is no value."""
-    if n == 0 or math.isnan(mean):
-        return "–"
-    fmt = fmt or format_number
-    text = fmt(mean)
-    if n > 1 and not math.isnan(std):
-        text += f" ± {fmt(std)}"
-    if seeds is not None and n < seeds:
-        text += f" (n={n})"
-    return text
-
-
-def benchmarks(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
-    """The (task, dataset, model) triples of the frame, sorted. A triple may hold several
-    protocols: the tables group by :func:`protocols` instead."""
-    keys = frame[["task", "dataset", "model"]].drop_duplicates()
-    return sorted(tuple(k) for k in keys.itertuples(index=False))
-
-
-def benchmark_names(keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
-    """A short label per benchmark: ``task/dataset``, with ``/model`` where one task and
-    data set was run with several models."""
-    models: dict[tuple[str, str], set[str]] = {}
-    for task, dataset, model in keys:
-        models.setdefault((task, dataset), set()).add(model)
-    return {
-        (t, d, m): f"{t}/{d}/{m}" if len(models[(t, d)]) > 1 else f"{t}/{d}" for t, d, m in keys
-    }
-
-
-def benchmark_rows(frame: pd.DataFrame, key: tuple[str, str, str]) -> pd.DataFrame:
-    """The runs of one benchmark ``(task, dataset, model)``."""
-    task, dataset, model = key
-    return frame[
-        (frame["task"] == task) & (frame["dataset"] == dataset) & (frame["model"] == model)
-    ]
-
-
 def metrics_of(task: str, headline: str, rows: pd.DataFrame) -> list[str]:
     """The headline, then the task's key metrics that the runs have (an unknown task: the
     headline only)."""
@@ -254,56 +221,6 @@ def _metric_values(rows: pd.DataFrame, metric: str, headline: str) -> pd.Series:
     return rows["headline_value"] if metric == headline else rows[metric]
 
 
-def with_protocols(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with the protocol columns (``settings``, ``protocol``, ``variant``,
-    ``main_protocol``); a frame made without them (by hand, from a task, dataset, model,
-    loss and seed per run) gets them from its model alone (a copy; the frame is not
-    changed)."""
-    needed = ("settings", "protocol", "variant", "main_protocol")
-    if all(c in frame.columns for c in needed) and (
-        not len(frame) or frame["protocol"].astype(str).ne("").all()
-    ):
-        return frame
-    import json
-
-    from hem_bench.results.protocols import assign_protocols
-
-    out = frame.copy()
-    if "settings" not in out.columns:
-        models = out["model"] if "model" in out.columns else [""] * len(out)
-        out["settings"] = [json.dumps({"model": str(m)}) for m in models]
-    assign_protocols(out)
-    return out
-
-
-def protocols(frame: pd.DataFrame) -> list[str]:
-    """The protocol labels of the frame: by task and dataset, the main protocol first."""
-    keys = frame[["task", "dataset", "main_protocol", "protocol"]].drop_duplicates("protocol")
-    keys = keys.assign(order=~keys["main_protocol"].astype(bool))
-    keys = keys.sort_values(["task", "dataset", "order", "protocol"])
-    return [str(p) for p in keys["protocol"]]
-
-
-def protocol_rows(frame: pd.DataFrame, protocol: str) -> pd.DataFrame:
-    """The runs of one protocol (one benchmark)."""
-    return frame[frame["protocol"] == protocol]
-
-
-def _protocol_info(rows: pd.DataFrame) -> tuple[str, str, str, bool, dict[str, Any]]:
-    """task, dataset, model, main and settings of one protocol's runs."""
-    import json
-
-    first = rows.iloc[0]
-    settings = json.loads(first["settings"]) if first.get("settings") else {}
-    return (
-        str(first["task"]),
-        str(first["dataset"]),
-        str(first["model"]),
-        bool(first["main_protocol"]),
-        settings,
-    )
-
-
 def group_tables(frame: pd.DataFrame) -> list[GroupTable]:
     """One :class:`GroupTable` per benchmark (protocol); losses sorted best first by mean
     headline."""
@@ -315,7 +232,7 @@ def _protocol_table(rows: pd.DataFrame, protocol: str, analysis: bool = False) -
     """The table of one protocol's runs: the headline and the task's key metrics, losses
     sorted best first by mean headline; with ``analysis``, the analysis metrics then the
     headline, sorted by class separation (largest first)."""
-    task, dataset, model, main, settings = _protocol_info(rows)
+    task, dataset, model, main, settings = protocol_info(rows)
     headline = str(_mode(rows["headline"]))
     higher = bool(_mode(rows["higher_is_better"]))
     if analysis:
@@ -326,6 +243,8 @@ def _protocol_table(rows: pd.DataFrame, protocol: str, analysis: bool = False) -
         metrics = metrics_of(task, headline, rows)
         sort_by, ascending = headline, not higher
     table, seeds = _loss_stats(rows, metrics, headline)
+    directions = metric_directions(task, metrics)
+    directions[headline] = higher  # the records' own statement of their headline
     order = table[f"{sort_by} mean"].sort_values(ascending=ascending, na_position="last")
     table = table.loc[order.index]
     prefix = "analysis: " if analysis else ""
@@ -344,6 +263,7 @@ def _protocol_table(rows: pd.DataFrame, protocol: str, analysis: bool = False) -
         protocol=protocol,
         main=main,
         settings=settings,
+        directions=directions,
     )
 
 
@@ -386,19 +306,6 @@ def analysis_tables(frame: pd.DataFrame) -> list[GroupTable]:
     ]
 
 
-def rank_values(values: pd.Series, higher_is_better: bool) -> pd.Series:
-    """Rank 1 = best; ties get the average of the ranks they span (fractional ranking,
-    ``scipy.stats.rankdata(method="average")``); NaN values get no rank."""
-    from scipy.stats import rankdata
-
-    ranks = pd.Series(math.nan, index=values.index, dtype=float)
-    present = values.dropna()
-    if len(present):
-        keys = -present.to_numpy(float) if higher_is_better else present.to_numpy(float)
-        ranks.loc[present.index] = rankdata(keys, method="average")
-    return ranks
-
-
 def ranked_tables(tables: list[GroupTable]) -> list[GroupTable]:
     """The tables of the generality ranking: the main protocol of each (task, dataset)."""
     return [t for t in tables if t.main]
@@ -432,86 +339,6 @@ def overall_table(tables: list[GroupTable]) -> pd.DataFrame:
         ["mean rank", "benchmarks", "loss"], ascending=[True, False, True], na_position="last"
     )
     return out.reset_index(drop=True)
-
-
-def paired_test(differences: np.ndarray) -> dict[str, float]:
-    """Two-sided tests that the mean (t-test) or median (Wilcoxon) of the paired
-    differences is zero; NaN where a test is not defined (fewer than :data:`MIN_PAIRS`
-    pairs, constant differences, fewer than :data:`WILCOXON_MIN_PAIRS` for Wilcoxon).
-
-    ``scipy.stats.ttest_1samp(d, 0)`` is the paired t-test ``ttest_rel(x, b)`` of
-    ``d = x - b`` (the same statistic and p-value).
-    """
-    from scipy import stats
-
-    out = {"t": math.nan, "t_pvalue": math.nan, "w": math.nan, "w_pvalue": math.nan}
-    d = np.asarray(differences, dtype=float)
-    if len(d) < MIN_PAIRS or np.all(d == d[0]):
-        return out
-    result = stats.ttest_1samp(d, 0.0)
-    out["t"], out["t_pvalue"] = float(result.statistic), float(result.pvalue)
-    if len(d) >= WILCOXON_MIN_PAIRS and np.any(d != 0):
-        try:
-            result = stats.wilcoxon(d)
-            out["w"], out["w_pvalue"] = float(result.statistic), float(result.pvalue)
-        except ValueError:  # pragma: no cover - scipy refuses some degenerate inputs
-            pass
-    return out
-
-
-def verdict(n: int, mean: float, pvalue: float) -> str:
-    """A few words on one comparison from its (Holm-corrected) p-value: too few seeds,
-    better/worse (p < :data:`ALPHA`), or no significant difference."""
-    if n < MIN_PAIRS:
-        return f"too few seeds (n={n}; a test needs {MIN_PAIRS})"
-    if math.isnan(pvalue):
-        return "no test (the differences are all equal)"
-    if pvalue < ALPHA:
-        return f"{'better' if mean > 0 else 'worse'} (Holm p < {ALPHA})"
-    return "no significant difference"
-
-
-def paired_differences(
-    rows: pd.DataFrame, loss: str, baseline: str, higher_is_better: bool
-) -> tuple[list[int], np.ndarray]:
-    """The seeds both ``loss`` and ``baseline`` (``loss`` column labels) have among
-    ``rows`` (one protocol) and the signed headline differences on them (positive =
-    ``loss`` better)."""
-    values = rows.dropna(subset=["headline_value"]).pivot_table(
-        index="seed", columns="loss", values="headline_value", aggfunc="first"
-    )
-    if loss not in values.columns or baseline not in values.columns:
-        return [], np.array([], dtype=float)
-    pair = values[[loss, baseline]].dropna()
-    sign = 1.0 if higher_is_better else -1.0
-    d = sign * (pair[loss].to_numpy(float) - pair[baseline].to_numpy(float))
-    return [int(s) for s in pair.index], d
-
-
-def comparison(
-    rows: pd.DataFrame, loss: str, baseline: str, higher_is_better: bool
-) -> dict[str, Any]:
-    """One paired comparison of ``loss`` with ``baseline`` within one protocol: seeds,
-    differences, their mean (the effect size), std and 95 % t-interval, and the paired
-    tests (uncorrected p-values)."""
-    from hem_bench.results.stats import t_interval
-
-    seeds, d = paired_differences(rows, loss, baseline, higher_is_better)
-    tests = paired_test(d)
-    low, high = t_interval(d)
-    return {
-        "n": len(d),
-        "seeds": seeds,
-        "differences": [float(x) for x in d],
-        "mean diff": float(d.mean()) if len(d) else math.nan,
-        "std diff": float(d.std(ddof=1)) if len(d) > 1 else math.nan,
-        "ci low": low,
-        "ci high": high,
-        "t": tests["t"],
-        "t-test p": tests["t_pvalue"],
-        "wilcoxon": tests["w"],
-        "wilcoxon p": tests["w_pvalue"],
-    }
 
 
 PAIRED_COLUMNS = [
@@ -572,7 +399,7 @@ def paired_comparisons(
     rows = []
     for protocol in keys:
         runs = protocol_rows(frame, protocol)
-        task, dataset, model, main, _ = _protocol_info(runs)
+        task, dataset, model, main, _ = protocol_info(runs)
         higher = bool(_mode(runs["higher_is_better"]))
         headline = str(_mode(runs["headline"]))
         present = set(runs.dropna(subset=["headline_value"])["loss"])
@@ -634,94 +461,6 @@ def rank_uncertainty(frame: pd.DataFrame, tables: list[GroupTable]) -> pd.DataFr
     else:
         out["rank ci low"] = out["rank ci high"] = out["p(first)"] = math.nan
     return out[columns].reset_index(drop=True)
-
-
-@dataclass
-class Sensitivity:
-    """The learning-rate sensitivity of one (task, dataset): protocols that differ only
-    in the learning rate, side by side. ``table`` has one row per loss (``loss``) and,
-    per learning rate (``lrs``, the recipe's first where it is among them), the columns
-    ``lr=<lr> mean``, ``std``, ``n`` and ``rank`` of the headline."""
-
-    task: str
-    dataset: str
-    headline: str
-    higher_is_better: bool
-    lrs: list[float]
-    protocols: list[str]
-    table: pd.DataFrame
-
-    def display(self) -> pd.DataFrame:
-        """The table as text: ``mean ± std (rank r)`` per learning rate."""
-        out = pd.DataFrame({"loss": self.table["loss"]})
-        arrow = "↑" if self.higher_is_better else "↓"
-        for lr in self.lrs:
-            key = f"lr={lr:g}"
-            out[f"{self.headline} {arrow} at {key}"] = [
-                format_mean_std(m, sd, int(n)) + ("" if pd.isna(r) else f" (rank {r:g})")
-                for m, sd, n, r in zip(
-                    self.table[f"{key} mean"],
-                    self.table[f"{key} std"],
-                    self.table[f"{key} n"],
-                    self.table[f"{key} rank"],
-                )
-            ]
-        return out
-
-
-def lr_sensitivity(tables: list[GroupTable], frame: pd.DataFrame) -> list[Sensitivity]:
-    """A :class:`Sensitivity` for each set of protocols of one (task, dataset) that differ
-    only in the learning rate (:func:`hem_bench.results.protocols.lr_only_groups`)."""
-    frame = with_protocols(frame)
-    from hem_bench.results.protocols import lr_only_groups
-
-    by_protocol = {t.protocol: t for t in tables}
-    out = []
-    for group in lr_only_groups(frame):
-        members = [by_protocol[p] for p in group if p in by_protocol]
-        if len(members) < 2:
-            continue
-        members.sort(key=lambda t: (not t.main, -float(t.settings.get("lr", 0.0))))
-        first = members[0]
-        losses = sorted({_plain(t, loss) for t in members for loss in t.losses()})
-        table = pd.DataFrame({"loss": losses})
-        lrs = []
-        for t in members:
-            lr = float(t.settings["lr"])
-            lrs.append(lr)
-            key = f"lr={lr:g}"
-            stats = t.stats.rename(index=lambda v, t=t: _plain(t, v)).reindex(losses)
-            h = t.headline
-            table[f"{key} mean"] = stats[f"{h} mean"].to_numpy(float)
-            table[f"{key} std"] = stats[f"{h} std"].to_numpy(float)
-            table[f"{key} n"] = stats[f"{h} n"].fillna(0).astype(int).to_numpy()
-            means = pd.Series(stats[f"{h} mean"].to_numpy(float), index=losses)
-            table[f"{key} rank"] = rank_values(means, t.higher_is_better).to_numpy()
-        out.append(
-            Sensitivity(
-                task=first.task,
-                dataset=first.dataset,
-                headline=first.headline,
-                higher_is_better=first.higher_is_better,
-                lrs=lrs,
-                protocols=[t.protocol for t in members],
-                table=table,
-            )
-        )
-    return out
-
-
-def _plain(table: GroupTable, variant: str) -> str:
-    """A variant's label without the settings of its protocol: ``ce(lr=0.01)`` -> ``ce``
-    (the loss label shared across the protocols of a sensitivity table)."""
-    if table.main or "(" not in table.protocol:
-        return variant
-    detail = table.protocol[table.protocol.index("(") + 1 : -1]
-    if variant.endswith(f"({detail})"):
-        return variant[: -len(detail) - 2]
-    if variant.endswith(f", {detail})"):
-        return variant[: -len(detail) - 3] + ")"
-    return variant
 
 
 @dataclass
@@ -871,130 +610,3 @@ RANK_UNCERTAINTY = {
     "rank ci high": "mean rank CI high",
     "p(first)": "p(first)",
 }
-
-
-def markdown_text(value: Any) -> str:
-    """``value`` as Markdown text that is read as nothing else: ``<``, ``>``, ``&`` written
-    as entities (no HTML), ``|`` escaped (no table cell break), newlines as spaces; NaN as
-    ``–``."""
-    import html
-
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    text = html.escape(str(value), quote=False).replace("|", "\\|")
-    return text.replace("\r", " ").replace("\n", " ")
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table of ``frame``, every cell through
-    :func:`markdown_text`."""
-    cell = markdown_text
-    columns = [cell(c) for c in frame.columns]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def text_table(frame: pd.DataFrame) -> str:
-    """``frame`` as plain fixed-width text for the terminal (no markup is interpreted)."""
-
-    def cell(value: Any) -> str:
-        """One cell as printable text: control characters (terminal escapes) become ``?``."""
-        return "".join(c if c.isprintable() else "?" for c in str(value))
-
-    cells = [[cell(c) for c in frame.columns]] + [
-        [cell(v) for v in row] for row in frame.itertuples(index=False)
-    ]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines) + "\n"
-
-
-def _json_value(value: Any) -> Any:
-    """``value`` as plain JSON data: numpy scalars to Python, NaN and infinities to None."""
-    if isinstance(value, (float, np.floating)):  # JSON has no NaN or infinity
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if isinstance(value, (list, tuple)):
-        return [_json_value(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    return value
-
-
-def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows of ``frame`` as JSON-ready dicts (NaN and infinities -> None)."""
-    return [
-        {str(k): _json_value(v) for k, v in row.items()} for row in frame.to_dict(orient="records")
-    ]
-
-
-def summary(board: Leaderboard) -> dict[str, Any]:
-    """The leaderboard as JSON-ready data: the overall table, every benchmark table (mean,
-    std and n of each metric per loss) and the paired comparisons."""
-    return {
-        "baseline": board.baseline,
-        "losses": board.losses,
-        "overall": records_of(board.overall),
-        "tables": [_table_summary(table) for table in board.tables],
-        "paired": records_of(board.paired),
-        "analysis": [_table_summary(table) for table in board.analysis],
-        "protocols": records_of(board.protocols),
-        "ranks": records_of(board.ranks),
-        "family": board.family,
-        "sensitivity": [
-            {
-                "task": s.task,
-                "dataset": s.dataset,
-                "headline": s.headline,
-                "higher_is_better": s.higher_is_better,
-                "lrs": s.lrs,
-                "protocols": s.protocols,
-                "rows": records_of(s.table),
-            }
-            for s in board.sensitivity
-        ],
-        "claims": records_of(board.claims),
-        "claims_family": int(board.claims.attrs.get("family", 0)),
-    }
-
-
-def _table_summary(table: GroupTable) -> dict[str, Any]:
-    """One table as JSON-ready data: mean, std and n of each metric per loss."""
-    rows = []
-    for loss in table.stats.index:
-        rows.append(
-            {
-                "loss": loss,
-                "n": int(table.seeds[loss]),
-                "metrics": {
-                    m: {
-                        "mean": _json_value(table.stats.at[loss, f"{m} mean"]),
-                        "std": _json_value(table.stats.at[loss, f"{m} std"]),
-                        "n": int(table.stats.at[loss, f"{m} n"]),
-                        "ci_low": _json_value(table.stats.at[loss, f"{m} ci low"]),
-                        "ci_high": _json_value(table.stats.at[loss, f"{m} ci high"]),
-                    }
-                    for m in table.metrics
-                },
-            }
-        )
-    return {
-        "name": table.name,
-        "benchmark": table.label,
-        "protocol": table.protocol,
-        "main": table.main,
-        "settings": {k: _json_value(v) for k, v in table.settings.items()},
-        "task": table.task,
-        "dataset": table.dataset,
-        "model": table.model,
-        "headline": table.headline,
-        "higher_is_better": table.higher_is_better,
-        "metrics": table.metrics,
-        "rows": rows,
-    }

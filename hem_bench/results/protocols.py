@@ -28,6 +28,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pandas as pd
+
 #: configuration fields that are not part of a protocol (they do not change what is
 #: computed, or are carried elsewhere: the loss, its parameters, the seed)
 NOT_PROTOCOL = (
@@ -286,3 +288,78 @@ def lr_only_groups(frame) -> list[list[str]]:
             if len(members) > 1:
                 groups.append([p for _, p in sorted(members, reverse=True)])
     return groups
+
+
+# -- protocols of a frame of runs ----------------------------------------------------------
+
+
+def benchmarks(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """The (task, dataset, model) triples of the frame, sorted. A triple may hold several
+    protocols: the tables group by :func:`protocols` instead."""
+    keys = frame[["task", "dataset", "model"]].drop_duplicates()
+    return sorted(tuple(k) for k in keys.itertuples(index=False))
+
+
+def benchmark_names(keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
+    """A short label per benchmark: ``task/dataset``, with ``/model`` where one task and
+    data set was run with several models."""
+    models: dict[tuple[str, str], set[str]] = {}
+    for task, dataset, model in keys:
+        models.setdefault((task, dataset), set()).add(model)
+    return {
+        (t, d, m): f"{t}/{d}/{m}" if len(models[(t, d)]) > 1 else f"{t}/{d}" for t, d, m in keys
+    }
+
+
+def benchmark_rows(frame: pd.DataFrame, key: tuple[str, str, str]) -> pd.DataFrame:
+    """The runs of one benchmark ``(task, dataset, model)``."""
+    task, dataset, model = key
+    return frame[
+        (frame["task"] == task) & (frame["dataset"] == dataset) & (frame["model"] == model)
+    ]
+
+
+def with_protocols(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the protocol columns (``settings``, ``protocol``, ``variant``,
+    ``main_protocol``); a frame made without them (by hand, from a task, dataset, model,
+    loss and seed per run) gets them from its model alone (a copy; the frame is not
+    changed)."""
+    needed = ("settings", "protocol", "variant", "main_protocol")
+    if all(c in frame.columns for c in needed) and (
+        not len(frame) or frame["protocol"].astype(str).ne("").all()
+    ):
+        return frame
+    out = frame.copy()
+    if "settings" not in out.columns:
+        models = out["model"] if "model" in out.columns else [""] * len(out)
+        out["settings"] = [json.dumps({"model": str(m)}) for m in models]
+    assign_protocols(out)
+    return out
+
+
+def protocols(frame: pd.DataFrame) -> list[str]:
+    """The protocol labels of the frame: by task and dataset, the main protocol first."""
+    keys = frame[["task", "dataset", "main_protocol", "protocol"]].drop_duplicates("protocol")
+    keys = keys.assign(order=~keys["main_protocol"].astype(bool))
+    keys = keys.sort_values(["task", "dataset", "order", "protocol"])
+    return [str(p) for p in keys["protocol"]]
+
+
+def protocol_rows(frame: pd.DataFrame, protocol: str) -> pd.DataFrame:
+    """The runs of one protocol (one benchmark)."""
+    return frame[frame["protocol"] == protocol]
+
+
+def protocol_info(rows: pd.DataFrame) -> tuple[str, str, str, bool, dict[str, Any]]:
+    """task, dataset, model, main and settings of one protocol's runs."""
+    import json
+
+    first = rows.iloc[0]
+    settings = json.loads(first["settings"]) if first.get("settings") else {}
+    return (
+        str(first["task"]),
+        str(first["dataset"]),
+        str(first["model"]),
+        bool(first["main_protocol"]),
+        settings,
+    )

@@ -6,15 +6,16 @@ Layout, top to bottom:
    leaderboard offers (any column of ``board.overall`` whose name holds ``CI`` or
    ``interval``), whether its mean rank is significantly worse than the best one (Nemenyi
    critical difference after a Friedman test, Demsar 2006; see
-   :func:`hem_bench.results.plots.critical_difference`), and a rank heatmap: one cell per
+   :func:`hem_bench.results.stats.critical_difference`), and a rank heatmap: one cell per
    loss and benchmark, coloured by the loss's rank there (green = 1, best; red = last) and
    holding the mean headline; then the critical-difference diagram;
 2. the paired comparisons against the baseline loss;
 3. one section per benchmark: its caveat where one applies (an embedded small data set,
    fewer epochs than the task's recipe), the table of mean ± std of every key metric, each
-   column titled with its better direction (↑ higher, ↓ lower is better), and its plots;
-   for OOD benchmarks also every detector on the near OOD set (the unknown classes of the
-   open-set split) and the far ones (noise and other data sets), as OpenOOD reports them;
+   column titled with its better direction as the task declares it (↑ higher, ↓ lower is
+   better: the task's :class:`~hem_bench.tasks.Metric`), the task's own section (its
+   ``report_section`` hook: the ood task adds every detector on near and far OOD, as
+   OpenOOD reports them) and its plots;
 4. the representation analysis, when ``hem-bench analyze`` has written one.
 
 A table of contents follows the title. Every table sits in a box of its own width that
@@ -32,33 +33,46 @@ opened offline (the paper links are plain links). Every string that comes from r
 
 from __future__ import annotations
 
-import base64
-import html
 import math
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from hem_bench.results.leaderboard import (
+from hem_bench.results.caveats import caveat_html, caveats, general_caveat
+from hem_bench.results.html import (
+    DECIMALS,
+    Cell,
+    arrow,
+    escape,
+    figure_html,
+    figures_html,
+    html_table,
+    interval_text,
+    loss_html,
+    mean_std,
+    metric_header,
+    number,
+    p_value,
+    paper_urls,
+    table_html,
+    wrap_slashes,
+)
+from hem_bench.results.leaderboard import ANALYSIS_NOTE, GroupTable, Leaderboard
+from hem_bench.results.plotkit import Plot
+from hem_bench.results.plots import benchmark_views
+from hem_bench.results.stats import (
     ALPHA,
-    ANALYSIS_NOTE,
     WILCOXON_MIN_PAIRS,
-    GroupTable,
-    Leaderboard,
-    benchmark_rows,
-    format_mean_std,
+    CriticalDifference,
+    critical_difference,
     rank_values,
 )
-from hem_bench.results.plots import CriticalDifference, Plot, critical_difference
 from hem_bench.results.store import SKIP_REASONS, Results
+from hem_bench.results.views import BenchmarkView
 
-#: decimals of the numbers shown (the CSV and JSON keep every digit)
-DECIMALS = 3
 #: width of the fixed first column of the wide tables
 FIRST_COLUMN = "12em"
 
@@ -103,183 +117,11 @@ details {{ margin: 0.5em 0; }} a {{ color: #0b57d0; }}
 .legend span {{ display: inline-block; padding: 0 0.5em; }}
 """
 
-#: cells that hold numbers (``0.91 ± 0.01``, ``-0.02``, ``2/6``, ``–``) are right-aligned
-NUMERIC = re.compile(r"^(–|[+-]?\d[\d.]*(e[+-]?\d+)?( ± [\d.]+)?( \(n=\d+\))?|\d+/\d+)$")
-
-#: metrics for which lower is better (every other metric: higher is better), by the last
-#: part of their name: losses, errors, calibration errors, false-positive rates, forgetting
-LOWER_IS_BETTER = re.compile(r"(^|/)(nll|ece|brier|fpr\d*|forgetting|loss|error|err)$")
-#: metrics that describe rather than score: no better direction
-DESCRIPTIVE = ("analysis/class_separation",)
-
-#: the near OOD sets of the ood task (the unknown classes of the open-set split); every
-#: other set (noise, other data sets) is far OOD, as OpenOOD (Zhang et al. 2023) groups them
-NEAR_OOD_SETS = ("unknown",)
-#: what the OOD detector tables show: (metric, higher_is_better)
-OOD_METRICS = (("auroc", True), ("fpr95", False))
-OOD_KEY = re.compile(r"^([^/]+)/([^/]+)/([^/]+)$")
-
-
-def escape(value: Any) -> str:
-    """``value`` as HTML text: ``&``, ``<``, ``>`` and quotes escaped; NaN shown as ``–``."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return html.escape(str(value), quote=True)
-
-
-def number(value: Any, decimals: int = DECIMALS) -> str:
-    """A number rounded for reading (``decimals`` after the point; ``–`` for NaN)."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    if math.isnan(value):
-        return "–"
-    return f"{value:.{decimals}f}"
-
-
-def mean_std(mean: float, std: float, n: int, seeds: int | None = None) -> str:
-    """``mean ± std`` rounded for reading (see :func:`leaderboard.format_mean_std`)."""
-    return format_mean_std(mean, std, n, seeds, fmt=number)
-
-
-def direction(metric: str) -> bool | None:
-    """Whether higher is better for ``metric`` (True), lower (False), or neither (None)."""
-    if metric in DESCRIPTIVE:
-        return None
-    return not LOWER_IS_BETTER.search(metric)
-
-
-def arrow(higher: bool | None) -> str:
-    """``↑`` (higher is better), ``↓`` (lower) or '' (no better direction)."""
-    return "" if higher is None else ("↑" if higher else "↓")
-
-
-def wrap_slashes(label: str) -> str:
-    """``label`` escaped, broken into lines only after a ``/`` (never inside a name)."""
-    parts = [f'<span class="nw">{escape(part)}</span>' for part in str(label).split("/")]
-    return "/<wbr>".join(parts)
-
-
-def metric_header(metric: str, higher: bool | None = None, use_given: bool = False) -> str:
-    """A metric's column title as HTML: its name and its better direction."""
-    higher = higher if use_given else direction(metric)
-    mark = arrow(higher)
-    title = {True: "higher is better", False: "lower is better", None: "descriptive"}[higher]
-    return f'<span title="{title}">{escape(metric)}{" " + mark if mark else ""}</span>'
-
 
 # -- losses and their papers ------------------------------------------------------------
 
 
-def paper_urls(losses: Iterable[str]) -> dict[str, tuple[str, str]]:
-    """(url, citation) of the paper of each loss the registry knows; a loss variant
-    ``name(param=value)`` links to the paper of ``name``. Losses the registry does not know
-    (a plugin not installed here, a name from elsewhere) are left out."""
-    try:
-        from hem_bench.losses import loss_info
-    except Exception:  # pragma: no cover - the registry needs torch; the report does not
-        return {}
-    out = {}
-    for loss in losses:
-        base = str(loss).split("(", 1)[0].strip()
-        try:
-            paper = loss_info(base).paper
-        except Exception:
-            continue
-        if paper.url.startswith(("https://", "http://")):
-            out[loss] = (paper.url, f"{paper.cite()}: {paper.title}")
-    return out
-
-
-def loss_html(loss: str, papers: dict[str, tuple[str, str]]) -> str:
-    """A loss name, linked to its paper when known."""
-    if loss in papers:
-        url, cite = papers[loss]
-        return f'<a href="{escape(url)}" title="{escape(cite)}">{escape(loss)}</a>'
-    return escape(loss)
-
-
 # -- tables --------------------------------------------------------------------------------
-
-
-@dataclass
-class Cell:
-    """One table cell: its HTML (already escaped), CSS classes and inline style."""
-
-    html: str
-    css: str = ""
-    style: str = ""
-    title: str = ""
-
-    def render(self, tag: str = "td") -> str:
-        attributes = ""
-        if self.css:
-            attributes += f' class="{escape(self.css)}"'
-        if self.style:
-            attributes += f' style="{escape(self.style)}"'
-        if self.title:
-            attributes += f' title="{escape(self.title)}"'
-        return f"<{tag}{attributes}>{self.html}</{tag}>"
-
-
-def text_cell(value: Any, css: str = "") -> Cell:
-    """A cell holding ``value`` as escaped text; numbers right-aligned."""
-    text = escape(value)
-    numeric = "num" if NUMERIC.match(html.unescape(text)) else ""
-    return Cell(text, " ".join(c for c in (css, numeric) if c))
-
-
-def table_html(
-    header: Sequence[str | Cell],
-    rows: Iterable[Sequence[Cell]],
-    css: str = "fixed",
-    header_rows: Sequence[Sequence[Cell]] = (),
-    table_id: str = "",
-) -> str:
-    """A table in a sideways-scrolling box; ``header`` cells are HTML (escaped by the
-    caller), ``header_rows`` extra header rows above it (grouped columns)."""
-    heads = "".join((h if isinstance(h, Cell) else Cell(h)).render("th") for h in header)
-    extra = "".join("<tr>" + "".join(c.render("th") for c in row) + "</tr>" for row in header_rows)
-    body = "".join("<tr>" + "".join(c.render() for c in row) + "</tr>" for row in rows)
-    identifier = f' id="{escape(table_id)}"' if table_id else ""
-    classes = f' class="{escape(css)}"' if css else ""
-    return (
-        f'<div class="wrap"><table{identifier}{classes}><thead>{extra}<tr>{heads}</tr></thead>'
-        f"<tbody>{body}</tbody></table></div>"
-    )
-
-
-def html_table(frame: pd.DataFrame, cell_class=None, css: str = "fixed", table_id: str = "") -> str:
-    """``frame`` as an HTML table, every header and cell escaped. ``cell_class(column,
-    value)`` may name a CSS class for a cell."""
-    rows = []
-    for row in frame.itertuples(index=False):
-        rows.append(
-            [
-                text_cell(value, (cell_class(column, value) if cell_class else None) or "")
-                for column, value in zip(frame.columns, row)
-            ]
-        )
-    return table_html([escape(c) for c in frame.columns], rows, css, table_id=table_id)
-
-
-def figure_html(plot: Plot) -> str:
-    """A plot as a ``<figure>`` with its PNG inline (base64 data URI)."""
-    data = base64.b64encode(plot.png).decode("ascii")
-    width = int.from_bytes(plot.png[16:20], "big") if plot.png[12:16] == b"IHDR" else 0
-    css = ' class="wide"' if width > 800 else ""
-    return (
-        f'<figure{css}><img alt="{escape(plot.title)}" src="data:image/png;base64,{data}">'
-        f"<figcaption>{escape(plot.title)}</figcaption></figure>"
-    )
-
-
-def figures_html(plots: Sequence[Plot]) -> str:
-    """Plots side by side where the page is wide enough (they wrap onto new rows)."""
-    if not plots:
-        return ""
-    return '<div class="figs">' + "".join(figure_html(p) for p in plots) + "</div>"
 
 
 # -- the verdict ---------------------------------------------------------------------------
@@ -310,17 +152,6 @@ def uncertainty_columns(overall: pd.DataFrame) -> list[tuple[str, list[str]]]:
             out.append((name, [name]))
             used.add(name)
     return out
-
-
-def interval_text(value: Any) -> str:
-    """An uncertainty cell as text: a pair as ``[low, high]``, a number in 2 decimals."""
-    if isinstance(value, (list, tuple, np.ndarray)) and len(value) == 2:
-        return f"[{number(value[0], 2)}, {number(value[1], 2)}]"
-    if isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool):
-        return number(value, 2)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return str(value)
 
 
 def rank_colour(rank: float, count: int) -> str:
@@ -363,7 +194,7 @@ def verdict_html(
         header.append(
             Cell(
                 f'{wrap_slashes(t.label)}<br><span class="rk">'
-                f"{metric_header(t.headline, t.higher_is_better, use_given=True)}</span>",
+                f"{metric_header(t.headline, t.higher_is_better)}</span>",
                 "heat",
             )
         )
@@ -453,108 +284,6 @@ def cd_text(cd: CriticalDifference | None) -> str:
 # -- caveats -------------------------------------------------------------------------------
 
 
-def _record_epochs(paths: Iterable[Any]) -> list[int]:
-    """The ``config.max_epochs`` of the records at ``paths`` (those that have one)."""
-    from hem_bench.results.record import InvalidRecord, read_record
-
-    out = []
-    for path in paths:
-        try:
-            out.append(int((read_record(path).config or {})["max_epochs"]))
-        except (InvalidRecord, KeyError, TypeError, ValueError):
-            continue
-    return out
-
-
-@dataclass
-class Caveat:
-    """What limits one benchmark's results: an embedded (small) data set, training shorter
-    than the task's recipe (``epochs`` run, low and high, of ``recipe_epochs``), few seeds."""
-
-    small_data: bool
-    epochs: tuple[int, int] | None
-    recipe_epochs: int | None
-    seeds: int
-
-    def notes(self, dataset: str) -> list[str]:
-        """The caveat in words; empty when nothing limits the results."""
-        out = []
-        if self.small_data:
-            out.append(f"small data ({dataset}: embedded 8×8 digit images)")
-        if self.epochs:
-            out.append(f"few epochs ({_span(*self.epochs)} of the recipe's {self.recipe_epochs})")
-        if out and self.seeds < 5:
-            out.append(f"{self.seeds} seed{'s' if self.seeds != 1 else ''}")
-        return out
-
-
-def _span(low: int, high: int) -> str:
-    """``low`` or ``low–high``."""
-    return str(low) if low == high else f"{low}–{high}"
-
-
-def caveats(board: Leaderboard, results: Results) -> dict[str, Caveat]:
-    """Per benchmark label with a caveat: whether its data set is embedded in the package
-    (a toy), and whether its runs trained fewer epochs than the task's recipe for that data
-    set (from each record's ``config.max_epochs``)."""
-    out: dict[str, Caveat] = {}
-    for table in board.tables:
-        small = False
-        try:
-            from hem_bench.datamodules.base import dataset_info
-
-            small = bool(dataset_info(table.dataset).embedded)
-        except Exception:  # not a data set this installation knows
-            pass
-        try:
-            from hem_bench.tasks import get_task
-
-            recipe_epochs = get_task(table.task).recipe(table.dataset).max_epochs
-        except Exception:
-            recipe_epochs = None
-        rows = benchmark_rows(results.frame, (table.task, table.dataset, table.model))
-        epochs = _record_epochs(rows["path"]) if "path" in rows else []
-        short = None
-        if recipe_epochs and epochs and max(epochs) < recipe_epochs:
-            short = (min(epochs), max(epochs))
-        seeds = int(table.seeds.max()) if len(table.seeds) else 0
-        if small or short:
-            out[table.label] = Caveat(small, short, recipe_epochs, seeds)
-    return out
-
-
-def general_caveat(notes: dict[str, Caveat], tables: list[GroupTable]) -> str:
-    """One line for the top of the report: which caveats apply to how many benchmarks."""
-    if not notes:
-        return ""
-    parts = []
-    small = sorted({t.dataset for t in tables if t.label in notes and notes[t.label].small_data})
-    if small:
-        parts.append(f"small data ({', '.join(small)}: embedded 8×8 digit images)")
-    short = [c for c in notes.values() if c.epochs]
-    if short:
-        low = min(c.epochs[0] for c in short)
-        high = max(c.epochs[1] for c in short)
-        recipes = [c.recipe_epochs for c in short if c.recipe_epochs]
-        parts.append(
-            f"few epochs ({_span(low, high)} where the recipes say {_span(min(recipes), max(recipes))})"
-        )
-    seeds = sorted({c.seeds for c in notes.values()})
-    parts.append(f"{_span(seeds[0], seeds[-1])} seeds")
-    return (
-        f'<p class="caveat"><b>Read with care</b> ({len(notes)} of {len(tables)} benchmarks): '
-        f"{escape('; '.join(parts))}. A demonstration at toy scale, not a verdict on the "
-        "losses.</p>"
-    )
-
-
-def caveat_html(notes: list[str], prefix: str = "Caveat") -> str:
-    """A caveat box (empty when there is nothing to say)."""
-    if not notes:
-        return ""
-    return f'<p class="caveat"><b>{escape(prefix)}:</b> {escape("; ".join(notes))}.</p>'
-
-
 # -- benchmark tables ----------------------------------------------------------------------
 
 
@@ -564,11 +293,8 @@ def group_table_html(table: GroupTable, papers: dict[str, tuple[str, str]]) -> s
     header: list[str | Cell] = ["loss", Cell("seeds", "num")]
     best: dict[str, float] = {}
     for metric in table.metrics:
-        if metric == table.headline and table.directional:
-            higher: bool | None = table.higher_is_better
-        else:
-            higher = direction(metric)
-        header.append(Cell(metric_header(metric, higher, use_given=True), "num"))
+        higher = table.direction(metric)
+        header.append(Cell(metric_header(metric, higher), "num"))
         means = table.stats[f"{metric} mean"].dropna()
         if higher is not None and len(means) > 1:
             best[metric] = float(means.max() if higher else means.min())
@@ -588,123 +314,6 @@ def group_table_html(table: GroupTable, papers: dict[str, tuple[str, str]]) -> s
             row.append(Cell(escape(text), css))
         rows.append(row)
     return table_html(header, rows, table_id=f"t-{table.name}")
-
-
-def ood_sets(rows: pd.DataFrame, metric: str) -> tuple[list[str], dict[str, list[str]]]:
-    """The detectors and, per detector, the OOD sets with ``<detector>/<set>/<metric>``."""
-    found: dict[str, list[str]] = {}
-    for column in rows.columns:
-        match = OOD_KEY.match(str(column))
-        if match and match.group(3) == metric and rows[column].notna().any():
-            found.setdefault(match.group(1), []).append(match.group(2))
-    return sorted(found), {d: sorted(s) for d, s in found.items()}
-
-
-def ood_table_html(
-    rows: pd.DataFrame,
-    metric: str,
-    higher: bool,
-    groups: list[tuple[str, list[str]]],
-    papers: dict[str, tuple[str, str]],
-    order: list[str],
-) -> str:
-    """Loss x (detector, group of OOD sets): the mean over seeds of each run's mean of
-    ``metric`` over the group's sets; the best of each column in bold."""
-    detectors, sets = ood_sets(rows, metric)
-    columns = []  # (detector, group name, [columns])
-    for detector in detectors:
-        for name, members in groups:
-            keys = [f"{detector}/{s}/{metric}" for s in members if s in sets[detector]]
-            if keys:
-                columns.append((detector, name, keys))
-    if not columns:
-        return ""
-    values = {}
-    for loss, runs in rows.groupby("loss", sort=False):
-        for detector, name, keys in columns:
-            per_run = runs[keys].mean(axis=1, skipna=False).dropna().to_numpy(float)
-            values[(loss, detector, name)] = (
-                (
-                    float(per_run.mean()),
-                    float(per_run.std(ddof=1)) if len(per_run) > 1 else math.nan,
-                    len(per_run),
-                )
-                if len(per_run)
-                else (math.nan, math.nan, 0)
-            )
-    top: list[Cell] = [Cell("")]
-    for detector in detectors:
-        span = sum(1 for d, _, _ in columns if d == detector)
-        if span:
-            top.append(_Spanning(escape(detector), title="detector", span=span))
-    header: list[str | Cell] = [f'loss <span class="rk">{escape(metric)} {arrow(higher)}</span>']
-    for _detector, name, keys in columns:
-        sets_named = ", ".join(k.split("/")[1] for k in keys)
-        header.append(Cell(escape(name), "num", title=f"{metric} over: {sets_named}"))
-    best = {}
-    for detector, name, _ in columns:
-        means = [
-            values[(loss, detector, name)][0] for loss in order if (loss, detector, name) in values
-        ]
-        means = [m for m in means if not math.isnan(m)]
-        if len(means) > 1:
-            best[(detector, name)] = max(means) if higher else min(means)
-    body = []
-    for loss in order:
-        if not any((loss, d, n) in values for d, n, _ in columns):
-            continue
-        row = [Cell(loss_html(loss, papers))]
-        for detector, name, _ in columns:
-            mean, std, n = values.get((loss, detector, name), (math.nan, math.nan, 0))
-            css = "num best" if best.get((detector, name)) == mean else "num"
-            row.append(Cell(escape(number(mean)), css, title=f"± {number(std)} over {n} seeds"))
-        body.append(row)
-    return table_html(header, body, header_rows=[top])
-
-
-@dataclass
-class _Spanning(Cell):
-    """A cell spanning several columns."""
-
-    span: int = 1
-
-    def render(self, tag: str = "td") -> str:
-        return super().render(tag).replace(f"<{tag}", f'<{tag} colspan="{self.span}"', 1)
-
-
-def ood_html(table: GroupTable, results: Results, papers: dict[str, tuple[str, str]]) -> str:
-    """Every detector on near and far OOD (AUROC, FPR95), then per OOD set in a fold."""
-    rows = benchmark_rows(results.frame, (table.task, table.dataset, table.model))
-    _, sets = ood_sets(rows, "auroc")
-    every = sorted({s for found in sets.values() for s in found})
-    if not every:
-        return ""
-    near = [s for s in every if s in NEAR_OOD_SETS]
-    far = [s for s in every if s not in NEAR_OOD_SETS]
-    groups = [("near", near)] if near else []
-    if far:
-        groups.append(("far", far))
-    order = [str(loss) for loss in table.stats.index]
-    anchor = escape(f"ood-{table.name}")
-    parts = [
-        f'<h3 id="{anchor}">OOD detection per detector: near and far OOD</h3>',
-        '<p class="note">Mean over seeds, as OpenOOD (Zhang et al. 2023) reports them: '
-        f"<b>near</b> OOD is {escape(', '.join(near) or 'none')} (the unknown classes of the "
-        f"open-set split: same data, unseen classes), <b>far</b> OOD is "
-        f"{escape(', '.join(far) or 'none')} (noise and other data sets; a run's far value is "
-        "its mean over these sets). Every detector is post hoc (MSP, MaxLogit, Energy, "
-        "Mahalanobis, ViM; the headline is MSP on near OOD). Bold: the best loss for that "
-        "detector and set.</p>",
-    ]
-    for metric, higher in OOD_METRICS:
-        parts.append(ood_table_html(rows, metric, higher, groups, papers, order))
-    per_set = [(s, [s]) for s in every]
-    details = "".join(
-        ood_table_html(rows, metric, higher, per_set, papers, order)
-        for metric, higher in OOD_METRICS
-    )
-    parts.append(f"<details><summary>Every OOD set separately</summary>{details}</details>")
-    return "".join(parts)
 
 
 # -- the rest ------------------------------------------------------------------------------
@@ -730,14 +339,6 @@ _PAIRED_KNOWN = {
 }  # fmt: skip
 
 
-def _p(value: Any) -> str:
-    """A p-value in 3 significant digits; ``–`` where no test was made."""
-    try:
-        return "–" if pd.isna(value) else f"{float(value):.3g}"
-    except (TypeError, ValueError):
-        return str(value)
-
-
 def paired_frame(board: Leaderboard) -> pd.DataFrame:
     """The paired comparisons as text, rounded for reading: loss, benchmark, headline with
     its direction, seeds, mean and per-seed differences, p-values (and any further column
@@ -757,15 +358,15 @@ def paired_frame(board: Leaderboard) -> pd.DataFrame:
                 ", ".join(f"{s}: {x:+.{DECIMALS}f}" for s, x in zip(seeds, diffs))
                 for seeds, diffs in zip(paired["seeds"], paired["differences"])
             ],
-            "t-test p": [_p(v) for v in paired["t-test p"]],
-            "wilcoxon p": [_p(v) for v in paired["wilcoxon p"]],
+            "t-test p": [p_value(v) for v in paired["t-test p"]],
+            "wilcoxon p": [p_value(v) for v in paired["wilcoxon p"]],
         }
     )
     for column in paired.columns:
         if column in _PAIRED_KNOWN:
             continue
         out[str(column)] = [
-            _p(v) if isinstance(v, (float, np.floating)) else interval_text(v)
+            p_value(v) if isinstance(v, (float, np.floating)) else interval_text(v)
             for v in paired[column]
         ]
     out["verdict"] = paired["verdict"]
@@ -787,7 +388,7 @@ def paired_matrix_html(board: Leaderboard, papers: dict[str, tuple[str, str]]) -
         header.append(
             Cell(
                 f'{wrap_slashes(label)}<br><span class="rk">'
-                f"{metric_header(headline, higher, use_given=True)}</span>",
+                f"{metric_header(headline, higher)}</span>",
                 "heat",
             )
         )
@@ -813,7 +414,7 @@ def paired_matrix_html(board: Leaderboard, papers: dict[str, tuple[str, str]]) -
                     escape(shown + mark),
                     "heat",
                     style,
-                    f"{verdict}; t-test p = {_p(record['t-test p'])}, n = {record['n']}",
+                    f"{verdict}; t-test p = {p_value(record['t-test p'])}, n = {record['n']}",
                 )
             )
         rows.append(row)
@@ -885,22 +486,17 @@ def render(
     when: datetime | None = None,
 ) -> str:
     """The whole report as one HTML page."""
-    plots = list(plots)
     by_benchmark: dict[str, list[Plot]] = {}
     for plot in plots:
         by_benchmark.setdefault(plot.benchmark, []).append(plot)
     cd_plots = [p for p in by_benchmark.get("", []) if p.kind == "critical_difference"]
-    if cd_plots:
-        by_benchmark[""] = [p for p in by_benchmark[""] if p not in cd_plots]
+    by_benchmark[""] = [p for p in by_benchmark.get("", []) if p not in cd_plots]
     losses = [str(x) for x in board.overall["loss"]] if "loss" in board.overall else []
     papers = paper_urls(losses)
-    cd = critical_difference(board.tables)
     notes = caveats(board, results)
     toc = [("verdict", "Verdict"), ("paired", "Paired tests")]
     if board.analysis:
         toc.append(("analysis", "Representation analysis"))
-    toc_benchmarks = [(f"b-{t.name}", t.label) for t in board.tables]
-
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -909,59 +505,17 @@ def render(
         f"<style>{STYLE}</style></head><body>",
         "<h1>hem-bench leaderboard</h1>",
         f'<p class="note" id="summary">{escape(header_text(results, when))}</p>',
-        _toc(toc, toc_benchmarks),
+        _toc(toc, [(f"b-{t.name}", t.label) for t in board.tables]),
         general_caveat(notes, board.tables),
-        '<h2 id="verdict">Verdict: which loss is most general?</h2>',
-        '<p class="note">Losses sorted by mean rank over the benchmarks (1 = best; ties '
-        "share the average rank). Each cell: the loss's mean headline on that benchmark over "
-        "seeds, and its rank there (#), coloured "
-        '<span style="background: hsl(120, 62%, 78%)">&nbsp;best&nbsp;</span> to '
-        '<span style="background: hsl(0, 62%, 78%)">&nbsp;worst&nbsp;</span>. '
-        "The question of Spratling &amp; Schütt 2025 (arXiv:2501.12191): does one loss do "
-        "well on every task?</p>",
-        verdict_html(board, papers, cd),
-        cd_text(cd),
-        *[figure_html(p) for p in cd_plots],
+        verdict_section(board, papers, cd_plots),
         _skipped_html(results),
-        f'<h2 id="paired">Paired comparisons against {escape(board.baseline)}</h2>',
-        '<p class="note">Per-seed differences of the headline for the seeds both losses '
-        "have, signed so that positive means better than the baseline. Two-sided paired "
-        f"t-test from 2 paired seeds, Wilcoxon signed-rank test from {WILCOXON_MIN_PAIRS}; "
-        f"verdicts at p &lt; {ALPHA}.</p>",
-        (
-            paired_matrix_html(board, papers)
-            + '<p class="note">Each cell: mean per-seed difference from '
-            f"{escape(board.baseline)}; * and colour: significantly "
-            '<span class="better">better</span> or <span class="worse">worse</span>. '
-            "Hover a cell for its p-value; every number is in the table below.</p>"
-            + "<details><summary>Every comparison: per-seed differences and p-values</summary>"
-            + html_table(paired_frame(board), _verdict_class, table_id="paired-details")
-            + "</details>"
-        )
-        if len(board.paired)
-        else "<p>No loss shares a benchmark with the baseline.</p>",
+        paired_section(board, papers),
     ]
-    for table in board.tables:
-        anchor = escape("b-" + table.name)
-        parts.append(f'<h2 id="{anchor}">{escape(table.label)}</h2>')
-        parts.append(
-            f'<p class="note">task {escape(table.task)}, data set {escape(table.dataset)}, '
-            f"model {escape(table.model)}; headline {escape(table.headline)} "
-            f"({'higher' if table.higher_is_better else 'lower'} is better); mean ± sample "
-            "std over seeds; bold: the best mean of a column.</p>"
-        )
-        caveat = notes.get(table.label)
-        parts.append(caveat_html(caveat.notes(table.dataset) if caveat else []))
-        parts.append(group_table_html(table, papers))
-        if table.task == "ood":
-            parts.append(ood_html(table, results, papers))
-        parts.append(figures_html(by_benchmark.pop(table.label, [])))
-    if board.analysis:
-        parts.append('<h2 id="analysis">Representation analysis</h2>')
-        parts.append(f'<p class="note">{escape(ANALYSIS_NOTE.replace("`", ""))}</p>')
-        for table in board.analysis:
-            parts.append(f'<h3 id="{escape(table.name)}">{escape(table.label)}</h3>')
-            parts.append(group_table_html(table, papers))
+    for view in benchmark_views(results.frame, board.tables, papers=papers):
+        caveat = notes.get(view.label)
+        extra = caveat.notes(view.table.dataset) if caveat else []
+        parts.append(benchmark_section(view, extra, by_benchmark.pop(view.label, [])))
+    parts.append(analysis_section(board, papers))
     rest = [plot for group in by_benchmark.values() for plot in group]
     if rest:
         parts.append("<h2>Other plots</h2>")
@@ -971,3 +525,83 @@ def render(
         "(no external resources; loss names link to their papers).</p></body></html>"
     )
     return "\n".join(part for part in parts if part) + "\n"
+
+
+def verdict_section(
+    board: Leaderboard, papers: dict[str, tuple[str, str]], cd_plots: list[Plot]
+) -> str:
+    """The ranking with its heatmap, the critical-difference test and its diagram."""
+    cd = critical_difference(board.tables)
+    return "".join(
+        [
+            '<h2 id="verdict">Verdict: which loss is most general?</h2>',
+            '<p class="note">Losses sorted by mean rank over the benchmarks (1 = best; ties '
+            "share the average rank). Each cell: the loss's mean headline on that benchmark "
+            "over seeds, and its rank there (#), coloured "
+            '<span style="background: hsl(120, 62%, 78%)">&nbsp;best&nbsp;</span> to '
+            '<span style="background: hsl(0, 62%, 78%)">&nbsp;worst&nbsp;</span>. '
+            "The question of Spratling &amp; Schütt 2025 (arXiv:2501.12191): does one loss "
+            "do well on every task?</p>",
+            verdict_html(board, papers, cd),
+            cd_text(cd),
+            *[figure_html(p) for p in cd_plots],
+        ]
+    )
+
+
+def paired_section(board: Leaderboard, papers: dict[str, tuple[str, str]]) -> str:
+    """The paired comparisons against the baseline: the matrix, then every comparison."""
+    title = f'<h2 id="paired">Paired comparisons against {escape(board.baseline)}</h2>'
+    if not len(board.paired):
+        return title + "<p>No loss shares a benchmark with the baseline.</p>"
+    return (
+        title + '<p class="note">Per-seed differences of the headline for the seeds both losses '
+        "have, signed so that positive means better than the baseline. Two-sided paired "
+        f"t-test from 2 paired seeds, Wilcoxon signed-rank test from {WILCOXON_MIN_PAIRS}; "
+        f"verdicts at p &lt; {ALPHA}.</p>"
+        + paired_matrix_html(board, papers)
+        + '<p class="note">Each cell: mean per-seed difference from '
+        f"{escape(board.baseline)}; * and colour: significantly "
+        '<span class="better">better</span> or <span class="worse">worse</span>. '
+        "Hover a cell for its p-value; every number is in the table below.</p>"
+        + "<details><summary>Every comparison: per-seed differences and p-values</summary>"
+        + html_table(paired_frame(board), _verdict_class, table_id="paired-details")
+        + "</details>"
+    )
+
+
+def benchmark_section(view: BenchmarkView, caveat: list[str], plots: list[Plot]) -> str:
+    """One benchmark: what it is, its caveat, its table, the task's own section (its
+    ``report_section`` hook) and its plots."""
+    from hem_bench.tasks import find_task
+
+    table = view.table
+    task = find_task(table.task)
+    own = task.report_section(view) if task is not None and task.report_section else ""
+    return "".join(
+        [
+            f'<h2 id="{escape("b-" + table.name)}">{escape(table.label)}</h2>',
+            f'<p class="note">task {escape(table.task)}, data set {escape(table.dataset)}, '
+            f"model {escape(table.model)}; headline {escape(table.headline)} "
+            f"({'higher' if table.higher_is_better else 'lower'} is better); mean ± sample "
+            "std over seeds; bold: the best mean of a column.</p>",
+            caveat_html(caveat),
+            group_table_html(table, view.papers),
+            own,
+            figures_html(plots),
+        ]
+    )
+
+
+def analysis_section(board: Leaderboard, papers: dict[str, tuple[str, str]]) -> str:
+    """The representation analysis tables, where ``hem-bench analyze`` has run."""
+    if not board.analysis:
+        return ""
+    parts = [
+        '<h2 id="analysis">Representation analysis</h2>',
+        f'<p class="note">{escape(ANALYSIS_NOTE.replace("`", ""))}</p>',
+    ]
+    for table in board.analysis:
+        parts.append(f'<h3 id="{escape(table.name)}">{escape(table.label)}</h3>')
+        parts.append(group_table_html(table, papers))
+    return "".join(parts)

@@ -54,12 +54,12 @@ def hem_bench_evaluation(task, make_trainer) -> float:
 
 
 def hand_written_evaluation(config, task) -> float:
+    from hem_bench.datamodules.corrupted import corruption_subset
     from hem_bench.datamodules.corruptions import corrupt
     from hem_bench.metrics.classification import classification_metrics, reliability_bins
-    from hem_bench.tasks.classify import corruption_subset, parse_corruptions
 
-    source, _ = corruption_subset(task.data.test_set, int(config.task_options["corruption_subset"]))
-    pairs = parse_corruptions(config.task_options["corruptions"], config.task_options["severities"])
+    source, _ = corruption_subset(task.data.test_set, config.options.corruption_subset)
+    pairs = config.options.corruption_pairs
     model, batch, seed = task.model.eval(), config.eval_batch_size, config.seed
     start = time.perf_counter()
     with torch.no_grad():

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hem_bench.cli.leaderboard import CLAIMS_END, CLAIMS_START
 from hem_bench.results.claims import NOT_MEASURED, hem_claims
 from hem_bench.results.leaderboard import build
+from hem_bench.results.markdown import CLAIMS_END, CLAIMS_START
 from hem_bench.results.stats import holm
 from hem_bench.results.store import RecordWarning, load_results
 from tests.results.conftest import call

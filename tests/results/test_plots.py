@@ -11,15 +11,13 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from hem_bench.results.leaderboard import group_tables
-from hem_bench.results.plots import (
-    accuracy_matrix,
-    critical_difference_diagram,
-    headline_bars,
-    pooled_calibration,
-    read_scores,
-    robust_accuracy_curves,
-)
+from hem_bench.results.plots import benchmark_views, critical_difference_diagram, headline_bars
 from hem_bench.results.store import load_results
+from hem_bench.run_folder import RunFolder
+from hem_bench.tasks.adversarial import plots as adversarial_plots
+from hem_bench.tasks.classify import pooled_calibration
+from hem_bench.tasks.continual import accuracy_matrix
+from hem_bench.tasks.ood import read_scores
 from tests.results.images import check_png
 from tests.results.records import record, write
 
@@ -52,12 +50,12 @@ def test_stored_scores_give_the_recorded_auroc(real_results):
     """The ROC plot reads the scores with OOD as the positive class: its AUROC is the one
     the run recorded for msp on the unknown set."""
     for path in sorted(real_results.glob("ood-*/record.json")):
-        inside, outside = read_scores(path.parent)
+        inside, outside = read_scores(RunFolder(path.parent))
         labels = np.concatenate([np.zeros(len(inside)), np.ones(len(outside))])
         auroc = roc_auc_score(labels, np.concatenate([inside, outside]))
         expected = json.loads(path.read_text())["metrics"]["msp/unknown/auroc"]
         assert auroc == pytest.approx(expected, abs=1e-6)
-    assert read_scores(real_results) is None  # no scores file
+    assert read_scores(RunFolder(real_results)) is None  # no scores file
 
 
 def test_reliability_bins_are_pooled_over_seeds():
@@ -106,7 +104,9 @@ def test_a_curve_of_one_epsilon_is_left_out(tmp_path):
         metrics = {"robust_acc": 0.3, "robust_acc/pgd/0.1": 0.3, "robust_acc/fgsm/0.1": 0.4}
         metrics["robust_acc/fgsm/0.2"] = 0.2
         write(tmp_path, loss, record("adversarial", "digits", loss, 0, metrics, "robust_acc"))
-    plots = robust_accuracy_curves(load_results(tmp_path).frame)
+    frame = load_results(tmp_path).frame
+    (view,) = benchmark_views(frame, group_tables(frame))
+    plots = adversarial_plots(view)
     assert [p.name for p in plots] == ["robust-adversarial-digits-fgsm"]
 
 

@@ -17,8 +17,8 @@ from scipy.stats import chi2, rankdata
 
 from hem_bench.losses import available_losses, loss_info
 from hem_bench.results.leaderboard import build, group_tables
-from hem_bench.results.plots import critical_difference, nemenyi_q
 from hem_bench.results.report import render
+from hem_bench.results.stats import critical_difference, nemenyi_q
 from hem_bench.results.store import load_results
 from tests.results.conftest import MALICIOUS
 from tests.results.images import check_png

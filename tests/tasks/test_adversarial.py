@@ -7,17 +7,17 @@ import copy
 import pytest
 import torch
 
-from hem_bench.cli import main
-from hem_bench.config import RunConfig
-from hem_bench.runner import build_datamodule, build_task
-from hem_bench.tasks.adversarial import (
+from hem_bench.attacks import (
     fgsm_or_fgm,
-    parse_eps,
     pgd,
     pgd_training_examples,
     trades_kl,
     trades_training_examples,
 )
+from hem_bench.cli import main
+from hem_bench.config import RunConfig
+from hem_bench.runner import build_datamodule, build_task
+from hem_bench.tasks.options import parse_eps
 from tests.datamodules.test_real_formats import write_mnist
 from tests.tasks.helpers import record_of
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from hem_bench.cli import main
-from tasks.continual import ReservoirBuffer, continual_metrics
+from hem_bench.datamodules.continual import ReservoirBuffer
+from hem_bench.metrics.continual import continual_metrics
 from tests.tasks.helpers import record_of
 
 QUICK = ["--max-epochs", "3", "--no-progress"]

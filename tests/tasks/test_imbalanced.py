@@ -9,8 +9,8 @@ import torch
 from hem_bench.cli import main
 from hem_bench.config import RunConfig
 from hem_bench.datamodules.splits import long_tail_counts
+from hem_bench.metrics.classification import shot_groups
 from hem_bench.runner import build_datamodule, build_task
-from tasks.imbalanced import shot_groups
 from tests.datamodules.test_real_formats import write_cifar10
 from tests.tasks.helpers import record_of
 

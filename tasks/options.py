@@ -1,0 +1,83 @@
+"""Parsers shared by the tasks' ``Options`` models: comma-separated lists, class lists and
+ranges, attack budgets, corruption names and severities.
+
+Import-light (the standard library and the suite's errors only): the ``Options`` models
+use them when a configuration is resolved, before any heavy import, and the task modules
+use them at run time.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+from hem_bench.errors import ConfigError
+
+
+def split_list(value: Any) -> tuple[str, ...]:
+    """The non-empty, stripped items of a comma-separated text (or of a list)."""
+    if isinstance(value, (list, tuple)):
+        value = ",".join(str(v) for v in value)
+    return tuple(part.strip() for part in str(value).split(",") if part.strip())
+
+
+def parse_classes(text: Any) -> list[int] | None:
+    """Class indices from ``"0,1,2"`` or ranges ``"0-4"``; ``None`` for ``""`` (all)."""
+    if isinstance(text, (list, tuple)):
+        text = ",".join(str(v) for v in text)
+    text = str(text).strip()
+    if not text:
+        return None
+    classes: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                low, high = (int(v) for v in part.split("-", 1))
+                classes.extend(range(low, high + 1))
+            elif part:
+                classes.append(int(part))
+    except ValueError:
+        raise ConfigError(f"classes must be indices or ranges like '0-4,7'; got {text!r}") from None
+    return classes
+
+
+def parse_eps(text: Any) -> float:
+    """A budget from ``"0.1"`` or ``"8/255"``."""
+    try:
+        value = float(Fraction(str(text).strip()))
+    except (ValueError, ZeroDivisionError):
+        raise ConfigError(f"attack budget {text!r} must be a number such as 0.1 or 8/255") from None
+    if value < 0:
+        raise ConfigError(f"attack budget {text!r} must be >= 0")
+    return value
+
+
+def parse_corruption_names(text: Any) -> tuple[str, ...]:
+    """Corruption names from ``all``, ``none`` (or empty) or a comma-separated list."""
+    from hem_bench.datamodules.corruptions import available_corruptions
+
+    names = available_corruptions()
+    if isinstance(text, (list, tuple)):
+        text = ",".join(str(v) for v in text)
+    text = str(text).strip()
+    if text in ("", "none"):
+        return ()
+    chosen = names if text == "all" else list(split_list(text))
+    for name in chosen:
+        if name not in names:
+            raise ConfigError(f"unknown corruption {name!r}; available: {', '.join(names)}")
+    return tuple(chosen)
+
+
+def parse_severities(text: Any) -> tuple[int, ...]:
+    """Corruption severities (integers 1..5) from a comma-separated text (or a list)."""
+    from hem_bench.datamodules.corruptions import check_severity
+
+    levels = []
+    for part in split_list(text) or ("",):
+        try:
+            levels.append(check_severity(int(part)))
+        except ValueError:
+            raise ConfigError(f"severities must be integers 1..5; got {text!r}") from None
+    return tuple(levels)
