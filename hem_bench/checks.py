@@ -30,6 +30,8 @@ from hem_bench.errors import ConfigError
 
 #: strategies that need CUDA GPUs
 CUDA_STRATEGIES = ("fsdp",)
+#: precisions that cast the weights to half precision (refused: see :func:`check_engine`)
+HALF_WEIGHTS = ("16-true", "bf16-true")
 
 
 def resolve_settings(config_file: str | None, overrides: dict[str, Any]) -> ResolvedConfig:
@@ -127,6 +129,14 @@ def check_engine(config: RunConfig, machine: Machine | None = None) -> str:
             f"--strategy {strategy} needs CUDA GPUs; this run would use the {where.upper()}: "
             "use --strategy ddp (or auto)"
         )
+    if precision in HALF_WEIGHTS:
+        raise ConfigError(
+            f"--precision {precision} keeps the weights themselves in half precision, which "
+            "the suite's evaluations outside Lightning's loop (the OOD detectors, the attacks) "
+            "do not support: use "
+            + ("16-mixed or bf16-mixed" if where == "cuda" else "bf16-mixed")
+            + " (half-precision arithmetic, float32 weights), or 32-true"
+        )
     listed = isinstance(devices, str) and devices != "auto"
     if where == "cpu":
         if listed:
@@ -145,11 +155,6 @@ def check_engine(config: RunConfig, machine: Machine | None = None) -> str:
                 "Lightning would train in bf16-mixed instead: ask for --precision bf16-mixed, "
                 "or 32-true"
             )
-        if precision == "16-true":
-            raise ConfigError(
-                "--precision 16-true (float16 weights) needs a CUDA GPU: on a CPU float16 "
-                "arithmetic is emulated; use --precision bf16-mixed, or 32-true"
-            )
     if where == "cuda":
         indices = [int(p) for p in devices.split(",")] if listed else []
         wanted = devices if isinstance(devices, int) else len(indices)
@@ -165,3 +170,32 @@ def check_engine(config: RunConfig, machine: Machine | None = None) -> str:
                 "32-true"
             )
     return where
+
+
+def limits_text() -> str:
+    """The limits of the numeric settings as one sentence (the README quotes it; a test
+    checks that the two agree)."""
+    from hem_bench.config import LIMITS
+    from hem_bench.losses._base import PARAM_MAX
+    from hem_bench.tasks.ood import NOISE_MAX
+    from hem_bench.tasks.options import EPS_MAX
+
+    def number(value: float) -> str:
+        return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+    flags = {
+        "lr": "--lr",
+        "weight_decay": "--weight-decay",
+        "final_l2": "--final-l2",
+        "max_epochs": "--max-epochs",
+        "batch_size": "--batch-size",
+        "crop_padding": "--crop-padding",
+        "threads": "--threads",
+    }
+    parts = [f"`{flag}` at most {number(LIMITS[key])}" for key, flag in flags.items()]
+    parts += [
+        f"every numeric loss parameter at most {number(PARAM_MAX)}",
+        f"attack budgets at most {number(EPS_MAX['linf'])} (L-inf) or {number(EPS_MAX['l2'])} (L2)",
+        f"`noise_count` at most {number(NOISE_MAX)}",
+    ]
+    return ", ".join(parts)

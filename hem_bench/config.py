@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -137,6 +138,19 @@ class RunConfig(BaseModel):
             raise ValueError("must be a name without spaces, line breaks or control characters")
         if ("/" in value and not value.startswith(("timm/", "smp/"))) or "\\" in value:
             raise ValueError("must be a name, not a path")
+        return value
+
+    @field_validator("out", "data_dir", mode="before")
+    @classmethod
+    def _path_like(cls, value: Any) -> Any:
+        """A ``pathlib.Path`` (from the Python API) is taken as its text."""
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+    @field_validator("plugins", mode="before")
+    @classmethod
+    def _path_likes(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return [os.fspath(v) if isinstance(v, os.PathLike) else v for v in value]
         return value
 
     @field_validator("out")
@@ -266,7 +280,7 @@ class RunConfig(BaseModel):
                 f"{', '.join(sorted(info.tasks))}, the task needs {task.kind}"
             )
         loss_params = parse_loss_params(self.loss, self.loss_params)  # checked and typed
-        options_text, options = task.resolve_options(self.task_options)
+        options_text, options = task.resolve_options(self.task_options, dataset=data)
         resolved = ResolvedConfig(
             **{
                 **self.model_dump(),

@@ -375,15 +375,18 @@ def check_checkpoint(path: Path, config: ResolvedConfig) -> dict:
 
 
 def check_state_dict(path: Path, checkpoint: dict, module) -> None:
-    """A :class:`ConfigError` unless the checkpoint's weights have the names and shapes of
-    ``module``'s (a checkpoint of another task or model would fail, or silently load
-    part of itself, once training started)."""
+    """A :class:`ConfigError` unless the checkpoint's weights (where it holds any: a task
+    that resumes at its own granularity may keep them elsewhere) have the names and shapes
+    of ``module``'s: a checkpoint of another task or model would fail, or silently load
+    part of itself, once training started."""
     saved = checkpoint.get("state_dict")
+    if saved is None:
+        return
     own = module.state_dict()
     if not isinstance(saved, dict):
         raise ConfigError(
-            f"checkpoint {path} holds no weights (state_dict); remove it, or run with --force "
-            "to start afresh"
+            f"checkpoint {path} holds no weights (its state_dict is not a mapping); remove it, "
+            "or run with --force to start afresh"
         )
     missing = [k for k in own if k not in saved]
     extra = [k for k in saved if k not in own]
@@ -687,8 +690,7 @@ def fit_and_test(config: ResolvedConfig, task, datamodule, make_trainer, checkpo
     """The default procedure: one fit (resumed from ``checkpoint`` if given), then one test
     over the task's evaluation sets. Returns the timings."""
     if checkpoint:  # rows logged after the checkpoint are trained (and logged) again
-        saved = check_checkpoint(Path(checkpoint), config)
-        check_state_dict(Path(checkpoint), saved, task)  # before training, not during it
+        saved = check_checkpoint(Path(checkpoint), config)  # and its weights: by the runner
         epoch = saved.get("epoch")
         if isinstance(epoch, int):
             trim_csv_log(Path(config.run_dir()), epoch)
@@ -784,7 +786,6 @@ def _run_claimed(config: ResolvedConfig, checkpoint: Path | None) -> tuple[dict[
     threads = getattr(config, "threads", None)
     if threads:  # part of the run id: CPU results depend on the thread count
         torch.set_num_threads(threads)
-    (run_dir / "config.yaml").write_text(to_yaml(config))
     quiet_lightning()
     L.seed_everything(config.seed, workers=True, verbose=False)
 
@@ -803,7 +804,11 @@ def _run_claimed(config: ResolvedConfig, checkpoint: Path | None) -> tuple[dict[
             datamodule.prepare_data()  # --download: fetch what is missing (one process only)
         datamodule.setup("fit")
         module = build_task(config, datamodule)
+        if checkpoint is not None and checkpoint.is_file():  # before anything is written
+            check_state_dict(checkpoint, check_checkpoint(checkpoint, config), module)
         timings["setup"] = time.perf_counter() - start
+        if _is_global_zero():
+            (run_dir / "config.yaml").write_text(to_yaml(config))
         loggers = make_loggers(config, run_dir, csv_logger=_appending_csv_logger)
         result = task.evaluate(config, module, datamodule, make_trainer, checkpoint)
     except HemBenchError:

@@ -35,14 +35,16 @@ FALLBACK_RATIO = 100.0
 
 class ImbalancedOptions(TaskOptions):
     ratio: float = option(
-        0.0, "imbalance ratio n_max / n_min (0: digits 10, others 100)", "0 or >= 1"
+        0.0,
+        "imbalance ratio n_max / n_min (0: digits 10, others 100)",
+        "0, or 1 to the examples of the largest class (digits: 105)",
     )
     kind: Literal["exp", "step"] = option("exp", "exp or step imbalance", "exp or step")
 
     @field_validator("ratio")
     @classmethod
     def _ratio(cls, value: float) -> float:
-        if value != 0 and not value >= 1:
+        if value != 0 and not 1 <= value <= 1e9:
             raise ConfigError(
                 f"imbalance ratio must be a finite number >= 1 (0: the data set's default); "
                 f"got {value}"
