@@ -189,8 +189,9 @@ def limits_text() -> str:
         "final_l2": "--final-l2",
         "max_epochs": "--max-epochs",
         "batch_size": "--batch-size",
-        "crop_padding": "--crop-padding",
         "threads": "--threads",
+        "crop_padding": "crop_padding",  # settings of a --config file only
+        "eval_batch_size": "eval_batch_size",
     }
     parts = [f"`{flag}` at most {number(LIMITS[key])}" for key, flag in flags.items()]
     parts += [

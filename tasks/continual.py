@@ -84,8 +84,9 @@ class ContinualOptions(TaskOptions):
         classes = getattr(dataset, "num_classes", 0)  # 0: decided by the data
         if value and classes and (value > classes or classes % value):
             raise ConfigError(
-                f"task option experiences={value}: the {classes} classes of {dataset.name} do "
-                f"not divide into {value} experiences of equal size; choose a divisor of {classes}"
+                f"task option experiences={value}: {classes} classes do not divide into {value} "
+                f"experiences of equal size (data set {dataset.name}); choose a divisor of "
+                f"{classes}"
             )
         return value
 

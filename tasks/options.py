@@ -55,7 +55,7 @@ def parse_eps(text: Any) -> float:
         value = float(Fraction(str(text).strip()))
     except (ValueError, ZeroDivisionError, OverflowError):
         raise ConfigError(
-            f"attack budget {quote(text)} must be a finite number such as 0.1 or 8/255"
+            f"attack budget {quote(text)} must be a number such as 0.1 or 8/255, and finite"
         ) from None
     if value < 0:
         raise ConfigError(f"attack budget {quote(text)} must be >= 0")

@@ -161,7 +161,9 @@ def check_positive(
     ok = value >= 0 if allow_zero else value > 0
     if not ok or value != value or value > upper:
         bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(f"{name} must be a number {bound} and at most {upper:g}; got {value:g}")
+        raise ConfigError(
+            f"{name} must be a finite number {bound} and at most {upper:g}; got {value:g}"
+        )
     return value
 
 
