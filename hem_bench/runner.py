@@ -13,11 +13,17 @@ state dict).
 
 Reliability: a run folder is claimed by a lock file (``.lock``, created atomically, holding
 the owner's PID and host); a second process finds it held and stops, and a lock left by a
-dead process is taken over. A completed record is never replaced by a failed one. Resumed
-runs append to the CSV log (rows after the checkpoint are dropped first). Checkpoints are
-read with ``torch.load(weights_only=True)``: a planted file cannot run code. A run stopped
-by bad input before training removes the folder it created. Ctrl-C raises
-:class:`RunInterrupted`, which says at which epoch and how to resume.
+dead process is taken over. Records are evidence (:func:`prepare_start`): a ``record.json``
+this version cannot read is kept (``--force`` moves it aside), a completed record is only
+replaced by ``--force``, a failed record never replaces another record, an interrupted run
+(a checkpoint, no record) is continued only by ``--resume`` or started again only by
+``--force``, and a run that starts afresh moves the earlier logs aside; a record that cannot
+be written where it belongs is saved beside it. Resumed runs append to the CSV log (rows
+after the checkpoint are dropped first). Checkpoints are read with
+``torch.load(weights_only=True)`` (a planted file cannot run code), carry the id of the run
+that saved them, and are checked before training. A run stopped by bad input before
+training removes the folder it created. Ctrl-C raises :class:`RunInterrupted`, which says at
+which epoch and how to resume.
 """
 
 from __future__ import annotations
@@ -326,8 +332,7 @@ def prepare_start(config: ResolvedConfig, resume: bool, force: bool, notice=None
     if resume and checkpoints and state != "completed":
         if os.path.lexists(last):
             check_checkpoint(last, config)
-            return last
-        return last  # a continual run's experience files: the task's procedure reads them
+        return last  # (a continual run resumes from its experience files: its procedure's)
     if checkpoints and state == "none" and not force:
         epoch = _checkpoint_epoch(last) if last.is_file() else None
         where = (

@@ -4,7 +4,10 @@ Settings come from the task's recipe, then ``--config FILE.yaml``, then the flag
 are validated before training starts: bad input exits with code 2 and one line naming the
 value and what is accepted. A run that fails while training writes a failed record and
 exits with code 1. A configuration whose completed record exists is not run again (its
-record is shown) unless ``--force`` is given.
+record is shown) unless ``--force`` is given. A ``record.json`` that cannot be read, or an
+interrupted run (a checkpoint without a record), stops the command with one line saying
+what to do (``--force`` moves the record aside; ``--resume`` continues the run); see
+:func:`hem_bench.runner.prepare_start`.
 """
 
 from __future__ import annotations
