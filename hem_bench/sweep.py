@@ -249,11 +249,12 @@ def grid(
 
     ``loss_params`` (``KEY=VALUE`` strings from the command line) go to the losses that have
     the parameter, typed by each loss; a key no loss of the grid has is an error."""
+    from hem_bench.checks import check_resolved
     from hem_bench.losses import check_loss_params, loss_info, parse_loss_params
-    from hem_bench.models import check_model_name
 
     if not tasks or not losses or not seeds:
         raise ConfigError("a sweep needs at least one task, one loss and one seed")
+    check_settings(settings)
     typed: dict[str, dict[str, Any]] = {}
     for loss in losses:
         own = loss_info(loss).params
@@ -286,7 +287,7 @@ def grid(
             values["model"] = model
         try:
             resolved = RunConfig.from_sources(None, values).resolve()
-            check_model_name(resolved.model, resolved.task_def.kind)
+            check_resolved(resolved)  # the checks of hem-bench run, for every cell
         except HemBenchError as exc:
             raise ConfigError(
                 f"sweep cell {task}/{dataset or 'default'}/{loss}/seed{seed}: {exc}"
@@ -301,6 +302,45 @@ def grid(
     ):
         check_available(dataset, data_dir, download)
     return configs
+
+
+#: run settings that are a sweep's axes: set by its grid (tasks, losses, seeds, datasets,
+#: models), never by its ``settings``
+AXES = {
+    "task": "tasks",
+    "loss": "losses",
+    "seed": "seeds",
+    "dataset": "datasets",
+    "model": "models",
+}
+
+
+def check_settings(settings: Any, where: str = "the sweep's settings") -> None:
+    """A sweep's ``settings`` (applied to every run) must be a mapping of run settings;
+    a setting that a sweep cannot apply (one of its axes: ``seed``, ``task``, ...) is an
+    error rather than silently ignored, and so are ``task_options`` or ``loss_params``
+    that are not mappings. Each value is checked with the run's own checks per cell."""
+    from hem_bench.errors import quote
+
+    if settings is None:
+        return
+    if not isinstance(settings, dict):
+        raise ConfigError(
+            f"{where} must be a mapping of run settings, e.g. {{max_epochs: 5, lr: 0.1}}; got "
+            f"a {type(settings).__name__}: {quote(settings, 80)}"
+        )
+    for key, axis in AXES.items():
+        if key in settings:
+            raise ConfigError(
+                f"{where} set {key!r}, which a sweep takes from its grid: give it as "
+                f"{axis}: [...] instead"
+            )
+    for key in ("task_options", "loss_params"):
+        if key in settings and not isinstance(settings[key], dict):
+            raise ConfigError(
+                f"{where}: {key} must be a mapping such as {{buffer: 50}}; got "
+                f"{quote(settings[key], 80)}"
+            )
 
 
 def threads_per_worker(workers: int) -> int:
@@ -360,7 +400,7 @@ def execute(config_values: dict[str, Any]) -> dict[str, Any]:
         AlreadyCompleted,
         RunFailed,
         RunInProgress,
-        existing_record,
+        record_state,
         run,
     )
 
@@ -370,9 +410,12 @@ def execute(config_values: dict[str, Any]) -> dict[str, Any]:
         load_plugin_files(config_values.get("plugins") or [])
         config = ResolvedConfig(**config_values)
         config.bind_task()  # the task object, looked up once in this process
-        if existing_record(config) is not None:
+        state = record_state(config)[0]
+        if state == "completed":
             return {"state": "skipped", "error": "", "seconds": 0.0}
-        run(config)
+        # an interrupted run (no record) continues from its last checkpoint: a sweep run
+        # again repeats nothing; a failed one starts afresh (its logs moved aside)
+        run(config, resume=state == "none")
         return {"state": "done", "error": "", "seconds": time.perf_counter() - start}
     except AlreadyCompleted:  # completed by another sweep meanwhile
         return {"state": "skipped", "error": "", "seconds": 0.0}
@@ -410,6 +453,7 @@ def _pending(
     is skipped (and its record left untouched)."""
     from hem_bench.runner import existing_record
 
+    check_records(configs)
     runs = [SweepRun(c) for c in configs]
     todo = []
     for run in runs:
@@ -420,6 +464,23 @@ def _pending(
         else:
             todo.append(run)
     return runs, todo
+
+
+def check_records(configs: list[ResolvedConfig]) -> None:
+    """A :class:`ConfigError` when a run of the grid has a ``record.json`` that cannot be
+    read as its record (another schema version, not JSON, another run's id, a folder): a
+    sweep replaces no record; the user moves it away, or ``hem-bench run ... --force``
+    moves it aside. Checked before any run starts."""
+    from hem_bench.runner import record_in_the_way
+
+    remedy = (
+        "a sweep replaces no record; move it away (hem-bench run with this run's settings and "
+        "--force moves it aside)"
+    )
+    blocked = [message for config in configs if (message := record_in_the_way(config, remedy))]
+    if blocked:
+        more = f" ({len(blocked) - 1} more runs of the sweep likewise)" if len(blocked) > 1 else ""
+        raise ConfigError(blocked[0] + more)
 
 
 def run_local(

@@ -38,12 +38,12 @@ import re
 from dataclasses import replace
 from typing import Any, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import ValidationInfo, field_validator, model_validator
 
 from hem_bench.errors import ConfigError
 from hem_bench.recipes import MNIST_RECIPE, RECIPES, mnist_family
 from hem_bench.seeding import derive_seed
-from hem_bench.tasks.options import parse_eps, split_list
+from hem_bench.tasks.options import EPS_MAX, parse_eps, split_list
 from hem_bench.tasks.registry import Metric, Task, TaskModule, TaskOptions, option, register_task
 
 #: the attacks, in the order their seeds are derived
@@ -92,24 +92,29 @@ class AdversarialOptions(TaskOptions):
     eps: tuple[float, ...] = option(
         "",
         "budgets, e.g. 0.05,0.1 or 2/255,8/255 (default: per data set)",
-        "numbers >= 0 or fractions like 8/255, comma-separated",
+        "numbers or fractions like 8/255, comma-separated: 0 to 1 (linf), 0 to 1000 (l2)",
     )
     headline_eps: float | None = option(
-        "", "budget of the headline PGD (default: per data set)", "one of eps"
+        "",
+        "budget of the headline PGD (default: per data set)",
+        "one of eps (without eps: one of the data set's default budgets)",
     )
-    pgd_steps: int = option(10, "PGD iterations", ">= 1")
+    pgd_steps: int = option(10, "PGD iterations", "1 to 10000", le=10_000)
     pgd_step_size: float | None = option(
         "",
         "PGD step (default 2.5 eps / steps)",
-        "a number > 0 or a fraction; empty: 2.5 eps / steps",
+        "a number > 0 or a fraction, at most the largest budget's limit; empty: 2.5 eps / steps",
     )
-    autoattack_n: int = option(200, "test images AutoAttack runs on (0: none)", ">= 0")
+    autoattack_n: int = option(
+        200, "test images AutoAttack runs on (0: none)", "0 to 1000000", le=1_000_000
+    )
     attack_subset: int = option(
         0,
         "run FGSM and PGD on this many test images, drawn once with a fixed seed (0: the "
         "whole test set; clean accuracy always uses the whole test set)",
-        "integer >= 0 (0: the whole test set)",
+        "0 to 1000000 (0: the whole test set)",
         ge=0,
+        le=1_000_000,
     )
     autoattack_eps: Literal["headline", "all"] = option(
         "headline", "headline or all budgets", "headline or all"
@@ -119,8 +124,8 @@ class AdversarialOptions(TaskOptions):
         "adversarial training: pgd (Madry et al. 2018) or trades (Zhang et al. 2019)",
         "empty, pgd or trades (trades: norm linf)",
     )
-    adv_train_steps: int = option(7, "attack steps of adversarial training", ">= 1")
-    trades_beta: float = option(6.0, "weight of TRADES' KL term", ">= 0")
+    adv_train_steps: int = option(7, "attack steps of adversarial training", "1 to 1000", le=1000)
+    trades_beta: float = option(6.0, "weight of TRADES' KL term", "0 to 10000", le=1e4)
 
     @field_validator("attacks", mode="before")
     @classmethod
@@ -168,7 +173,35 @@ class AdversarialOptions(TaskOptions):
         return method
 
     @model_validator(mode="after")
-    def _together(self) -> AdversarialOptions:
+    def _together(self, info: ValidationInfo) -> AdversarialOptions:
+        limit = EPS_MAX[self.norm]
+        for budget in (*self.eps, self.headline_eps or 0.0, self.pgd_step_size or 0.0):
+            if budget > limit:
+                raise ConfigError(
+                    f"attack budget {budget:g} is above the limit of norm {self.norm}, {limit:g}"
+                    " (images lie in [0, 1]: "
+                    + (
+                        "a budget of 1 already reaches every image)"
+                        if self.norm == "linf"
+                        else "no image of the suite's data is farther from another)"
+                    )
+                )
+        if self.headline_eps is not None:
+            if self.eps:
+                allowed, where = self.eps, "eps"
+            else:
+                dataset = (info.context or {}).get("dataset")
+                name = getattr(dataset, "name", None)
+                budgets = BUDGETS[self.norm].get(name, FALLBACK[self.norm])[0] if name else None
+                allowed = tuple(parse_eps(b) for b in budgets) if budgets else None
+                where = f"the default budgets of {name} ({', '.join(budgets)})" if budgets else ""
+            if allowed is not None and self.headline_eps not in allowed:
+                shown = ", ".join(f"{b:g}" for b in allowed)
+                raise ConfigError(
+                    f"headline_eps={self.headline_eps:g} must be one of {where}"
+                    + (f" ({shown})" if where == "eps" else "")
+                    + "; give it in eps too"
+                )
         if self.adv_train == "trades" and self.norm != "linf":
             raise ConfigError("adv_train=trades is implemented for norm=linf only")
         if self.adv_train_steps < 1 or not self.trades_beta >= 0:
@@ -200,9 +233,9 @@ class AdversarialTask(TaskModule):
         self.headline_eps = parse_eps(headline)
         if options.eps:
             self.budgets = list(options.eps)
-            self.headline_eps = (
-                options.headline_eps if options.headline_eps is not None else self.budgets[-1]
-            )
+            self.headline_eps = self.budgets[-1]
+        if options.headline_eps is not None:  # one of the budgets (checked by the options)
+            self.headline_eps = options.headline_eps
         if self.headline_eps not in self.budgets:
             self.budgets.append(self.headline_eps)
         self.attacks = list(options.attacks)

@@ -47,7 +47,7 @@ import re
 import time
 from dataclasses import replace
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 
 from hem_bench.errors import ConfigError
 from hem_bench.recipes import MNIST_RECIPE, RECIPES, Recipe, mnist_family
@@ -60,7 +60,10 @@ FALLBACK_EXPERIENCES = 5
 
 class ContinualOptions(TaskOptions):
     buffer: int = option(
-        20, "replay buffer size in images (0: naive fine-tuning)", ">= 0 (0: no replay)"
+        20,
+        "replay buffer size in images (0: naive fine-tuning)",
+        "0 to 1000000 (0: no replay)",
+        le=1_000_000,
     )
     experiences: int = option(
         0, "experiences (0: 5, CIFAR-100 10)", "0 or 1 to the number of classes", ge=0
@@ -72,6 +75,19 @@ class ContinualOptions(TaskOptions):
     def _buffer(cls, value: int) -> int:
         if value < 0:
             raise ConfigError(f"the replay buffer size must be >= 0; got {value}")
+        return value
+
+    @field_validator("experiences")
+    @classmethod
+    def _experiences(cls, value: int, info: ValidationInfo) -> int:
+        dataset = (info.context or {}).get("dataset")
+        classes = getattr(dataset, "num_classes", 0)  # 0: decided by the data
+        if value and classes and (value > classes or classes % value):
+            raise ConfigError(
+                f"task option experiences={value}: {classes} classes do not divide into {value} "
+                f"experiences of equal size (data set {dataset.name}); choose a divisor of "
+                f"{classes}"
+            )
         return value
 
 

@@ -36,7 +36,9 @@ FALLBACK_RATIO = 100.0
 
 class ImbalancedOptions(TaskOptions):
     ratio: float = option(
-        0.0, "imbalance ratio n_max / n_min (0: digits 10, others 100)", "0 or >= 1"
+        0.0,
+        "imbalance ratio n_max / n_min (0: digits 10, others 100)",
+        "0, or 1 up to the examples of the largest class (checked when the data loads)",
     )
     kind: Literal["exp", "step"] = option("exp", "exp or step imbalance", "exp or step")
 

@@ -32,7 +32,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 
 from hem_bench.errors import ConfigError
 from hem_bench.recipes import MNIST_RECIPE, RECIPES, mnist_family
@@ -46,9 +46,17 @@ HEADLINE = ("msp", "unknown")
 SCORES = "ood_scores"
 
 
+#: the most images of a noise OOD set: they are made and held in memory at once, so no more
+#: than the test sets of MNIST or CIFAR hold (10,000)
+NOISE_MAX = 10_000
+
+
 class OODOptions(TaskOptions):
     known: int = option(
-        0, "known classes (0: 6 of 10, else 60 %)", ">= 0, fewer than the classes", ge=0
+        0,
+        "known classes (0: 6 of 10, else 60 %)",
+        "0, or 2 to one fewer than the data set's classes",
+        ge=0,
     )
     ood_sets: tuple[str, ...] = option(
         "",
@@ -56,7 +64,11 @@ class OODOptions(TaskOptions):
         "in-distribution image shape",
         "image classification data sets other than the training one",
     )
-    noise_count: int = option(1000, "images in each noise OOD set", ">= 1")
+    noise_count: int = option(
+        1000,
+        "images in each noise OOD set",
+        f"1 to {NOISE_MAX} (each set is held in memory, like a test set)",
+    )
 
     @field_validator("ood_sets", mode="before")
     @classmethod
@@ -66,8 +78,28 @@ class OODOptions(TaskOptions):
     @field_validator("noise_count")
     @classmethod
     def _noise(cls, value: int) -> int:
-        if value < 1:
-            raise ConfigError(f"noise_count must be a positive number of images; got {value}")
+        if not 1 <= value <= NOISE_MAX:
+            raise ConfigError(
+                f"noise_count must be a number of images from 1 to {NOISE_MAX} (each noise set "
+                f"is held in memory, like a test set); got {value}"
+            )
+        return value
+
+    @field_validator("known")
+    @classmethod
+    def _known(cls, value: int, info: ValidationInfo) -> int:
+        dataset = (info.context or {}).get("dataset")
+        classes = getattr(dataset, "num_classes", 0)  # 0: decided by the data (image-folder)
+        if value == 1 or (classes and value >= classes):
+            upper = (
+                f"{classes - 1} (the {dataset.name} data set has {classes} classes)"
+                if (classes)
+                else "one fewer than the data set's classes"
+            )
+            raise ConfigError(
+                f"task option known={value}: an open-set split needs 2 to {upper} known classes "
+                "(a classifier of one class learns nothing), or 0 for the default"
+            )
         return value
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator, model_validator
 
 from hem_bench.errors import ConfigError
 from hem_bench.recipes import Recipe
@@ -33,6 +33,11 @@ from hem_bench.tasks.registry import Metric, Task, TaskModule, TaskOptions, opti
 
 #: data sets of scenes composed from digits: options ``scenes`` and a square ``size``
 SCENE_DATASETS = ("digit-scenes", "mnist-scenes")
+
+
+#: limits of the scenes' options: scenes per split, pixels per side, and pixels of one split
+#: of the digit scenes (made and held in memory at once: 1e8 is 100,000 scenes of 32x32)
+MAX_SCENES, MAX_SIDE, MAX_SCENE_PIXELS = 100_000, 4096, 100_000_000
 
 
 class SegmentationOptions(TaskOptions):
@@ -51,13 +56,38 @@ class SegmentationOptions(TaskOptions):
     val_fraction: float = option(
         0.1, "training images held out for validation (cityscapes, voc)", "0 to 1", ge=0, le=1
     )
-    num_workers: int = option(0, "DataLoader worker processes (cityscapes, voc)", ">= 0", ge=0)
+    num_workers: int = option(
+        0, "DataLoader worker processes (cityscapes, voc)", "0 to 64", ge=0, le=64
+    )
+
+    @model_validator(mode="after")
+    def _limits(self, info: ValidationInfo) -> SegmentationOptions:
+        for key, count in self.scenes.items():
+            if key not in ("train", "val", "test") or not 1 <= count <= MAX_SCENES:
+                raise ConfigError(
+                    f"scenes: {key}={count} must name train, val or test with 1 to {MAX_SCENES} "
+                    "scenes"
+                )
+        if self.size is not None and not all(1 <= side <= MAX_SIDE for side in self.size):
+            raise ConfigError(f"size {self.size[0]},{self.size[1]}: each side is 1 to {MAX_SIDE}")
+        dataset = getattr((info.context or {}).get("dataset"), "name", SCENE_DATASETS[0])
+        side = self.size or (32, 32)  # the digit scenes' default
+        largest = max(self.scenes.values(), default=800)  # their default training scenes
+        if dataset in SCENE_DATASETS and largest * side[0] * side[1] > MAX_SCENE_PIXELS:
+            raise ConfigError(
+                f"scenes of {side[0]}x{side[1]} pixels: {largest} of them exceed the "
+                f"{MAX_SCENE_PIXELS:,} pixels a split may hold in memory; make fewer or smaller "
+                "scenes"
+            )
+        return self
 
     @field_validator("scenes", mode="before")
     @classmethod
     def _scenes(cls, value: Any) -> dict[str, int]:
-        if isinstance(value, dict) or not str(value).strip():
-            return value or {}
+        if isinstance(value, dict):
+            value = ",".join(f"{k}={v}" for k, v in value.items())
+        if not str(value).strip():
+            return {}
         from hem_bench.datamodules.segmentation import parse_scenes
 
         return parse_scenes(value)
