@@ -111,7 +111,7 @@ def run(
     """
     from hem_bench.checks import resolve_settings
     from hem_bench.errors import ConfigError
-    from hem_bench.runner import AlreadyCompleted
+    from hem_bench.run_state import AlreadyCompleted
     from hem_bench.runner import run as run_one
 
     for name, value in (("force", force), ("resume", resume)):

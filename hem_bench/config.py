@@ -18,19 +18,22 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from hem_bench.errors import ConfigError, quote, suggest
+from hem_bench.settings import flag_of, number_fields, recipe_fields, run_id_fields, setting
 
-SCHEMA_VERSION = 1
 PRECISIONS = ("32-true", "32", "64-true", "64", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_notebook", "ddp_find_unused_parameters_true", "fsdp")
-#: fields that do not change what is computed, left out of the run id. ``threads``,
-#: ``compile`` and ``channels_last`` stay in it: they change how reductions and kernels
-#: round, so their metrics differ in the last digits, and a record must never pass for a
-#: run of other settings.
-NOT_IN_RUN_ID = ("out", "data_dir", "download", "plugins", "progress", "verify", "loggers")
 #: fields written by ``--print-config`` that are recomputed on reading (a file may hold them)
 DERIVED = ("recipe_source",)
 #: Lightning loggers a run can write to (``--logger``); ``csv`` needs no extra package
@@ -50,68 +53,139 @@ LIMITS: dict[str, float] = {
     "crop_padding": 64,  # pixels added on each side before the random crop
     "threads": 1024,
 }
-#: fields that must be numbers, not booleans (YAML ``seed: true`` is not the seed 1)
-NUMBER_FIELDS = (
-    "dropout",
-    "final_l2",
-    "seed",
-    "max_epochs",
-    "batch_size",
-    "lr",
-    "weight_decay",
-    "threads",
-    "momentum",
-    "crop_padding",
-    "eval_batch_size",
-)
 #: loss parameters every loss takes but the suite sets (not the user)
 SUITE_LOSS_PARAMS = ("reduction", "ignore_index")
+#: where a setting that only says where files go, or how a run is shown, counts: nowhere
+_NOWHERE = {"run_id": False, "protocol": False}
+#: how the same network is executed: part of the run id (CPU and GPU kernels round
+#: differently with the thread count, compilation and memory format, so the metrics differ in
+#: the last digits and a record must never pass for a run of other settings), not of the
+#: protocol (runs that differ only here are repeats of one experiment)
+_EXECUTION = {"run_id": True, "protocol": False, "group": "engine"}
 
 
 class RunConfig(BaseModel):
-    """What the user asked for. ``None`` means: the task's recipe decides."""
+    """What the user asked for. ``None`` means: the task's recipe decides.
+
+    Each field is declared once, with :func:`~hem_bench.settings.setting`: its default,
+    range, help and flag, and whether it enters the run id, the protocol and the recipe
+    (:mod:`hem_bench.settings` derives every list of settings from these declarations)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    task: str = "ood"
-    loss: str = "ce"
-    loss_params: dict[str, Any] = Field(default_factory=dict)
-    dataset: str | None = None
-    data_dir: str | None = None
-    download: bool = False
-    verify: bool = True
-    model: str | None = None
-    head: Literal["linear", "cosine"] = "linear"
-    dropout: float = Field(0.0, ge=0.0, lt=1.0, allow_inf_nan=False)
-    final_l2: float = Field(0.0, ge=0.0, le=LIMITS["final_l2"], allow_inf_nan=False)
-    seed: int = Field(0, ge=0, le=MAX_SEED)
-    max_epochs: int | None = Field(None, ge=1, le=LIMITS["max_epochs"])
-    batch_size: int | None = Field(None, ge=1, le=LIMITS["batch_size"])
-    lr: float | None = Field(None, gt=0.0, le=LIMITS["lr"], allow_inf_nan=False)
-    weight_decay: float | None = Field(None, ge=0.0, le=LIMITS["weight_decay"], allow_inf_nan=False)
-    #: CPU threads of torch (None: torch's default here); part of the run id, since results
-    #: computed on the CPU depend on how reductions are split between threads
-    threads: int | None = Field(None, ge=1, le=LIMITS["threads"])
-    momentum: float | None = Field(None, ge=0.0, lt=1.0, allow_inf_nan=False)
-    crop_padding: int | None = Field(None, ge=0, le=LIMITS["crop_padding"])
-    flip: bool | None = None
-    eval_batch_size: int | None = Field(None, ge=1, le=LIMITS["eval_batch_size"])
-    optimizer: Literal["sgd", "adamw"] | None = None
-    #: how the output layer's bias starts: the layer's default, or the log class prior
-    output_bias: Literal["default", "prior"] | None = None
-    precision: str = "32-true"
-    accelerator: str = "auto"
-    devices: int | str = 1
-    strategy: str = "auto"
-    #: torch.compile the model (in place: its state dict keeps its keys)
-    compile: bool = False
-    #: the model's weights (and so its activations) in channels-last memory format
-    channels_last: bool = False
-    out: str = "results"
-    task_options: dict[str, Any] = Field(default_factory=dict)
-    plugins: list[str] = Field(default_factory=list)
-    progress: bool = True
-    loggers: list[str] = Field(default_factory=lambda: ["csv"])
+    task: str = setting(
+        "ood", help="task (hem-bench tasks lists them; default ood)", group="what",
+        protocol=False, axis=True,
+    )  # fmt: skip
+    loss: str = setting(
+        "ce", help="loss (hem-bench losses lists them; default ce)", group="what",
+        protocol=False, axis=True,
+    )  # fmt: skip
+    loss_params: dict[str, Any] = setting(
+        default_factory=dict,
+        help="a parameter of the loss, typed by the loss (repeatable), e.g. margin=2",
+        flag="--loss-param", group="what", protocol=False, metavar="KEY=VALUE",
+    )  # fmt: skip
+    dataset: str | None = setting(
+        None, help="data set (hem-bench datasets lists them; default: the task's)",
+        group="what", protocol=False, axis=True,
+    )  # fmt: skip
+    data_dir: str | None = setting(
+        None, help="folder holding data sets that are not shipped", group="what", **_NOWHERE
+    )
+    download: bool = setting(False, help="fetch missing data sets", group="what", **_NOWHERE)
+    verify: bool = setting(
+        True, help="load data files whose checksums do not match the official release",
+        group="what", **_NOWHERE,
+    )  # fmt: skip
+    model: str | None = setting(
+        None, help="built-in model or timm/<name>", recipe=True, axis=True
+    )
+    head: Literal["linear", "cosine"] = setting("linear", help="output layer (default linear)")
+    dropout: float = setting(
+        0.0, help="dropout on the penultimate layer (default 0)", ge=0.0, lt=1.0,
+        allow_inf_nan=False,
+    )  # fmt: skip
+    final_l2: float = setting(
+        0.0, help="extra L2 penalty lambda/2 ‖W‖² on the final layer (default 0)", ge=0.0,
+        le=LIMITS["final_l2"], allow_inf_nan=False,
+    )  # fmt: skip
+    seed: int = setting(0, help="random seed (default 0)", ge=0, le=MAX_SEED, protocol=False, axis=True)
+    max_epochs: int | None = setting(
+        None, help="training epochs", ge=1, le=LIMITS["max_epochs"], recipe=True
+    )
+    batch_size: int | None = setting(
+        None, help="training batch size", ge=1, le=LIMITS["batch_size"], recipe=True
+    )
+    lr: float | None = setting(
+        None, help="initial learning rate", gt=0.0, le=LIMITS["lr"], allow_inf_nan=False,
+        recipe=True,
+    )  # fmt: skip
+    weight_decay: float | None = setting(
+        None, help="weight decay", ge=0.0, le=LIMITS["weight_decay"], allow_inf_nan=False,
+        recipe=True,
+    )  # fmt: skip
+    momentum: float | None = setting(
+        None, help="SGD momentum", ge=0.0, lt=1.0, allow_inf_nan=False, recipe=True, flag=None
+    )
+    crop_padding: int | None = setting(
+        None, help="pixels of zero padding before the random crop",
+        ge=0, le=LIMITS["crop_padding"], recipe=True, flag=None,
+    )  # fmt: skip
+    flip: bool | None = setting(
+        None, help="random horizontal flips", recipe=True, flag=None
+    )
+    eval_batch_size: int | None = setting(
+        None, help="evaluation batch size", ge=1, le=LIMITS["eval_batch_size"], recipe=True,
+        protocol=False, flag=None,
+    )  # fmt: skip
+    optimizer: Literal["sgd", "adamw"] | None = setting(
+        None, help="sgd (with momentum 0.9) or adamw", recipe=True
+    )
+    output_bias: Literal["default", "prior"] | None = setting(
+        None, recipe=True,
+        help="start of the output layer's bias: the layer's default, or the log frequency of "
+        "each class in the training set",
+    )  # fmt: skip
+    precision: str = setting(
+        "32-true", help="32-true (default), bf16-mixed, 16-mixed, 64-true, ...", group="engine"
+    )
+    accelerator: str = setting(
+        "auto", help="auto (default), cpu, gpu, mps", group="engine", protocol=False
+    )
+    devices: int | str = setting(
+        1, help="number of devices, 'auto', or a list like 0,1 (default 1)", group="engine",
+        protocol=False,
+    )  # fmt: skip
+    strategy: str = setting(
+        "auto", help="auto (default), ddp, ddp_spawn, fsdp, ...", group="engine", protocol=False
+    )
+    threads: int | None = setting(
+        None, ge=1, le=LIMITS["threads"], **_EXECUTION,
+        help="CPU threads of torch (default: torch's default here; a sweep divides them among "
+        "its local workers); part of the run id",
+    )  # fmt: skip
+    compile: bool = setting(False, help="torch.compile the model", **_EXECUTION)
+    channels_last: bool = setting(
+        False, help="channels-last memory format for the model (faster convolutions on GPUs)",
+        **_EXECUTION,
+    )  # fmt: skip
+    out: str = setting("results", help="results folder (default results/)", group="output", **_NOWHERE)
+    task_options: dict[str, Any] = setting(
+        default_factory=dict, help="a setting of the task (hem-bench tasks lists them; repeatable)",
+        flag="--task-option", group="what", metavar="KEY=VALUE",
+    )  # fmt: skip
+    plugins: list[str] = setting(
+        default_factory=list, help="a Python file that registers losses or tasks (repeatable)",
+        flag="--plugin", group="output", metavar="FILE.py", **_NOWHERE,
+    )  # fmt: skip
+    progress: bool = setting(True, help="no progress bar", group="output", **_NOWHERE)
+    loggers: list[str] = setting(
+        default_factory=lambda: ["csv"], flag="--logger", group="output", metavar="NAME",
+        help="experiment logger: csv (default), tensorboard, wandb (offline unless WANDB_MODE "
+        "says otherwise) or mlflow (MLFLOW_TRACKING_URI, else <out>/mlruns); repeatable",
+        **_NOWHERE,
+    )  # fmt: skip
 
     @field_validator("loggers")
     @classmethod
@@ -122,10 +196,12 @@ class RunConfig(BaseModel):
                 raise ValueError(f"unknown logger {name!r}; accepted: {', '.join(LOGGERS)}")
         return list(dict.fromkeys(names))
 
-    @field_validator(*NUMBER_FIELDS, mode="before", check_fields=False)
+    @field_validator("*", mode="before")
     @classmethod
-    def _not_boolean(cls, value: Any) -> Any:
-        if isinstance(value, bool):
+    def _not_boolean(cls, value: Any, info: ValidationInfo) -> Any:
+        """A number field given a yes/no value: an error (YAML ``seed: true`` is not the
+        seed 1)."""
+        if isinstance(value, bool) and info.field_name in number_fields(cls):
             raise ValueError("must be a number, not a yes/no value")
         return value
 
@@ -236,7 +312,19 @@ class RunConfig(BaseModel):
                 values[key] = {**values[key], **value}
             else:
                 values[key] = value
-        return validated(values)
+        return validated(values, cls)
+
+    @classmethod
+    def resolved_class(cls) -> type[ResolvedConfig]:
+        """The class of this configuration once resolved: :class:`ResolvedConfig`, with the
+        fields a subclass of :class:`RunConfig` adds (made once per subclass)."""
+        if cls is RunConfig or issubclass(cls, ResolvedConfig):
+            return ResolvedConfig if cls is RunConfig else cls
+        made = cls.__dict__.get("_resolved_class")
+        if made is None:
+            made = type(f"Resolved{cls.__name__}", (ResolvedConfig, cls), {})
+            type.__setattr__(cls, "_resolved_class", made)
+        return made
 
     def resolve(self) -> ResolvedConfig:
         """Fill in the task's defaults and check every name against its registry. The task
@@ -258,21 +346,8 @@ class RunConfig(BaseModel):
                 f"task {self.task!r} needs a classification data set; {dataset!r} is a "
                 f"{data.kind} data set"
             )
-        recipe = with_recipe(
-            task,
-            dataset,
-            model=self.model,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            momentum=self.momentum,
-            crop_padding=self.crop_padding,
-            flip=self.flip,
-            eval_batch_size=self.eval_batch_size,
-            optimizer=self.optimizer,
-            output_bias=self.output_bias,
-        )
+        fields = recipe_fields(type(self))
+        recipe = with_recipe(task, dataset, **{name: getattr(self, name) for name in fields})
         info = loss_info(self.loss)
         if not info.supports(task.kind):
             raise ConfigError(
@@ -281,24 +356,14 @@ class RunConfig(BaseModel):
             )
         loss_params = parse_loss_params(self.loss, self.loss_params)  # checked and typed
         options_text, options = task.resolve_options(self.task_options, dataset=data)
-        resolved = ResolvedConfig(
+        resolved = self.resolved_class()(
             **{
                 **self.model_dump(),
+                **{name: getattr(recipe, name) for name in fields},
                 "dataset": dataset,
-                "model": recipe.model,
-                "max_epochs": recipe.max_epochs,
-                "batch_size": recipe.batch_size,
-                "lr": recipe.lr,
-                "weight_decay": recipe.weight_decay,
                 "task_options": options_text,
                 "loss_params": {**info.params, **loss_params},
                 "threads": self.threads or _default_threads(),
-                "momentum": recipe.momentum,
-                "crop_padding": recipe.crop_padding,
-                "flip": recipe.flip,
-                "eval_batch_size": recipe.eval_batch_size,
-                "optimizer": recipe.optimizer,
-                "output_bias": recipe.output_bias,
             },
             recipe_source=recipe.source,
         )
@@ -321,7 +386,8 @@ class ResolvedConfig(RunConfig):
     eval_batch_size: int = Field(1024, ge=1, le=LIMITS["eval_batch_size"])
     optimizer: Literal["sgd", "adamw"] = "sgd"
     output_bias: Literal["default", "prior"] = "default"
-    recipe_source: str = ""
+    #: where the recipe comes from (recomputed when a file is read back)
+    recipe_source: str = setting("", help="the recipe's source", flag=None, **_NOWHERE)
     threads: int = Field(ge=1, le=LIMITS["threads"])
     _task: Any = PrivateAttr(None)
     _options: Any = PrivateAttr(None)
@@ -352,12 +418,10 @@ class ResolvedConfig(RunConfig):
         return self
 
     def identity(self) -> dict[str, Any]:
-        """The fields that define the experiment (the run id is their hash)."""
-        values = self.model_dump()
-        for key in NOT_IN_RUN_ID:
-            values.pop(key, None)
-        values.pop("recipe_source", None)
-        return values
+        """The fields that define the experiment, those declared in the run id (the run id
+        is their hash)."""
+        keep = set(run_id_fields(type(self)))
+        return {k: v for k, v in self.model_dump().items() if k in keep}
 
     @property
     def run_id(self) -> str:
@@ -379,35 +443,25 @@ def _default_threads() -> int:
     return torch.get_num_threads()
 
 
-FLAG_NAMES = {
-    "max_epochs": "--max-epochs",
-    "batch_size": "--batch-size",
-    "data_dir": "--data-dir",
-    "loss_params": "--loss-param",
-    "task_options": "--task-option",
-    "final_l2": "--final-l2",
-    "weight_decay": "--weight-decay",
-    "plugins": "--plugin",
-}
-
-
-def validated(values: dict[str, Any]) -> RunConfig:
-    """A :class:`RunConfig` from ``values``; errors name the setting (as a flag) and value."""
+def validated(values: dict[str, Any], model: type[RunConfig] | None = None) -> RunConfig:
+    """A :class:`RunConfig` (or ``model``) from ``values``; errors name the setting (as a
+    flag) and value."""
+    model = model or RunConfig
     values = {str(k).replace("-", "_"): v for k, v in values.items()}
     try:
-        return RunConfig(**values)
+        return model(**values)
     except ValidationError as exc:
         messages, unknown = [], []
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
-            flag = FLAG_NAMES.get(field, "--" + field.replace("_", "-"))
+            flag = flag_of(model, field) if field in model.model_fields else field
             if error["type"] == "extra_forbidden":
                 unknown.append(repr(field))
                 continue
             message = error["msg"].removeprefix("Value error, ")
             messages.append(f"{flag} {quote(error.get('input'))}: {message}")
         if unknown:  # the accepted settings are listed once, however many are unknown
-            names = sorted([*RunConfig.model_fields, *DERIVED])
+            names = sorted([*model.model_fields, *DERIVED])
             unknown = [quote(name.strip("'")) for name in unknown]
             hints = "".join(
                 suggest(name.strip("'"), names, n=1).rstrip("?") + f" for {name}?"

@@ -396,13 +396,8 @@ def execute(config_values: dict[str, Any]) -> dict[str, Any]:
     A failure before training starts (bad data folder, say) also leaves a failed record.
     """
     from hem_bench.plugins import load_plugin_files
-    from hem_bench.runner import (
-        AlreadyCompleted,
-        RunFailed,
-        RunInProgress,
-        record_state,
-        run,
-    )
+    from hem_bench.run_state import AlreadyCompleted, RunInProgress, record_state
+    from hem_bench.runner import RunFailed, run
 
     start = time.perf_counter()
     config = None
@@ -451,7 +446,7 @@ def _pending(
 ) -> tuple[list[SweepRun], list[SweepRun]]:
     """All runs of the grid, and those still to do: a run whose completed record exists
     is skipped (and its record left untouched)."""
-    from hem_bench.runner import existing_record
+    from hem_bench.run_state import existing_record
 
     check_records(configs)
     runs = [SweepRun(c) for c in configs]
@@ -471,7 +466,7 @@ def check_records(configs: list[ResolvedConfig]) -> None:
     read as its record (another schema version, not JSON, another run's id, a folder): a
     sweep replaces no record; the user moves it away, or ``hem-bench run ... --force``
     moves it aside. Checked before any run starts."""
-    from hem_bench.runner import record_in_the_way
+    from hem_bench.run_state import record_in_the_way
 
     remedy = (
         "a sweep replaces no record; move it away (hem-bench run with this run's settings and "

@@ -164,7 +164,7 @@ def procedure(config, task, datamodule, make_trainer, checkpoint):
     if checkpoint is not None:  # --resume: continue after the last saved experience
         saved = sorted(folder.checkpoints.glob("experience-*.pt"))
         if saved:
-            from hem_bench.runner import load_checkpoint_safely
+            from hem_bench.checkpoints import load_checkpoint_safely
 
             state = load_checkpoint_safely(saved[-1], "cpu")  # weights_only: no code runs
             task.model.load_state_dict(state["model"])

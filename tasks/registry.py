@@ -204,7 +204,7 @@ def _build_classifier():
 
 
 def _fit_and_test():
-    from hem_bench.runner import fit_and_test
+    from hem_bench.trainer import fit_and_test
 
     return fit_and_test
 

@@ -56,7 +56,8 @@ def test_release_is_harmless_to_call_anywhere():
 def test_memory_is_released_once_per_new_evaluation_set(tmp_path, monkeypatch):
     import hem_bench.tasks.base as base
     from hem_bench.config import RunConfig
-    from hem_bench.runner import build_datamodule, build_task, build_trainer
+    from hem_bench.runner import build_datamodule, build_task
+    from hem_bench.trainer import build_trainer
 
     calls = []
     monkeypatch.setattr(base, "release_free_memory", lambda: calls.append(1) or True)

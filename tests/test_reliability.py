@@ -23,7 +23,8 @@ import torch
 
 from hem_bench.config import RunConfig
 from hem_bench.errors import HemBenchError
-from hem_bench.runner import LOCK_NAME, RunInProgress, claim
+from hem_bench.run_folder import LOCK_NAME
+from hem_bench.run_state import RunInProgress, claim
 from tests.datamodules.test_real_formats import idx_images, idx_labels, write_mnist
 from tests.helpers import run_cli
 
@@ -299,7 +300,7 @@ def test_a_planted_pickle_runs_no_code_on_resume(tmp_path, task, planted):
 
 
 def test_the_safe_loader_rejects_what_torch_weights_only_rejects(tmp_path):
-    from hem_bench.runner import load_checkpoint_safely
+    from hem_bench.checkpoints import load_checkpoint_safely
 
     marker = tmp_path / "pwned"
     _plant(tmp_path / "evil.pt", marker)

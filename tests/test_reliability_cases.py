@@ -492,7 +492,7 @@ def test_api_run_honours_the_files_task_and_loss(tmp_path):
 
 def test_api_resume_of_an_unreadable_record_raises(tmp_path, completed):
     import hem_bench
-    from hem_bench.runner import RecordInTheWay
+    from hem_bench.run_state import RecordInTheWay
 
     out = _garbage_record(tmp_path, completed)
     with pytest.raises(RecordInTheWay, match="it is kept"):

@@ -7,7 +7,7 @@ exits with code 1. A configuration whose completed record exists is not run agai
 record is shown) unless ``--force`` is given. A ``record.json`` that cannot be read, or an
 interrupted run (a checkpoint without a record), stops the command with one line saying
 what to do (``--force`` moves the record aside; ``--resume`` continues the run); see
-:func:`hem_bench.runner.prepare_start`.
+:func:`hem_bench.run_state.prepare_start`.
 """
 
 from __future__ import annotations
@@ -227,13 +227,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(to_yaml(resolved))
         return 0
 
-    from hem_bench.runner import (
-        AlreadyCompleted,
-        RecordNotWritten,
-        RunFailed,
-        RunInterrupted,
-        existing_record,
-    )
+    from hem_bench.run_state import AlreadyCompleted, existing_record
+    from hem_bench.runner import RecordNotWritten, RunFailed, RunInterrupted
     from hem_bench.runner import run as run_one
 
     def notice(message: str) -> None:
@@ -260,9 +255,9 @@ def run(args: argparse.Namespace) -> int:
             return 1
     else:
         _already_completed(resolved)
-    from hem_bench.runner import _is_global_zero
+    from hem_bench.trainer import is_global_zero
 
-    if not _is_global_zero():  # other DDP processes: rank 0 reports
+    if not is_global_zero():  # other DDP processes: rank 0 reports
         return 0
     print(summary_title(record))
     print_rows(summary_rows(record, resolved.task_def), ["metric", "value"], "table")

@@ -251,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
             )
         print(f"{len(configs)} runs", file=sys.stderr)
         return 0
-    from hem_bench.runner import prepare_out
+    from hem_bench.run_state import prepare_out
     from hem_bench.sweep import check_records
 
     prepare_out(out)

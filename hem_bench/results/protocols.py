@@ -6,9 +6,12 @@ recipe (epochs, batch size, learning rate, weight decay, momentum, augmentation)
 precision and the task's options. Runs of different protocols are never averaged, ranked
 or tested against each other: a benchmark of the leaderboard is one protocol.
 
-Settings that do not change what is computed (where files go, the data folder, whether to
-download, progress bars, plugin files, devices, the evaluation batch size) and the recipe's
-description text are not part of a protocol.
+Which settings are part of a protocol is declared once, on the configuration model
+(``protocol=`` in :func:`hem_bench.settings.setting`): not the settings that do not change
+what is computed (where files go, the data folder, whether to download, progress bars,
+plugin files, devices, the evaluation batch size), nor how the same network is executed
+(threads, compilation, memory format: their runs are repeats of one experiment), nor the
+recipe's description text.
 
 Within one (task, data set), several protocols are told apart by the settings in which they
 differ. One of them is the *main* protocol of the (task, data set): the one that uses the
@@ -30,46 +33,33 @@ from typing import Any
 
 import pandas as pd
 
-#: configuration fields that are not part of a protocol (they do not change what is
-#: computed, or are carried elsewhere: the loss, its parameters, the seed)
-NOT_PROTOCOL = (
-    "task",
-    "dataset",
-    "loss",
-    "loss_params",
-    "seed",
-    "out",
-    "data_dir",
-    "download",
-    "verify",
-    "plugins",
-    "progress",
-    "devices",
-    "accelerator",
-    "strategy",
-    "eval_batch_size",
-    "recipe_source",
-    # how the same network is executed and logged: runs that differ only here are repeats of
-    # one experiment (their metrics agree up to rounding), not different protocols
-    "threads",
-    "compile",
-    "channels_last",
-    "loggers",
-)
 
-#: the run defaults of the settings that no recipe sets (hem_bench.config.RunConfig)
-RUN_DEFAULTS = {"head": "linear", "dropout": 0.0, "final_l2": 0.0, "precision": "32-true"}
+def _protocol_keys(config_class=None) -> tuple[set[str], set[str], dict[str, Any]]:
+    """The settings of the (resolved) configuration model, those of them in the protocol
+    (declared with ``protocol=True``: :mod:`hem_bench.settings`), and the run defaults of the
+    protocol settings no recipe supplies. A record's setting the model does not know (a
+    newer version's, a subclass's) counts in the protocol."""
+    from hem_bench.config import RunConfig
+    from hem_bench.settings import protocol_fields, run_defaults
+
+    model = (config_class or RunConfig).resolved_class()
+    return set(model.model_fields), set(protocol_fields(model)), run_defaults(model)
 
 
-def protocol_settings(record: dict[str, Any]) -> dict[str, Any]:
+def protocol_settings(record: dict[str, Any], config_class=None) -> dict[str, Any]:
     """The protocol settings of one record, flat: the configuration's fields that define
     the experiment, with the task options inlined (a task option named like a run setting
-    is prefixed ``option.``). The record's ``model`` field is always one of them."""
+    is prefixed ``option.``). The record's ``model`` field is always one of them.
+    ``config_class``: the configuration model the record was made with (default
+    :class:`~hem_bench.config.RunConfig`)."""
+    known, keys, _ = _protocol_keys(config_class)
     config = record.get("config")
     config = dict(config) if isinstance(config, dict) else {}
     flat: dict[str, Any] = {}
     for key, value in config.items():
-        if key in NOT_PROTOCOL or key == "task_options":
+        if key not in keys and key in known:
+            continue
+        if key == "task_options":
             continue
         flat[str(key)] = value
     options = config.get("task_options")
@@ -115,8 +105,9 @@ def recipe_defaults(task: str, dataset: str) -> dict[str, Any]:
         recipe = with_recipe(spec, dataset)
     except Exception:  # noqa: BLE001 - an unknown task or data set has no defaults
         return {}
-    out = dict(RUN_DEFAULTS)
-    out.update({k: v for k, v in asdict(recipe).items() if k not in NOT_PROTOCOL + ("source",)})
+    _, keys, defaults = _protocol_keys()
+    out = dict(defaults)
+    out.update({k: v for k, v in asdict(recipe).items() if k in keys})
     for key, option in spec.option_infos().items():
         out[f"option.{key}" if key in out else key] = option.default
     return out

@@ -24,16 +24,20 @@ import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from hem_bench.atomic import write_atomic
-from hem_bench.config import SCHEMA_VERSION, ResolvedConfig
 from hem_bench.env import environment
 from hem_bench.errors import quote
+from hem_bench.run_folder import RECORD_NAME  # noqa: F401  (the record's file name)
 
-RECORD_NAME = "record.json"
+if TYPE_CHECKING:
+    from hem_bench.config import ResolvedConfig
+
+#: the version of the record's format; a record of another version is not read as this one
+SCHEMA_VERSION = 1
 STATUSES = ("completed", "failed")
 
 
@@ -97,6 +101,8 @@ def _config_model():
     by its plain type (numbers as numbers, names as text), every field optional, other
     fields allowed. Readers (the leaderboard's protocols) rely on these types."""
     from pydantic import create_model
+
+    from hem_bench.config import ResolvedConfig
 
     fields = {  # a field may be absent (older records); None only where the run allows it
         name: (_loose(info.annotation), None) for name, info in ResolvedConfig.model_fields.items()
@@ -287,7 +293,7 @@ def make_record(
     """The record of a run of ``config``. ``extra`` holds the task's own fields; one named
     like a field of the record is a ``ValueError`` (a task cannot overwrite them).
     ``trainer`` states what Lightning actually ran with (accelerator, devices, strategy,
-    precision, threads: :func:`hem_bench.runner.describe_trainer`), kept in
+    precision, threads: :func:`hem_bench.trainer.describe_trainer`), kept in
     ``env.trainer``."""
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}; got {status!r}")

@@ -442,7 +442,7 @@ def _skipped_html(results: Results) -> str:
 
 def _schema_version() -> int:
     """The schema version this hem-bench reads (imported late: config imports pydantic)."""
-    from hem_bench.config import SCHEMA_VERSION
+    from hem_bench.results.record import SCHEMA_VERSION
 
     return SCHEMA_VERSION
 

@@ -40,11 +40,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hem_bench.config import SCHEMA_VERSION
 from hem_bench.errors import ConfigError, quote
 from hem_bench.results.protocols import assign_protocols, protocol_settings, settings_text
 from hem_bench.results.record import (  # noqa: F401  (InvalidRecord: re-exported)
     RECORD_NAME,
+    SCHEMA_VERSION,
     InvalidRecord,
     OtherSchema,
     RunRecord,

@@ -196,7 +196,8 @@ def test_bad_corruption_options_exit_2_before_training(tmp_path, option, message
 def test_memory_does_not_keep_logits_of_corrupted_sets(tmp_path):
     """Streamed sets keep one confidence and one hit per image, not C logits."""
     from hem_bench.config import RunConfig
-    from hem_bench.runner import build_datamodule, build_task, build_trainer
+    from hem_bench.runner import build_datamodule, build_task
+    from hem_bench.trainer import build_trainer
 
     config = RunConfig(
         task="classify",

@@ -27,7 +27,8 @@ OPTIONS = {"corruptions": "all", "severities": "3", "corruption_subset": "1000"}
 
 def _setup(data_dir: Path, out: Path):
     from hem_bench.config import RunConfig
-    from hem_bench.runner import build_datamodule, build_task, build_trainer, quiet_lightning
+    from hem_bench.runner import build_datamodule, build_task
+    from hem_bench.trainer import build_trainer, quiet_lightning
 
     quiet_lightning()
     config = RunConfig(

@@ -22,7 +22,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from hem_bench.config import RunConfig
-from hem_bench.runner import build_datamodule, build_task, build_trainer, quiet_lightning
+from hem_bench.runner import build_datamodule, build_task
+from hem_bench.trainer import build_trainer, quiet_lightning
 
 from .timing import report
 

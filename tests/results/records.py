@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hem_bench.config import SCHEMA_VERSION
+from hem_bench.results.record import SCHEMA_VERSION
 
 
 def record(

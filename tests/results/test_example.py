@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 import hem_bench
-from hem_bench.config import SCHEMA_VERSION
 from hem_bench.results.leaderboard import build, key_metrics
 from hem_bench.results.markdown import markdown_document
+from hem_bench.results.record import SCHEMA_VERSION
 from hem_bench.results.store import load_results
 from hem_bench.sweep import PRESETS, preset_grid
 from hem_bench.tasks import get_task

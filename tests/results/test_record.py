@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hem_bench.config import SCHEMA_VERSION, ResolvedConfig
+from hem_bench.config import ResolvedConfig
 from hem_bench.results.record import (
+    SCHEMA_VERSION,
     InvalidRecord,
     OtherSchema,
     RunRecord,

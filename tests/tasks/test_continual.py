@@ -228,7 +228,7 @@ def test_replayed_uint8_images_join_the_batch_in_pixel_range():
     wrecked the batch-norm statistics and no experience after the first was learnt)."""
     from torch import nn
 
-    from hem_bench.tasks.continual import ContinualTask, ReservoirBuffer
+    from hem_bench.tasks.continual import ContinualTask
     from hem_bench.tasks.registry import TaskOptions
 
     seen = []
@@ -238,7 +238,7 @@ def test_replayed_uint8_images_join_the_batch_in_pixel_range():
             seen.append(x.detach().clone())
             return x.flatten(1)[:, :3] * 0 + torch.zeros(len(x), 3, requires_grad=True)
 
-    task = ContinualTask(
+    task = ContinualTask.Lightning(
         Probe(),
         nn.CrossEntropyLoss(),
         lr=0.1,
