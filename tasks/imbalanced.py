@@ -26,7 +26,15 @@ from pydantic import field_validator
 
 from hem_bench.errors import ConfigError
 from hem_bench.recipes import RECIPES
-from hem_bench.tasks.registry import Metric, Task, TaskModule, TaskOptions, option, register_task
+from hem_bench.tasks.registry import (
+    ERROR_MARGIN,
+    Metric,
+    Task,
+    TaskModule,
+    TaskOptions,
+    option,
+    register_task,
+)
 
 #: default imbalance ratio per data set (Cao et al. 2019 use 100 for CIFAR-LT)
 DEFAULT_RATIO = {"digits": 10.0}
@@ -112,9 +120,9 @@ IMBALANCED = register_task(
         default_dataset="digits",
         options=ImbalancedOptions,
         recipes=dict(RECIPES),
-        headline=Metric("balanced_acc"),
+        headline=Metric("balanced_acc", margin=ERROR_MARGIN),
         key_metrics=(
-            Metric("balanced_acc"),
+            Metric("balanced_acc", margin=ERROR_MARGIN),
             Metric("acc"),
             Metric("macro_f1"),
             Metric("group/many/acc"),

@@ -27,7 +27,15 @@ from pydantic import field_validator
 
 from hem_bench.errors import ConfigError
 from hem_bench.recipes import Recipe
-from hem_bench.tasks.registry import Metric, Task, TaskModule, TaskOptions, option, register_task
+from hem_bench.tasks.registry import (
+    POINT_MARGIN,
+    Metric,
+    Task,
+    TaskModule,
+    TaskOptions,
+    option,
+    register_task,
+)
 
 DIGIT_SCENES = "digit-scenes"
 
@@ -206,9 +214,9 @@ SEGMENTATION = register_task(
                 "flips; cosine instead of poly decay, no pretrained encoder (offline)",
             ),
         },
-        headline=Metric("miou"),
+        headline=Metric("miou", margin=POINT_MARGIN),
         key_metrics=(
-            Metric("miou"),
+            Metric("miou", margin=POINT_MARGIN),
             Metric("pixel_acc"),
             Metric("mean_class_acc"),
             Metric("dice"),
