@@ -23,12 +23,13 @@ PACKAGES = ("python", "torch", "lightning", "hem_bench")
 
 
 def findings(board) -> list[str]:
-    """The findings as Markdown bullets (empty for an empty leaderboard)."""
+    """The findings, one sentence group per bullet, as plain text (the Markdown writer
+    escapes them); empty for an empty leaderboard."""
     if not len(board.tables):
         return []
     out = [_runs(board), *_baselines(board), _ranking(board), _claims(board)]
     out += [_exploratory(board), *_sensitivity(board)]
-    return [f"- {line}" for line in out if line]
+    return [line for line in out if line]
 
 
 def _records(board) -> list[dict[str, Any]]:

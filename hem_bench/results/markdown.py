@@ -168,7 +168,7 @@ def findings_section(board) -> list[str]:
     """What the records show, generated (:func:`hem_bench.results.findings.findings`)."""
     from hem_bench.results.findings import findings
 
-    lines = findings(board)
+    lines = [f"- {markdown_text(line)}" for line in findings(board)]
     return ["## What the records show\n", "\n".join(lines) + "\n"] if lines else []
 
 

@@ -80,7 +80,7 @@ def claims_section(board: Leaderboard) -> str:
             ]
         )
     header = ["claim", "source", "what the grid shows", "holds here?"]
-    return title + note + table_html(header, rows, css="claims", table_id="claims")
+    return title + note + table_html(header, rows, css="claims", table_id="claims-table")
 
 
 def paired_section(board: Leaderboard, papers: Papers) -> str:
@@ -235,7 +235,7 @@ def power_section(board: Leaderboard) -> str:
         "(noncentral t; a correlation: the number of losses). <code>hem-bench plan</code> "
         "prints this table.</p>"
     )
-    return title + note + html_table(plan_text(table), table_id="power")
+    return title + note + html_table(plan_text(table), table_id="power-table")
 
 
 def sensitivity_section(board: Leaderboard, papers: Papers) -> str:
@@ -303,7 +303,7 @@ def protocols_section(board: Leaderboard) -> str:
             "or tested together; only the main protocols are ranked. Code versions: "
             "hem-bench's version and the git commit each run was made with.</p>",
             *notes,
-            html_table(shown, table_id="protocols"),
+            html_table(shown, table_id="protocols-table"),
         ]
     )
 

@@ -286,7 +286,7 @@ def test_no_comparison_has_two_verdicts(board):
     }
     assert verdict[("ood/digits", "hem")].endswith(": holds")
     assert verdict[("classify/digits", "hem")].endswith(": holds")
-    claims = {r[0][0]: r[3][0] for r in page.by_id("claims")[1:]}
+    claims = {r[0][0]: r[3][0] for r in page.by_id("claims-table")[1:]}
     assert claims["HEM better than CE at unknown-class rejection"] == "holds"
     markdown_rows = board.paired_display().set_index(["benchmark", "loss"])
     assert markdown_rows.loc[("ood/digits", "hem"), "verdict"].startswith("claim")
