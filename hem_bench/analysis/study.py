@@ -357,7 +357,11 @@ def analyse(
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the study on ``results`` and write its outputs to ``out`` (default
-    ``<results>/analysis``); returns everything written to ``analysis.json``."""
+    ``<results>/analysis``); returns everything written to ``analysis.json``.
+
+    Long (one pass over the groups that writes each output as it is made): the work of a
+    group is :func:`_analyse_group`'s and the comparison across seeds
+    :func:`hem_bench.analysis.seeds.compare_all_seeds`'s."""
     from hem_bench.tasks import get_task
 
     spec = get_task(task)

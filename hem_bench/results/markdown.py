@@ -63,8 +63,25 @@ def protocols_section(board) -> list[str]:
         "(model, head, epochs, learning rate, batch size, task options, ...). Runs of "
         "different protocols are never averaged, ranked or tested together. The main "
         "protocol of a task and data set keeps its plain name; another is named by the "
-        "settings in which it differs, and so are its losses (`ce(head=cosine)`).\n",
+        "settings in which it differs, and so are its losses (`ce(head=cosine)`). Code "
+        "versions: hem-bench's version and the git commit each protocol's runs were made "
+        "with; a protocol made by several is listed below.\n",
         markdown_table(board.protocols_display()),
+        *_mixed_code(board),
+    ]
+
+
+def _mixed_code(board) -> list[str]:
+    """The protocols whose runs come from several code versions, in a sentence."""
+    from hem_bench.results.protocols import mixed_code
+
+    mixed = mixed_code(board.protocols)
+    if not mixed:
+        return []
+    return [
+        f"**Mixed code versions:** the runs of {markdown_text(', '.join(mixed))} were made by "
+        "different versions of the code: their differences may show a change of the code as "
+        "well as of the loss.\n"
     ]
 
 

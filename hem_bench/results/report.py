@@ -64,6 +64,7 @@ from hem_bench.results.plotkit import Plot
 from hem_bench.results.plots import benchmark_views
 from hem_bench.results.sections import (
     claims_section,
+    code_caveat,
     paired_section,
     power_section,
     protocols_section,
@@ -465,6 +466,7 @@ def render(
         f'<p class="note" id="summary">{escape(header_text(results, when))}</p>',
         _toc(toc, [(f"b-{t.name}", t.label) for t in board.tables]),
         general_caveat(notes, board.tables),
+        code_caveat(board),
         verdict_section(board, papers, cd_plots),
         _skipped_html(results),
         claims_section(board),

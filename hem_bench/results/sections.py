@@ -275,26 +275,11 @@ def sensitivity_section(board: Leaderboard, papers: Papers) -> str:
 def protocols_section(board: Leaderboard) -> str:
     """The protocols found, with the code versions of their runs; a protocol made by several
     versions is named in a caveat."""
-    from hem_bench.results.protocols import mixed_code
 
     if not len(board.protocols):
         return ""
     shown = board.protocols_display()
-    mixed = mixed_code(board.protocols)
-    versions = sorted({v for text in board.protocols["code versions"] for v in _versions(text)})
-    notes = []
-    if mixed:
-        notes.append(
-            '<p class="caveat"><b>Mixed code versions:</b> the runs of '
-            f"{escape(', '.join(mixed))} were made by different versions of the code: their "
-            "differences may show a change of the code as well as of the loss.</p>"
-        )
-    elif len(versions) > 1:
-        notes.append(
-            '<p class="caveat"><b>Several code versions:</b> each protocol\'s runs come from '
-            f"one version, but the protocols from {len(versions)} "
-            f"({escape(', '.join(versions))}); the ranking combines them.</p>"
-        )
+    notes = [code_caveat(board)]
     return "".join(
         [
             '<h2 id="protocols">Protocols</h2>',
@@ -306,6 +291,31 @@ def protocols_section(board: Leaderboard) -> str:
             html_table(shown, table_id="protocols-table"),
         ]
     )
+
+
+def code_caveat(board: Leaderboard) -> str:
+    """A caveat where the runs come from several code versions: within a protocol (its
+    differences may show a change of the code), or across protocols (the ranking combines
+    them); '' otherwise."""
+    from hem_bench.results.protocols import mixed_code
+
+    if not len(board.protocols) or "code versions" not in board.protocols:
+        return ""
+    mixed = mixed_code(board.protocols)
+    versions = sorted({v for text in board.protocols["code versions"] for v in _versions(text)})
+    if mixed:
+        return (
+            '<p class="caveat"><b>Mixed code versions:</b> the runs of '
+            f"{escape(', '.join(mixed))} were made by different versions of the code: their "
+            "differences may show a change of the code as well as of the loss.</p>"
+        )
+    if len(versions) > 1:
+        return (
+            '<p class="caveat"><b>Several code versions:</b> each protocol\'s runs come from '
+            f"one version, but the protocols from {len(versions)} "
+            f"({escape(', '.join(versions))}; see Protocols); the ranking combines them.</p>"
+        )
+    return ""
 
 
 def _versions(text: str) -> list[str]:
