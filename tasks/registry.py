@@ -100,10 +100,11 @@ class TaskOptions(BaseModel):
     """Base of a task's ``Options`` model: its ``--task-option KEY=VALUE`` settings.
 
     Declare each option with :func:`option` (default, help text, what it accepts, and
-    pydantic constraints). An option's *text form* is what the run's configuration records
-    (``task_options``, hashed into the run id): the value as given, typed by its default's
-    type (``int``, ``float``, ``str``; lists from YAML joined with commas); yes/no options are
-    recorded as the words ``true``/``false``. The model's fields are the parsed values
+    pydantic constraints). An option's *recorded form* is what the run's configuration
+    records (``task_options``, hashed into the run id, printed by ``--print-config``): the
+    value as given, typed by its default's type (``bool``, ``int``, ``float``, ``str``; a
+    yes/no option from the words ``true``/``yes``/``1`` and ``false``/``no``/``0``; lists from
+    YAML joined with commas into the text form). The model's fields are the parsed values
     (tuples of attacks, budgets, severities, ...), validated when the configuration is
     resolved, before any data is loaded.
     """
@@ -112,7 +113,7 @@ class TaskOptions(BaseModel):
 
 
 def option(default: Any, help: str, accepts: str, **constraints: Any) -> Any:
-    """A task option: ``default`` (in its text form), ``help`` and ``accepts`` (shown by
+    """A task option: ``default`` (in its recorded form), ``help`` and ``accepts`` (shown by
     ``hem-bench tasks NAME``) and pydantic constraints (``ge=0``, ...)."""
     return Field(default, description=help, json_schema_extra={"accepts": accepts}, **constraints)
 
@@ -135,12 +136,12 @@ class OptionInfo:
 
 
 def option_infos(options: type[TaskOptions]) -> dict[str, OptionInfo]:
-    """Every option of an ``Options`` model: kind, default (text form), help, accepts."""
+    """Every option of an ``Options`` model: kind, default (recorded form), help, accepts."""
     out = {}
     for name, info in options.model_fields.items():
         kind = _input_kind(info.default)
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        default = str(bool(info.default)).lower() if kind is bool else info.default
+        default = bool(info.default) if kind is bool else info.default
         out[name] = OptionInfo(
             name,
             kind,
@@ -151,8 +152,8 @@ def option_infos(options: type[TaskOptions]) -> dict[str, OptionInfo]:
     return out
 
 
-def _text_form(key: str, value: Any, kind: type) -> Any:
-    """A user's value of option ``key`` in its text form (see :class:`TaskOptions`)."""
+def _recorded_form(key: str, value: Any, kind: type) -> Any:
+    """A user's value of option ``key`` in its recorded form (see :class:`TaskOptions`)."""
     if isinstance(value, (list, tuple)):
         value = ",".join(str(v) for v in value)
     if kind in (int, float) and isinstance(value, bool):
@@ -161,7 +162,7 @@ def _text_form(key: str, value: Any, kind: type) -> Any:
         word = str(value).strip().lower()
         if word not in BOOLEAN_WORDS:
             raise ConfigError(f"task option {key}={value!r} must be true or false")
-        return str(BOOLEAN_WORDS[word]).lower()
+        return BOOLEAN_WORDS[word]
     try:
         typed = kind(value)
     except (TypeError, ValueError, OverflowError):
@@ -327,7 +328,7 @@ class Task:
         return option_infos(self.options)
 
     def resolve_options(self, given: Mapping[str, Any]) -> tuple[dict[str, Any], TaskOptions]:
-        """The options' text form (every option, defaults filled in: what the configuration
+        """The options' recorded form (every option, defaults filled in: what the configuration
         records) and the validated, parsed ``Options``. Bad values raise :class:`ConfigError`
         naming the option and what it accepts."""
         infos = self.option_infos()
@@ -338,7 +339,7 @@ class Task:
                 raise ConfigError(
                     f"task {self.name!r} has no option {key!r}; its options: {accepted}"
                 )
-            text[key] = _text_form(key, value, infos[key].kind)
+            text[key] = _recorded_form(key, value, infos[key].kind)
         try:
             parsed = self.options.model_validate(text)
         except ValidationError as exc:

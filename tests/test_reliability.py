@@ -211,7 +211,7 @@ def test_yaml_lists_are_read_as_comma_separated_options():
     resolved = config.resolve()
     assert resolved.task_options["corruptions"] == "gaussian_noise,contrast"
     shuffle = RunConfig(task="continual", task_options={"shuffle": "yes"}).resolve()
-    assert shuffle.task_options["shuffle"] == "true"
+    assert shuffle.task_options["shuffle"] is True
 
 
 # --- data loss and security -----------------------------------------------------------

@@ -15,13 +15,17 @@ from hem_bench.errors import ConfigError
 from hem_bench.tasks import get_task
 
 
-def test_continual_shuffle_is_a_real_bool_recorded_as_its_word():
-    for given, typed in (("false", False), ("no", False), ("true", True), ("YES", True)):
+def test_continual_shuffle_is_a_real_bool_recorded_as_a_bool():
+    from hem_bench.config import to_yaml
+
+    for given, typed in (("false", False), ("no", False), ("true", True), ("YES", True), (1, True)):
         config = RunConfig(task="continual", task_options={"shuffle": given}).resolve()
         assert config.options.shuffle is typed
-        assert config.task_options["shuffle"] == str(typed).lower()
+        assert config.task_options["shuffle"] is typed  # the record and config.yaml hold a bool
     default = RunConfig(task="continual").resolve()
-    assert default.options.shuffle is False and default.task_options["shuffle"] == "false"
+    assert default.options.shuffle is False and default.task_options["shuffle"] is False
+    assert "  shuffle: false\n" in to_yaml(default)  # --print-config: a YAML boolean
+    assert "  buffer: 20\n" in to_yaml(default)  # and numbers as numbers
     with pytest.raises(ConfigError, match="task option shuffle='maybe' must be true or false"):
         RunConfig(task="continual", task_options={"shuffle": "maybe"}).resolve()
 

@@ -93,7 +93,7 @@ def test_tasks_lists_and_describes_the_plugin_task(plugin):
     assert "headline: topk_acc (higher is better); key metrics: acc ↑" in flat
     assert "how many of the highest logits may hold the label" in flat
     assert "type int, default 2, accepts: >= 1" in flat
-    assert "type bool, default 'false', accepts: true or false" in flat
+    assert "type bool, default false, accepts: true or false" in flat
     rows = json.loads(run_cli("tasks", "--format", "json", "--plugin", str(plugin)).stdout)
     assert {r["task"] for r in rows} >= {"topk", "classify", "ood"}
 
@@ -108,7 +108,7 @@ def test_run_resolves_validates_and_summarises_the_plugin_task(plugin, tmp_path)
         assert proc.returncode == 0, proc.stderr
         (record,) = _records(out)
         assert record["status"] == "completed" and record["task"] == "topk"
-        assert record["config"]["task_options"] == {"k": int(k), "fail": "false"}
+        assert record["config"]["task_options"] == {"k": int(k), "fail": False}
         assert record["headline"] == {
             "name": "topk_acc",
             "value": record["metrics"]["topk_acc"],
@@ -231,7 +231,7 @@ def test_entry_point_task_from_an_installed_distribution(tmp_path):
     assert proc.returncode == 0, proc.stderr
     rows = {r["task"]: r for r in json.loads(proc.stdout)}
     assert rows["ep-topk"]["headline"] == "topk_acc (higher is better)"
-    assert rows["ep-topk"]["options"] == {"k": 2, "fail": "false"}
+    assert rows["ep-topk"]["options"] == {"k": 2, "fail": False}
     assert "could not load task plugin 'broken'" in proc.stderr and "classify" in rows
     proc = run_cli("run", "--task", "ep-topk", *QUICK, "--out", str(tmp_path / "out"), env=env)
     assert proc.returncode == 0, proc.stderr

@@ -87,7 +87,7 @@ def details(task) -> int:
 
     recipe = task.recipe(task.default_dataset)
     options = [
-        (key, o.kind.__name__, repr(o.default), o.accepts, o.help)
+        (key, o.kind.__name__, _shown(o.default), o.accepts, o.help)
         for key, o in task.option_infos().items()
     ]
     recipes = "\n".join(f"{ds}: {r.model}, {_recipe_text(r)}" for ds, r in task.recipes.items())
@@ -133,3 +133,10 @@ def details(task) -> int:
                 )
             )
     return 0
+
+
+def _shown(default) -> str:
+    """An option's default as a configuration file writes it: ``false``, ``3``, ``'all'``."""
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    return repr(default)

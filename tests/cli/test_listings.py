@@ -126,9 +126,9 @@ def test_task_details_show_every_option(capsys, monkeypatch, task):
         assert f"  {key} " in out
         assert option.help and option.accepts  # help and range for every option
         assert " ".join(option.help.split()) in flat
-        described = (
-            f"type {option.kind.__name__}, default {option.default!r}, accepts: {option.accepts}"
-        )
+        # a yes/no default as a configuration file writes it (false), others as Python's repr
+        default = str(option.default).lower() if option.kind is bool else repr(option.default)
+        described = f"type {option.kind.__name__}, default {default}, accepts: {option.accepts}"
         assert described in flat
     assert f"headline: {spec.headline.name}" in out
     assert "key metrics: " + ", ".join(f"{m.name} {m.arrow}" for m in spec.key_metrics) in flat
