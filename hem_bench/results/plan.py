@@ -45,7 +45,9 @@ def plan_table(board) -> pd.DataFrame:
         test = part.test
         if test is None or not test.power:
             continue
-        where = part.protocol or f"analysis: {part.label}"
+        where = part.protocol or "hem-bench analyze"
+        if not part.protocol and part.label:
+            where += f": {part.label}"
         rows.append(
             {
                 "question": part.claim,
