@@ -76,6 +76,17 @@ class ImageSet:
         return torch.bincount(self.labels, minlength=num_classes)[:num_classes].tolist()
 
 
+def fixed_subset(data: ImageSet, size: int, seed: int) -> tuple[ImageSet, dict[str, Any]]:
+    """``size`` examples of ``data`` drawn with the fixed ``seed`` (in their order in
+    ``data``), the same whatever the run's seed or loss; the whole set when ``size`` is 0 or
+    not smaller. Also the record's description of it: ``size``, ``of`` and ``seed``."""
+    if size <= 0 or size >= len(data):
+        return data, {"size": len(data), "of": len(data), "seed": None}
+    generator = torch.Generator().manual_seed(seed)
+    index = torch.randperm(len(data), generator=generator)[:size].sort().values
+    return data.subset(index), {"size": size, "of": len(data), "seed": seed}
+
+
 @dataclass
 class LoadedData:
     """What a loader returns: train and test sets (and a validation set if the data set
@@ -174,6 +185,17 @@ def load_dataset(
     assert info.loader is not None
     root = Path(data_dir).expanduser() if data_dir is not None else None
     return info.loader(root, download, seed=seed, verify=verify, **options)
+
+
+def is_present(name: str, data_dir: str | Path | None) -> bool:
+    """Whether data set ``name`` can be read without a download: embedded, or its folder
+    present under ``data_dir`` (the loader still checks the files when a run starts)."""
+    info = dataset_info(name)
+    if info.embedded:
+        return True
+    if data_dir is None or not info.folder:
+        return False
+    return (Path(data_dir).expanduser() / info.folder).is_dir()
 
 
 def check_available(name: str, data_dir: str | Path | None, download: bool = False) -> None:

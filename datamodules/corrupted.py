@@ -7,10 +7,9 @@ of test images that ``--task-option corruption_subset=N`` evaluates on.
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
-from hem_bench.datamodules.base import ImageSet
+from hem_bench.datamodules.base import ImageSet, fixed_subset
 from hem_bench.seeding import derive_seed
 
 #: seed of the draw of ``corruption_subset`` (fixed: every run sees the same images)
@@ -20,11 +19,7 @@ SUBSET_SEED = derive_seed(0, "corruption-subset")
 def corruption_subset(test: ImageSet, size: int) -> tuple[ImageSet, dict]:
     """``size`` images of ``test`` drawn with :data:`SUBSET_SEED` (in test-set order), or the
     whole set when ``size`` is 0 or not smaller; and the record's description of it."""
-    if size <= 0 or size >= len(test):
-        return test, {"size": len(test), "of": len(test), "seed": None}
-    generator = torch.Generator().manual_seed(SUBSET_SEED)
-    index = torch.randperm(len(test), generator=generator)[:size].sort().values
-    return test.subset(index), {"size": size, "of": len(test), "seed": SUBSET_SEED}
+    return fixed_subset(test, size, SUBSET_SEED)
 
 
 class CorruptedBatches:

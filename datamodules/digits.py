@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -106,6 +107,128 @@ FOREGROUND = 0.3
 SCENES_MEAN, SCENES_STD = (0.083,), (0.227,)
 
 
+def place_digits(
+    count: int,
+    pool: int,
+    seed: int,
+    canvas: int = CANVAS,
+    min_scale: int = MIN_SCALE,
+    max_scale: int = MAX_SCALE,
+    max_digits: int = MAX_DIGITS,
+    apart: float | None = None,
+) -> torch.Tensor:
+    """Where the digits of ``count`` scenes go: int64 rows ``(scene, digit, side, top,
+    left)``, in drawing order (a later row is drawn over an earlier one).
+
+    Each scene draws 1..``max_digits`` digits (uniformly), each one of the ``pool`` digits
+    (uniformly, with replacement), resized to a side in ``[min_scale, max_scale]`` and
+    placed at a random position inside the ``canvas``. Every scene data set composed from
+    digits draws its layout here, so that they share one random recipe and its checks.
+
+    With ``apart`` (a fraction of the side, in (0, 1]) the digits are kept apart: the
+    central square of that fraction of each digit's side (its margin rounded to whole
+    pixels) overlaps no earlier digit's. The random numbers are then drawn up front, in
+    this order: the number of digits of every scene, then for every scene ``max_digits``
+    digits, sides and uniform numbers ``u`` in [0, 1); a digit goes to position
+    ``floor(u * n)`` of the ``n`` positions where its central square overlaps no earlier
+    one's (in row-major order), and is left out where there is none (its scene keeps the
+    digits drawn before it).
+    """
+    if not 1 <= min_scale <= max_scale <= canvas:
+        raise ConfigError(
+            f"digit scales must satisfy 1 <= min_scale <= max_scale <= canvas; got "
+            f"{min_scale}, {max_scale}, canvas {canvas}"
+        )
+    if apart is not None and not 0 < apart <= 1:
+        raise ConfigError(f"apart must be a fraction of a digit's side in (0, 1]; got {apart}")
+    gen = torch.Generator().manual_seed(seed)
+    if apart is not None:
+        return _place_apart(count, pool, gen, canvas, min_scale, max_scale, max_digits, apart)
+    rows = []
+    for i in range(count):
+        for _ in range(int(torch.randint(1, max_digits + 1, (1,), generator=gen))):
+            k = int(torch.randint(pool, (1,), generator=gen))
+            size = int(torch.randint(min_scale, max_scale + 1, (1,), generator=gen))
+            top = int(torch.randint(0, canvas - size + 1, (1,), generator=gen))
+            left = int(torch.randint(0, canvas - size + 1, (1,), generator=gen))
+            rows.append((i, k, size, top, left))
+    return torch.tensor(rows, dtype=torch.long).reshape(-1, 5)
+
+
+def _place_apart(
+    count: int,
+    pool: int,
+    gen: torch.Generator,
+    canvas: int,
+    min_scale: int,
+    max_scale: int,
+    max_digits: int,
+    apart: float,
+) -> torch.Tensor:
+    """:func:`place_digits` with digits kept ``apart`` (its docstring says how)."""
+    numbers = torch.randint(1, max_digits + 1, (count,), generator=gen).tolist()
+    picks = torch.randint(pool, (count, max_digits), generator=gen).tolist()
+    sides = torch.randint(min_scale, max_scale + 1, (count, max_digits), generator=gen).tolist()
+    spots = torch.rand((count, max_digits), generator=gen, dtype=torch.float64).tolist()
+    rows = []
+    cores = np.zeros((canvas, canvas), dtype=np.int32)  # the kept-apart squares of a scene
+    for i in range(count):
+        cores[:] = 0
+        for j in range(numbers[i]):
+            size = sides[i][j]
+            margin, core = _core(size, apart)
+            n = canvas - size + 1
+            blocked = _window_sums(cores, core)[margin : margin + n, margin : margin + n]
+            free = np.flatnonzero(blocked == 0)
+            if len(free) == 0:
+                continue
+            top, left = divmod(int(free[int(spots[i][j] * len(free))]), n)
+            cores[top + margin : top + margin + core, left + margin : left + margin + core] = 1
+            rows.append((i, picks[i][j], size, top, left))
+    return torch.tensor(rows, dtype=torch.long).reshape(-1, 5)
+
+
+def _core(size: int, apart: float) -> tuple[int, int]:
+    """Margin and side of the central square that ``apart`` keeps apart in a digit."""
+    margin = round(size * (1 - apart) / 2)
+    return margin, size - 2 * margin
+
+
+def _window_sums(grid: np.ndarray, side: int) -> np.ndarray:
+    """``out[y, x]``: the sum of ``grid`` over the ``side`` square with corner ``(y, x)``."""
+    sums = np.zeros((grid.shape[0] + 1, grid.shape[1] + 1), dtype=np.int32)
+    sums[1:, 1:] = grid.cumsum(0).cumsum(1)
+    n = grid.shape[0] - side + 1
+    return sums[side:, side:] - sums[:n, side:] - sums[side:, :n] + sums[:n, :n]
+
+
+def resize_placed(
+    digits: ImageSet, placements: torch.Tensor, antialias: bool = False
+) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """The placed digits resized to their sides (bilinear, clamped to [0, 1]), by side:
+    ``{side: (rows, images)}``, ``images[j]`` (``side`` x ``side``, float) being the digit
+    of row ``rows[j]`` of ``placements``.
+
+    Only the digits drawn are resized, each once per side (bilinear interpolation treats
+    each image on its own, so this equals resizing every drawn digit by itself).
+    ``antialias`` filters before shrinking (a digit drawn smaller than it is stored);
+    without it a shrunk stroke can break up.
+    """
+    out = {}
+    for size in placements[:, 2].unique().tolist():
+        rows = torch.nonzero(placements[:, 2] == size).flatten()
+        wanted, which = placements[rows, 1].unique(return_inverse=True)
+        resized = F.interpolate(
+            digits.float_images(wanted),
+            size=(size, size),
+            mode="bilinear",
+            align_corners=False,
+            antialias=antialias,
+        )[:, 0].clamp_(0.0, 1.0)
+        out[size] = (rows, resized[which])
+    return out
+
+
 def compose_scenes(
     digits: ImageSet,
     count: int,
@@ -120,41 +243,26 @@ def compose_scenes(
 
     Each scene draws 1..``max_digits`` digits (uniformly), each resized to a random side in
     ``[min_scale, max_scale]`` and placed at a random position inside the canvas; a later
-    digit is drawn over an earlier one. Masks hold 0 for background and 1 + digit class
-    where a digit's intensity exceeds :data:`FOREGROUND`. The positions in ``digits`` of
-    the digits drawn are appended to ``used`` when it is given.
+    digit is drawn over an earlier one (:func:`place_digits`). Masks hold 0 for background
+    and 1 + digit class where a digit's intensity exceeds :data:`FOREGROUND`; only those
+    pixels are drawn. The positions in ``digits`` of the digits drawn are appended to
+    ``used`` when it is given.
     """
-    if not 1 <= min_scale <= max_scale <= canvas:
-        raise ConfigError(
-            f"digit scales must satisfy 1 <= min_scale <= max_scale <= canvas; got "
-            f"{min_scale}, {max_scale}, canvas {canvas}"
-        )
-    gen = torch.Generator().manual_seed(seed)
+    placements = place_digits(count, len(digits), seed, canvas, min_scale, max_scale, max_digits)
+    if used is not None:
+        used.extend(placements[:, 1].tolist())
     images = torch.zeros(count, 1, canvas, canvas)
     masks = torch.zeros(count, canvas, canvas, dtype=torch.long)
-    sources = digits.float_images()
-    # every digit resized once to every side (bilinear interpolation treats each image on
-    # its own, so this equals resizing each drawn digit; composing becomes slicing)
-    resized = {
-        size: F.interpolate(sources, size=(size, size), mode="bilinear", align_corners=False)[
-            :, 0
-        ].clamp_(0.0, 1.0)
-        for size in range(min_scale, max_scale + 1)
-    }
     classes = (digits.labels + 1).tolist()
-    for i in range(count):
-        for _ in range(int(torch.randint(1, max_digits + 1, (1,), generator=gen))):
-            k = int(torch.randint(len(digits), (1,), generator=gen))
-            if used is not None:
-                used.append(k)
-            size = int(torch.randint(min_scale, max_scale + 1, (1,), generator=gen))
-            top = int(torch.randint(0, canvas - size + 1, (1,), generator=gen))
-            left = int(torch.randint(0, canvas - size + 1, (1,), generator=gen))
-            digit = resized[size][k]
-            ink = digit > FOREGROUND
-            region = images[i, 0, top : top + size, left : left + size]
-            region[ink] = digit[ink]
-            masks[i, top : top + size, left : left + size][ink] = classes[k]
+    resized: list[torch.Tensor] = [torch.empty(0)] * len(placements)
+    for rows, drawn in resize_placed(digits, placements).values():
+        for row, digit in zip(rows.tolist(), drawn):
+            resized[row] = digit
+    for (i, k, size, top, left), digit in zip(placements.tolist(), resized):
+        ink = digit > FOREGROUND
+        region = images[i, 0, top : top + size, left : left + size]
+        region[ink] = digit[ink]
+        masks[i, top : top + size, left : left + size][ink] = classes[k]
     return ImageSet((images * 255).round_().to(torch.uint8), masks)
 
 

@@ -11,10 +11,10 @@ and test sets, the caller carves validation from train):
 - ``mnist``, ``fashion-mnist``, ``kmnist``: 28x28 grey, 10 classes, 60,000 / 10,000. Read
   from ``DIR/MNIST/raw``, ``DIR/FashionMNIST/raw``, ``DIR/KMNIST/raw``: the four IDX files
   ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
-  ``t10k-labels-idx1-ubyte``. torchvision reads only the uncompressed files; where only the
-  downloaded ``.gz`` archives are there, they are decompressed beside themselves first (what
-  torchvision's own download step does). torchvision's older ``processed/training.pt`` and
-  ``test.pt`` are read too when present.
+  ``t10k-labels-idx1-ubyte``, each uncompressed or as its ``.gz`` archive (decompressed in
+  memory: nothing is written beside it, and a read-only folder works). torchvision's older
+  ``processed/training.pt`` and ``test.pt`` are read too when present. Each is read once
+  per process (a sweep worker making many runs reads it once).
 - ``cifar10``: 32x32 RGB, 10 classes, 50,000 / 10,000, from the pickled batches in
   ``DIR/cifar-10-batches-py`` (``data_batch_1`` .. ``data_batch_5``, ``test_batch``,
   ``batches.meta``).
@@ -61,8 +61,8 @@ Checksums (``verify``, the default; ``--no-verify`` turns it off):
   skipped: the files must still exist.
 - ``mnist``, ``fashion-mnist``, ``kmnist``: torchvision checks the MD5 sums of the ``.gz``
   archives only when it downloads them; the decompressed files it reads have no published
-  sums and are never checked. When hem-bench decompresses ``.gz`` archives itself, it
-  checks their MD5 sums first (unless ``verify=False``), as torchvision does at download.
+  sums and are never checked. Where hem-bench reads ``.gz`` archives itself, it checks their
+  MD5 sums first (unless ``verify=False``), as torchvision does at download.
 - ``voc``: torchvision checks the MD5 sum of the downloaded tar only, at download.
   ``cityscapes`` and ``image-folder`` have no checksums.
 
@@ -74,12 +74,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import pickle
-import shutil
+import struct
 import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -198,95 +200,126 @@ def _size(value: Any, option: str = "size") -> tuple[int, int]:
 # --- MNIST family ----------------------------------------------------------------------
 
 
-def _decompress(name: str, archive: Path, target: Path) -> None:
-    """Decompress ``archive`` (.gz) to ``target``, atomically."""
-    partial = target.with_name(target.name + ".partial")
+#: loaded MNIST-family data sets of this process, by (name, files and their sizes and
+#: modification times, verify): a sweep worker reads each data set once, however many runs
+#: it makes (the 70,000 images are 55 MB as uint8)
+_MNIST_CACHE: dict[tuple, LoadedData] = {}
+_MNIST_CACHE_SIZE = 4
+
+
+def _parse_idx(data: bytes, ndim: int) -> torch.Tensor:
+    """A uint8 IDX array (LeCun's format: magic ``0x0000 08 <ndim>``, ``ndim`` big-endian
+    32-bit sizes, then the values) from bytes in memory. torchvision's reader opens a file
+    by name; an archive is decompressed into memory and parsed here instead, so that
+    nothing is written beside it."""
+    header = 4 + 4 * ndim
+    if len(data) < header or data[:3] != b"\0\0\x08" or data[3] != ndim:
+        raise ValueError(f"not a uint8 IDX file of {ndim} dimension(s)")
+    dims = struct.unpack(f">{ndim}I", data[4:header])
+    if len(data) - header != math.prod(dims):
+        raise ValueError(f"{len(data) - header} bytes of values for shape {dims}")
+    return torch.frombuffer(bytearray(data[header:]), dtype=torch.uint8).view(*dims)
+
+
+def _read_idx(name: str, raw: Path, file: str, md5: str, verify: bool) -> torch.Tensor:
+    """The IDX file ``raw/file``, or its archive ``raw/file.gz`` read in memory (its MD5
+    sum checked first when ``verify``, as torchvision checks it at download)."""
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
+    path, archive = raw / file, raw / f"{file}.gz"
+    ndim = 3 if "-images-" in file else 1
     try:
-        with gzip.open(archive, "rb") as source, open(partial, "wb") as sink:
-            shutil.copyfileobj(source, sink)
-        os.replace(partial, target)
-    except (OSError, EOFError) as error:
-        partial.unlink(missing_ok=True)
-        if isinstance(error, PermissionError):
-            raise DataNotFoundError(
-                f"dataset {name!r}: cannot decompress {archive} into {target.parent} "
-                f"({error}); decompress it yourself (gunzip -k {archive})."
-            ) from error
-        raise _unreadable(name, archive, error) from error
+        if path.is_file():
+            return (read_image_file if ndim == 3 else read_label_file)(str(path))
+        if verify:
+            _check_md5(name, archive, md5)
+        with gzip.open(archive, "rb") as source:
+            return _parse_idx(source.read(), ndim)
+    except DataNotFoundError:
+        raise
+    except (OSError, EOFError, AssertionError, ValueError, TypeError, RuntimeError) as error:
+        raise _unreadable(name, path if path.is_file() else archive, error) from error
 
 
 def _load_mnist_family(
     name: str, class_name: str, data_dir: Path, download: bool, verify: bool
 ) -> LoadedData:
+    """The four IDX files of ``DIR/<class_name>/raw`` (each uncompressed, or its ``.gz``
+    archive read in memory), or torchvision's older ``processed/*.pt`` files. Read once
+    per process (:data:`_MNIST_CACHE`); nothing is ever written into ``data_dir`` unless
+    ``download`` asks torchvision to fetch missing files there."""
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, class_name)
     raw = data_dir / class_name / "raw"
     processed = data_dir / class_name / "processed"
-    archives = [(Path(url).name, md5) for url, md5 in cls.resources]
+    files = [(Path(url).name.removesuffix(".gz"), md5) for url, md5 in cls.resources]
 
-    def present() -> bool:
-        legacy = all((processed / f).is_file() for f in (cls.training_file, cls.test_file))
-        return legacy or all((raw / a.removesuffix(".gz")).is_file() for a, _ in archives)
+    def legacy() -> bool:
+        return all((processed / f).is_file() for f in (cls.training_file, cls.test_file))
 
-    decompressed = []
-    if not present():
-        for archive, md5 in archives:
-            target, source = raw / archive.removesuffix(".gz"), raw / archive
-            if not target.is_file() and source.is_file():
-                if verify:
-                    _check_md5(name, source, md5)
-                _decompress(name, source, target)
-                decompressed.append(archive)
-    if not present() and download:
+    def sources() -> list[Path] | None:
+        """The file read for each IDX file (None when one is missing)."""
+        found = []
+        for file, _ in files:
+            choice = [p for p in (raw / file, raw / f"{file}.gz") if p.is_file()]
+            if not choice:
+                return None
+            found.append(choice[0])
+        return found
+
+    if not legacy() and sources() is None and download:
         _download(name, data_dir, lambda: cls(str(data_dir), train=False, download=True))
-    if not present():
+    use_legacy = legacy()
+    paths = [processed / cls.training_file, processed / cls.test_file] if use_legacy else sources()
+    if paths is None:
         missing = [
-            a.removesuffix(".gz")
-            for a, _ in archives
-            if not (raw / a).is_file() and not (raw / a.removesuffix(".gz")).is_file()
+            f for f, _ in files if not (raw / f).is_file() and not (raw / f"{f}.gz").is_file()
         ]
         raise _not_found(
             name, f"{', '.join(missing)} (or their .gz archives)", raw, _download_hint(data_dir)
         )
+    key = (name, verify, *((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths))
+    cached = _MNIST_CACHE.get(key)
+    if cached is not None:
+        return replace(cached, notes=dict(cached.notes))
     splits = {}
     for split in ("train", "test"):
-        try:
-            data = cls(str(data_dir), train=split == "train")
-        except (AssertionError, ValueError, TypeError, RuntimeError, KeyError) as error:
-            raise _unreadable(name, _blame_idx(raw, split), error) from error
-        images, labels = data.data, data.targets.long()
+        if use_legacy:
+            try:
+                data = cls(str(data_dir), train=split == "train")
+            except (AssertionError, ValueError, TypeError, RuntimeError, KeyError) as error:
+                raise _unreadable(name, processed, error) from error
+            images, labels = data.data, data.targets.long()
+        else:
+            first = 0 if split == "train" else 2  # images then labels, train then t10k
+            (images_file, images_md5), (labels_file, labels_md5) = files[first : first + 2]
+            images = _read_idx(name, raw, images_file, images_md5, verify)
+            labels = _read_idx(name, raw, labels_file, labels_md5, verify).long()
         _check_idx(name, raw, split, len(images), labels, len(cls.classes))
         splits[split] = ImageSet(images.unsqueeze(1).contiguous(), labels)
-    return LoadedData(
+    archives = [p.name for p in paths if p.suffix == ".gz"]
+    loaded = LoadedData(
         train=splits["train"],
         test=splits["test"],
         class_names=list(cls.classes),
         notes={
-            "source": str(raw),
-            "checksums": "not checked (torchvision checks the .gz archives at download)",
-            "decompressed": decompressed,
-            "archives_md5_checked": bool(decompressed) and verify,
+            "source": str(processed if use_legacy else raw),
+            "checksums": "md5 of the .gz archives checked"
+            if archives and verify
+            else "not checked (torchvision checks the .gz archives at download)",
+            "read_from_archives": archives,
         },
     )
+    while len(_MNIST_CACHE) >= _MNIST_CACHE_SIZE:
+        _MNIST_CACHE.pop(next(iter(_MNIST_CACHE)))
+    _MNIST_CACHE[key] = loaded
+    return replace(loaded, notes=dict(loaded.notes))
 
 
 def _idx_files(raw: Path, split: str) -> tuple[Path, Path]:
     prefix = "train" if split == "train" else "t10k"
     return raw / f"{prefix}-images-idx3-ubyte", raw / f"{prefix}-labels-idx1-ubyte"
-
-
-def _blame_idx(raw: Path, split: str) -> Path:
-    """The IDX file of ``split`` that torchvision cannot read (the folder if both read)."""
-    from torchvision.datasets.mnist import read_image_file, read_label_file
-
-    images, labels = _idx_files(raw, split)
-    for path, read in ((images, read_image_file), (labels, read_label_file)):
-        try:
-            read(str(path))
-        except Exception:  # noqa: BLE001 - any failure blames this file
-            return path
-    return raw
 
 
 def _check_idx(

@@ -33,6 +33,12 @@ __all__ = [
 
 
 def _match(names: list[str], pattern: str | None) -> list[str]:
+    if pattern is not None and not isinstance(pattern, str):
+        from hem_bench.errors import ConfigError, quote
+
+        raise ConfigError(
+            f"pattern must be a text such as 'hem*' (or None for all); got {quote(pattern)}"
+        )
     if not pattern:
         return list(names)
     return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
@@ -81,8 +87,8 @@ def list_models(pattern: str | None = None) -> list[str]:
 
 
 def run(
-    task: str = "ood",
-    loss: str = "ce",
+    task: str | None = None,
+    loss: str | None = None,
     *,
     config: str | Path | None = None,
     force: bool = False,
@@ -95,23 +101,30 @@ def run(
     (``max_epochs=2``, ``seed=1``, ``head="cosine"``, ``loss_params={"gamma": 3}``,
     ``task_options={"buffer": 50}``, ``out="results"``, ``loggers=["csv", "tensorboard"]``,
     ...); ``config`` is a YAML settings file that ``task``, ``loss`` and ``settings``
-    override. A configuration already completed under ``out`` is not run again: its record is
-    returned, unless ``force``. Bad input raises :class:`~hem_bench.errors.HemBenchError`
-    before any training; a run that fails while
-    training raises :class:`hem_bench.runner.RunFailed` after writing a failed record.
+    override (``task`` and ``loss`` only when given: the file's own are kept otherwise; with
+    neither, ``ood`` and ``ce``). A configuration already completed under ``out`` is not run
+    again: its record is returned, unless ``force``. ``resume`` and ``force`` behave as
+    ``--resume`` and ``--force``. Bad input raises :class:`~hem_bench.errors.HemBenchError`
+    before any training (a record that cannot be read, an interrupted run that needs
+    ``resume`` or ``force``, included); a run that fails while training raises
+    :class:`hem_bench.runner.RunFailed` after writing a failed record.
     """
-    from hem_bench.cli.run import resolve_settings
-    from hem_bench.runner import existing_record
+    from hem_bench.checks import resolve_settings
+    from hem_bench.errors import ConfigError
+    from hem_bench.runner import AlreadyCompleted
     from hem_bench.runner import run as run_one
 
-    overrides = {"task": task, "loss": loss, **settings}
+    for name, value in (("force", force), ("resume", resume)):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be True or False; got {value!r}")
+    overrides = dict(settings)
+    overrides.update({k: v for k, v in (("task", task), ("loss", loss)) if v is not None})
     overrides.setdefault("progress", False)
-    resolved = resolve_settings(None if config is None else str(config), overrides)
-    if not (force or resume):
-        record = existing_record(resolved)
-        if record is not None:
-            return record
-    record, _ = run_one(resolved, resume=resume)
+    resolved = resolve_settings(config, overrides)
+    try:
+        record, _ = run_one(resolved, resume=resume, force=force)
+    except AlreadyCompleted as done:
+        return done.record
     return record
 
 
@@ -120,6 +133,9 @@ def load_results(path: str | Path = "results"):
     the run's columns (task, dataset, model, loss, seed, headline, ...) then one column per
     metric. Records left out (failed runs, other schema versions, invalid files) are named
     in a warning; :func:`hem_bench.results.store.load_results` gives the details."""
+    from hem_bench.errors import ConfigError, quote
     from hem_bench.results.store import load_results as load
 
+    if not isinstance(path, (str, Path)):
+        raise ConfigError(f"path must name a results folder; got {quote(path)}")
     return load(path).frame

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from hem_bench.errors import ConfigError, suggest
+from hem_bench.errors import ConfigError, quote, suggest
 
 SCHEMA_VERSION = 1
 PRECISIONS = ("32-true", "32", "64-true", "64", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
@@ -36,8 +37,19 @@ DERIVED = ("recipe_source",)
 LOGGERS = ("csv", "tensorboard", "wandb", "mlflow")
 #: seeds Lightning and numpy accept (0 .. 2**32 - 1)
 MAX_SEED = 2**32 - 1
-#: the largest float32 (hyper-parameters are used as float32 tensors)
-FLOAT32_MAX = 3.4028234663852886e38
+#: Upper limits of the numeric settings. Each is finite and works: a run at the limit trains
+#: (checked by the tests); beyond it the first steps overflow float32 (a learning rate of
+#: 1e8 makes the loss NaN at the third step) or ask for absurd time or memory.
+LIMITS: dict[str, float] = {
+    "lr": 10.0,  # ~100x any recipe's; 1e4 still trains the digits, 1e8 overflows
+    "weight_decay": 1.0,  # SGD multiplies the weights by 1 - lr * weight_decay per step
+    "final_l2": 10.0,  # Kornblith et al. use 8e-4
+    "max_epochs": 100_000,
+    "batch_size": 2**20,
+    "eval_batch_size": 2**20,
+    "crop_padding": 64,  # pixels added on each side before the random crop
+    "threads": 1024,
+}
 #: fields that must be numbers, not booleans (YAML ``seed: true`` is not the seed 1)
 NUMBER_FIELDS = (
     "dropout",
@@ -71,19 +83,19 @@ class RunConfig(BaseModel):
     model: str | None = None
     head: Literal["linear", "cosine"] = "linear"
     dropout: float = Field(0.0, ge=0.0, lt=1.0, allow_inf_nan=False)
-    final_l2: float = Field(0.0, ge=0.0, allow_inf_nan=False)
+    final_l2: float = Field(0.0, ge=0.0, le=LIMITS["final_l2"], allow_inf_nan=False)
     seed: int = Field(0, ge=0, le=MAX_SEED)
-    max_epochs: int | None = Field(None, ge=1)
-    batch_size: int | None = Field(None, ge=1)
-    lr: float | None = Field(None, gt=0.0, allow_inf_nan=False)
-    weight_decay: float | None = Field(None, ge=0.0, allow_inf_nan=False)
+    max_epochs: int | None = Field(None, ge=1, le=LIMITS["max_epochs"])
+    batch_size: int | None = Field(None, ge=1, le=LIMITS["batch_size"])
+    lr: float | None = Field(None, gt=0.0, le=LIMITS["lr"], allow_inf_nan=False)
+    weight_decay: float | None = Field(None, ge=0.0, le=LIMITS["weight_decay"], allow_inf_nan=False)
     #: CPU threads of torch (None: torch's default here); part of the run id, since results
     #: computed on the CPU depend on how reductions are split between threads
-    threads: int | None = Field(None, ge=1, le=1024)
-    momentum: float | None = Field(None, ge=0.0, lt=1.0)
-    crop_padding: int | None = Field(None, ge=0)
+    threads: int | None = Field(None, ge=1, le=LIMITS["threads"])
+    momentum: float | None = Field(None, ge=0.0, lt=1.0, allow_inf_nan=False)
+    crop_padding: int | None = Field(None, ge=0, le=LIMITS["crop_padding"])
     flip: bool | None = None
-    eval_batch_size: int | None = Field(None, ge=1)
+    eval_batch_size: int | None = Field(None, ge=1, le=LIMITS["eval_batch_size"])
     optimizer: Literal["sgd", "adamw"] | None = None
     #: how the output layer's bias starts: the layer's default, or the log class prior
     output_bias: Literal["default", "prior"] | None = None
@@ -117,13 +129,6 @@ class RunConfig(BaseModel):
             raise ValueError("must be a number, not a yes/no value")
         return value
 
-    @field_validator("final_l2", "lr", "weight_decay")
-    @classmethod
-    def _float32(cls, value: float | None) -> float | None:
-        if value is not None and abs(value) > FLOAT32_MAX:
-            raise ValueError("must be at most 3.4e38, the largest float32")
-        return value
-
     @field_validator("loss", "task", "dataset", "model")
     @classmethod
     def _plain_name(cls, value: str | None) -> str | None:
@@ -135,12 +140,35 @@ class RunConfig(BaseModel):
             raise ValueError("must be a name, not a path")
         return value
 
+    @field_validator("out", "data_dir", mode="before")
+    @classmethod
+    def _path_like(cls, value: Any) -> Any:
+        """A ``pathlib.Path`` (from the Python API) is taken as its text."""
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+    @field_validator("plugins", mode="before")
+    @classmethod
+    def _path_likes(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return [os.fspath(v) if isinstance(v, os.PathLike) else v for v in value]
+        return value
+
     @field_validator("out")
     @classmethod
     def _out(cls, value: str) -> str:
         if not str(value).strip():
             raise ValueError("must name a results folder")
-        return value
+        return check_path_text(value)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, value: str | None) -> str | None:
+        return value if value is None else check_path_text(value)
+
+    @field_validator("plugins")
+    @classmethod
+    def _plugins(cls, value: list[str]) -> list[str]:
+        return [check_path_text(v) for v in value]
 
     @field_validator("loss_params")
     @classmethod
@@ -252,7 +280,7 @@ class RunConfig(BaseModel):
                 f"{', '.join(sorted(info.tasks))}, the task needs {task.kind}"
             )
         loss_params = parse_loss_params(self.loss, self.loss_params)  # checked and typed
-        options_text, options = task.resolve_options(self.task_options)
+        options_text, options = task.resolve_options(self.task_options, dataset=data)
         resolved = ResolvedConfig(
             **{
                 **self.model_dump(),
@@ -283,18 +311,18 @@ class ResolvedConfig(RunConfig):
 
     dataset: str
     model: str
-    max_epochs: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
-    lr: float = Field(gt=0.0)
-    weight_decay: float = Field(ge=0.0)
+    max_epochs: int = Field(ge=1, le=LIMITS["max_epochs"])
+    batch_size: int = Field(ge=1, le=LIMITS["batch_size"])
+    lr: float = Field(gt=0.0, le=LIMITS["lr"])
+    weight_decay: float = Field(ge=0.0, le=LIMITS["weight_decay"])
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
-    crop_padding: int = Field(0, ge=0)
+    crop_padding: int = Field(0, ge=0, le=LIMITS["crop_padding"])
     flip: bool = False
-    eval_batch_size: int = Field(1024, ge=1)
+    eval_batch_size: int = Field(1024, ge=1, le=LIMITS["eval_batch_size"])
     optimizer: Literal["sgd", "adamw"] = "sgd"
     output_bias: Literal["default", "prior"] = "default"
     recipe_source: str = ""
-    threads: int = Field(ge=1, le=1024)
+    threads: int = Field(ge=1, le=LIMITS["threads"])
     _task: Any = PrivateAttr(None)
     _options: Any = PrivateAttr(None)
 
@@ -377,9 +405,10 @@ def validated(values: dict[str, Any]) -> RunConfig:
                 unknown.append(repr(field))
                 continue
             message = error["msg"].removeprefix("Value error, ")
-            messages.append(f"{flag} {error.get('input')!r}: {message}")
+            messages.append(f"{flag} {quote(error.get('input'))}: {message}")
         if unknown:  # the accepted settings are listed once, however many are unknown
             names = sorted([*RunConfig.model_fields, *DERIVED])
+            unknown = [quote(name.strip("'")) for name in unknown]
             hints = "".join(
                 suggest(name.strip("'"), names, n=1).rstrip("?") + f" for {name}?"
                 for name in unknown
@@ -397,30 +426,64 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     """The mapping in a YAML configuration file."""
     import yaml
 
+    shown = quote(str(path))
+    check_path_text(str(path), f"config file {shown}")
     file = Path(path)
+    if file.is_dir():
+        raise ConfigError(f"config file {shown} is a folder; give a YAML file of settings")
     if not file.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
+        raise ConfigError(f"config file {shown} does not exist")
     try:
         text = file.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"config file {str(path)!r} is not a UTF-8 text file (byte {exc.start}); "
+            f"config file {shown} is not a UTF-8 text file (byte {exc.start}); "
             "give a YAML file of settings"
         ) from None
     except OSError as exc:
-        raise ConfigError(f"config file {str(path)!r} cannot be read ({exc.strerror})") from None
+        raise ConfigError(f"config file {shown} cannot be read ({exc.strerror})") from None
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(
-            f"config file {str(path)!r} is not valid YAML{where}: {problem}"
-        ) from None
+        raise ConfigError(f"config file {shown} is not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {shown} is nested too deeply to be settings") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {str(path)!r} must hold a mapping of settings")
-    return data
+        raise ConfigError(
+            f"config file {shown} must hold a mapping of settings; it holds a {type(data).__name__}"
+        )
+    return {str(key): value for key, value in data.items()}
+
+
+#: the longest name of one file or folder, and of a whole path, most file systems accept
+NAME_MAX, PATH_MAX = 255, 4096
+
+
+def check_path_text(value: str, what: str = "") -> str:
+    """``value`` if the operating system can take it as a path: no NUL character, no part
+    longer than 255 bytes, at most 4096 bytes in all. Raises ``ValueError`` (``ConfigError``
+    when ``what`` names the path for the message) before anything is created."""
+    text = str(value)
+    problem = ""
+    if "\x00" in text:
+        problem = "a path cannot hold a NUL character"
+    elif len(text.encode("utf-8", "surrogateescape")) > PATH_MAX:
+        problem = f"a path is at most {PATH_MAX} bytes long"
+    else:
+        longest = max(text.split("/"), key=lambda part: len(part.encode("utf-8", "replace")))
+        if len(longest.encode("utf-8", "replace")) > NAME_MAX:
+            problem = (
+                f"a file or folder name is at most {NAME_MAX} bytes long; "
+                f"{quote(longest, 40)} is longer"
+            )
+    if problem and what:
+        raise ConfigError(f"{what}: {problem}")
+    if problem:
+        raise ValueError(problem)
+    return value
 
 
 def to_yaml(config: RunConfig) -> str:

@@ -34,8 +34,34 @@ class DataNotFoundError(HemBenchError, FileNotFoundError):
         return str(self.args[0]) if self.args else ""
 
 
+#: how many characters of a user's value a message quotes (a 6 MB value is not echoed back)
+QUOTE_LIMIT = 200
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, saying how long the value was: a
+    message names the bad value without echoing megabytes of it back."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, (str, bytes)):
+        return f"{text[:limit]}... ({len(value)} characters)"
+    if isinstance(value, (list, tuple, dict, set)):
+        return f"{text[:limit]}... ({len(value)} items)"
+    return f"{text[:limit]}..."
+
+
+def one_line(text: str, limit: int = 2000) -> str:
+    """``text`` as one line (line breaks become spaces) of at most ``limit`` characters:
+    the form of every error the command line prints."""
+    flat = " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
 def suggest(name: str, choices: Iterable[str], n: int = 3) -> str:
     """A ``did you mean ...?`` fragment for ``name`` among ``choices`` ('' if none is close)."""
+    if not isinstance(name, str) or len(name) > QUOTE_LIMIT:
+        return ""
     close = difflib.get_close_matches(name, list(choices), n=n, cutoff=0.5)
     if not close:
         return ""
@@ -46,5 +72,5 @@ def unknown_name(kind: str, name: str, choices: Iterable[str]) -> UnknownNameErr
     """The error for an unknown ``kind`` called ``name``, listing what is accepted."""
     choices = sorted(choices)
     return UnknownNameError(
-        f"unknown {kind} {name!r}.{suggest(name, choices)} Available: {', '.join(choices)}."
+        f"unknown {kind} {quote(name)}.{suggest(name, choices)} Available: {', '.join(choices)}."
     )

@@ -40,15 +40,12 @@ class Recipe:
 
 
 _SMALL = "recipe of this suite for the embedded data: SGD, momentum 0.9, cosine decay"
-_MNIST = "LeNet-style CNN recipe (SGD 0.05, momentum 0.9, weight decay 5e-4), 20 epochs"
 _CIFAR = "standard CIFAR ResNet recipe (He et al. 2016): SGD 0.1, momentum 0.9, weight decay 5e-4, 200 epochs, crop 4 + flip"
 
-#: recipes of the classification tasks, per data set
+#: recipes of the classification tasks, per data set (the MNIST family's is
+#: :data:`MNIST_RECIPE`, adapted by each task)
 RECIPES: dict[str, Recipe] = {
     "digits": Recipe("digits-cnn", 30, 64, 0.05, crop_padding=1, source=_SMALL),
-    "mnist": Recipe("mnist-cnn", 20, 128, 0.05, crop_padding=2, source=_MNIST),
-    "fashion-mnist": Recipe("mnist-cnn", 20, 128, 0.05, crop_padding=2, source=_MNIST),
-    "kmnist": Recipe("mnist-cnn", 20, 128, 0.05, crop_padding=2, source=_MNIST),
     "cifar10": Recipe("resnet18-cifar", 200, 128, 0.1, crop_padding=4, flip=True, source=_CIFAR),
     "cifar100": Recipe("resnet18-cifar", 200, 128, 0.1, crop_padding=4, flip=True, source=_CIFAR),
     "svhn": Recipe(
@@ -69,6 +66,43 @@ RECIPES: dict[str, Recipe] = {
         source="ImageNet-style ResNet-18 from timm, SGD 0.1, cosine, 100 epochs, crop + flip",
     ),
 }
+
+
+#: the 28x28 grey data sets that share the MNIST family's recipes
+MNIST_FAMILY = ("mnist", "fashion-mnist", "kmnist")
+
+#: what the MNIST family's recipes share, and why
+_MNIST_FAST = (
+    "recipe of this suite for the MNIST family on one CPU thread (chosen for cross-entropy on "
+    "MNIST, used unchanged for Fashion-MNIST and KMNIST): the built-in mnist-fast (0.96 M "
+    "multiply-adds an image, about 10 CPU s an epoch; mnist-cnn's 22 M, a minute an epoch "
+    "on two cores), SGD 0.05, "
+    "momentum 0.9, batches of 128, cosine decay, random crops after 2-pixel padding (+0.1 "
+    "point of accuracy), weight decay 5e-3: ten times the usual 5e-4 for a run ten times "
+    "shorter than the usual ~30 epochs (the same total shrinkage), which also lifted the "
+    "hardest open-set split's MSP AUROC from 0.95 to 0.97"
+)
+
+#: the MNIST family's recipe: chosen for cross-entropy on MNIST, used unchanged for every
+#: loss and for Fashion-MNIST and KMNIST, and made to train in well under a minute on one
+#: CPU thread (the ``mnist`` preset's budget). Each task adapts it in its own file (epochs,
+#: batch size) and says why; the README's section on the MNIST family gives what was tried,
+#: with numbers.
+MNIST_RECIPE = Recipe(
+    "mnist-fast",
+    3,
+    128,
+    0.05,
+    weight_decay=5e-3,
+    crop_padding=2,
+    eval_batch_size=500,
+    source=_MNIST_FAST,
+)
+
+
+def mnist_family(recipe: Recipe) -> dict[str, Recipe]:
+    """``recipe`` for every data set of :data:`MNIST_FAMILY`."""
+    return {dataset: recipe for dataset in MNIST_FAMILY}
 
 
 def with_recipe(task, dataset: str, **changes: Any) -> Recipe:

@@ -74,6 +74,9 @@ PURPOSES: dict[str, Purpose] = {
         ("batch", "attack"),
         description="an evaluation attack on a test batch (attack: fgsm 0, pgd 1, autoattack 2)",
     ),
+    "attack-subset": Purpose(
+        fixed=1, description="the test images FGSM and PGD attack (every run alike)"
+    ),
     "adversarial-training": Purpose(
         (MIX,), ("step",), description="the attack of an adversarial training step"
     ),

@@ -26,6 +26,7 @@ from typing import Any
 
 from hem_bench.config import ResolvedConfig, RunConfig
 from hem_bench.errors import ConfigError, HemBenchError
+from hem_bench.recipes import MNIST_FAMILY
 from hem_bench.tasks.segmentation import SEGMENTATION
 
 #: the losses compared by the HEM paper on every task (Spratling & Schütt 2025)
@@ -62,8 +63,106 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "per_task": {"segmentation": {"lr": float(f"{SEGMENTATION_LR / 10:.6g}")}},
             }
         ],
-    }
+    },
+    # the six tasks on real 28x28 images (MNIST; --datasets fashion-mnist or kmnist for the
+    # classification tasks), each with the MNIST family's recipe (hem_bench.recipes), made to
+    # fit two CPU cores: the evaluation is lighter than a single run's (corruptions at
+    # severities 1, 3, 5 on 1,000 test images; FGSM and PGD on 1,000 test images, no
+    # AutoAttack), each subset drawn once with a fixed seed, so every run of every loss sees
+    # the same images. Far-OOD sets: the noise sets and the other data sets of the MNIST
+    # family found in --data-dir (``ood_sets_present``).
+    "mnist": {
+        "tasks": ["classify", "ood", "adversarial", "imbalanced", "continual", "segmentation"],
+        "losses": list(CORE_LOSSES),
+        "seeds": [0, 1, 2, 3, 4],
+        # the data set of each kind of task; --datasets replaces those of the kinds it names
+        "datasets": {"classification": "mnist", "segmentation": "mnist-scenes"},
+        "per_task": {
+            "classify": {"task_options": {"severities": "1,3,5", "corruption_subset": 1000}},
+            "adversarial": {
+                "task_options": {"attacks": "fgsm,pgd", "autoattack_n": 0, "attack_subset": 1000}
+            },
+        },
+        "ood_sets_present": list(MNIST_FAMILY),
+        "threads": 1,
+        "arms": [],
+    },
 }
+
+
+def _task_datasets(
+    preset: dict[str, Any], tasks: Sequence[str], given: Sequence[str | None] | None
+) -> dict[str, list[str | None]]:
+    """The data sets each task of a preset runs on: those of ``given`` (``--datasets``) of
+    the task's kind (classification or segmentation), else the preset's data set for that
+    kind (None: the task's default). A given data set that no task can use is an error."""
+    from hem_bench.datamodules.base import dataset_info
+    from hem_bench.tasks import get_task
+
+    given = [d for d in (given or []) if d is not None]
+    kinds = {d: dataset_info(d).kind for d in given}
+    chosen, used = {}, set()
+    for task in tasks:
+        kind = get_task(task).kind
+        mine = [d for d in given if kinds[d] == kind]
+        used.update(mine)
+        chosen[task] = mine or [preset.get("datasets", {}).get(kind)]
+    unused = [d for d in given if d not in used]
+    if unused:
+        raise ConfigError(
+            f"dataset {unused[0]!r} is a {kinds[unused[0]]} data set, and no task of the sweep "
+            f"({', '.join(tasks)}) is of that kind"
+        )
+    return chosen
+
+
+def _present_ood_sets(
+    preset: dict[str, Any],
+    per_task: dict[str, dict[str, Any]],
+    dataset: str | None,
+    settings: dict[str, Any],
+) -> dict[str, dict[str, Any]]:
+    """``per_task`` with the ood task's ``ood_sets`` set to the preset's candidates
+    (``ood_sets_present``) found in the data folder, the in-distribution set excluded;
+    unchanged where the preset names none or the user chose the OOD sets."""
+    from hem_bench.datamodules.base import is_present
+
+    candidates = preset.get("ood_sets_present") or []
+    chosen = {
+        **per_task.get("ood", {}).get("task_options", {}),
+        **(settings.get("task_options") or {}),
+    }
+    if not candidates or "ood_sets" in chosen:
+        return per_task
+    found = [n for n in candidates if n != dataset and is_present(n, settings.get("data_dir"))]
+    if not found:
+        return per_task
+    ood = dict(per_task.get("ood", {}))
+    ood["task_options"] = {**ood.get("task_options", {}), "ood_sets": ",".join(found)}
+    return {**per_task, "ood": ood}
+
+
+def _preset_cells(
+    preset: dict[str, Any],
+    tasks: Sequence[str],
+    losses: Sequence[str],
+    seeds: Sequence[int],
+    per_task: dict[str, dict[str, Any]],
+    grid_args: dict[str, Any],
+) -> list[ResolvedConfig]:
+    """The runs of ``tasks`` x their data sets (:func:`_task_datasets`) x ``losses`` x
+    ``seeds``, each task's OOD sets completed from the data folder."""
+    args = dict(grid_args)
+    datasets = _task_datasets(preset, tasks, args.pop("datasets", None))
+    settings = args.get("settings") or {}
+    configs: list[ResolvedConfig] = []
+    for task in tasks:
+        for dataset in datasets[task]:
+            cell_per_task = _present_ood_sets(preset, per_task, dataset, settings)
+            configs += grid(
+                [task], losses, seeds, datasets=[dataset], per_task=cell_per_task, **args
+            )
+    return configs
 
 
 def preset_grid(
@@ -77,7 +176,8 @@ def preset_grid(
     of ``tasks`` it names, with the preset's losses and its own seeds). ``tasks``,
     ``losses`` and ``seeds`` replace the preset's (given seeds replace the arms' too);
     ``grid_args`` (settings, per_task, loss_params, ...) go to :func:`grid`, a ``per_task``
-    being merged over the preset's."""
+    being merged over the preset's; given ``datasets`` replace the preset's data sets of
+    their kind (:func:`_task_datasets`)."""
     preset = PRESETS[name]
     if preset.get("threads"):
         settings = dict(grid_args.get("settings") or {})
@@ -89,7 +189,9 @@ def preset_grid(
     per_task = {k: dict(v) for k, v in preset["per_task"].items()}
     for task, extra in (grid_args.pop("per_task", None) or {}).items():
         per_task.setdefault(task, {}).update(extra)
-    configs = grid(tasks, losses, list(seeds or preset["seeds"]), per_task=per_task, **grid_args)
+    configs = _preset_cells(
+        preset, tasks, losses, list(seeds or preset["seeds"]), per_task, grid_args
+    )
     for arm in preset.get("arms", []):
         arm_tasks = [t for t in arm["tasks"] if t in tasks]
         if not arm_tasks:
@@ -99,7 +201,7 @@ def preset_grid(
             arm_per_task.setdefault(task, {}).update(extra)
         arm_seeds = list(seeds or arm.get("seeds") or preset["seeds"])
         known = {c.run_id for c in configs}  # a flag such as --lr may undo an arm's change
-        arm = grid(arm_tasks, losses, arm_seeds, per_task=arm_per_task, **grid_args)
+        arm = _preset_cells(preset, arm_tasks, losses, arm_seeds, arm_per_task, grid_args)
         configs += [c for c in arm if c.run_id not in known]
     return configs
 
@@ -147,11 +249,12 @@ def grid(
 
     ``loss_params`` (``KEY=VALUE`` strings from the command line) go to the losses that have
     the parameter, typed by each loss; a key no loss of the grid has is an error."""
+    from hem_bench.checks import check_resolved
     from hem_bench.losses import check_loss_params, loss_info, parse_loss_params
-    from hem_bench.models import check_model_name
 
     if not tasks or not losses or not seeds:
         raise ConfigError("a sweep needs at least one task, one loss and one seed")
+    check_settings(settings)
     typed: dict[str, dict[str, Any]] = {}
     for loss in losses:
         own = loss_info(loss).params
@@ -184,7 +287,7 @@ def grid(
             values["model"] = model
         try:
             resolved = RunConfig.from_sources(None, values).resolve()
-            check_model_name(resolved.model, resolved.task_def.kind)
+            check_resolved(resolved)  # the checks of hem-bench run, for every cell
         except HemBenchError as exc:
             raise ConfigError(
                 f"sweep cell {task}/{dataset or 'default'}/{loss}/seed{seed}: {exc}"
@@ -199,6 +302,45 @@ def grid(
     ):
         check_available(dataset, data_dir, download)
     return configs
+
+
+#: run settings that are a sweep's axes: set by its grid (tasks, losses, seeds, datasets,
+#: models), never by its ``settings``
+AXES = {
+    "task": "tasks",
+    "loss": "losses",
+    "seed": "seeds",
+    "dataset": "datasets",
+    "model": "models",
+}
+
+
+def check_settings(settings: Any, where: str = "the sweep's settings") -> None:
+    """A sweep's ``settings`` (applied to every run) must be a mapping of run settings;
+    a setting that a sweep cannot apply (one of its axes: ``seed``, ``task``, ...) is an
+    error rather than silently ignored, and so are ``task_options`` or ``loss_params``
+    that are not mappings. Each value is checked with the run's own checks per cell."""
+    from hem_bench.errors import quote
+
+    if settings is None:
+        return
+    if not isinstance(settings, dict):
+        raise ConfigError(
+            f"{where} must be a mapping of run settings, e.g. {{max_epochs: 5, lr: 0.1}}; got "
+            f"a {type(settings).__name__}: {quote(settings, 80)}"
+        )
+    for key, axis in AXES.items():
+        if key in settings:
+            raise ConfigError(
+                f"{where} set {key!r}, which a sweep takes from its grid: give it as "
+                f"{axis}: [...] instead"
+            )
+    for key in ("task_options", "loss_params"):
+        if key in settings and not isinstance(settings[key], dict):
+            raise ConfigError(
+                f"{where}: {key} must be a mapping such as {{buffer: 50}}; got "
+                f"{quote(settings[key], 80)}"
+            )
 
 
 def threads_per_worker(workers: int) -> int:
@@ -258,7 +400,7 @@ def execute(config_values: dict[str, Any]) -> dict[str, Any]:
         AlreadyCompleted,
         RunFailed,
         RunInProgress,
-        existing_record,
+        record_state,
         run,
     )
 
@@ -268,9 +410,12 @@ def execute(config_values: dict[str, Any]) -> dict[str, Any]:
         load_plugin_files(config_values.get("plugins") or [])
         config = ResolvedConfig(**config_values)
         config.bind_task()  # the task object, looked up once in this process
-        if existing_record(config) is not None:
+        state = record_state(config)[0]
+        if state == "completed":
             return {"state": "skipped", "error": "", "seconds": 0.0}
-        run(config)
+        # an interrupted run (no record) continues from its last checkpoint: a sweep run
+        # again repeats nothing; a failed one starts afresh (its logs moved aside)
+        run(config, resume=state == "none")
         return {"state": "done", "error": "", "seconds": time.perf_counter() - start}
     except AlreadyCompleted:  # completed by another sweep meanwhile
         return {"state": "skipped", "error": "", "seconds": 0.0}
@@ -308,6 +453,7 @@ def _pending(
     is skipped (and its record left untouched)."""
     from hem_bench.runner import existing_record
 
+    check_records(configs)
     runs = [SweepRun(c) for c in configs]
     todo = []
     for run in runs:
@@ -318,6 +464,23 @@ def _pending(
         else:
             todo.append(run)
     return runs, todo
+
+
+def check_records(configs: list[ResolvedConfig]) -> None:
+    """A :class:`ConfigError` when a run of the grid has a ``record.json`` that cannot be
+    read as its record (another schema version, not JSON, another run's id, a folder): a
+    sweep replaces no record; the user moves it away, or ``hem-bench run ... --force``
+    moves it aside. Checked before any run starts."""
+    from hem_bench.runner import record_in_the_way
+
+    remedy = (
+        "a sweep replaces no record; move it away (hem-bench run with this run's settings and "
+        "--force moves it aside)"
+    )
+    blocked = [message for config in configs if (message := record_in_the_way(config, remedy))]
+    if blocked:
+        more = f" ({len(blocked) - 1} more runs of the sweep likewise)" if len(blocked) > 1 else ""
+        raise ConfigError(blocked[0] + more)
 
 
 def run_local(

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from typing import Any
 
 from pydantic import field_validator
 
 from hem_bench.errors import ConfigError
-from hem_bench.recipes import RECIPES
+from hem_bench.recipes import MNIST_RECIPE, RECIPES, mnist_family
 from hem_bench.tasks.options import parse_classes, parse_corruption_names, parse_severities
 from hem_bench.tasks.registry import (
     ERROR_MARGIN,
@@ -292,6 +293,14 @@ def plots(view) -> list:
     return [Plot(f"reliability-{view.name}", title, view.label, "reliability", png(figure))]
 
 
+#: the MNIST family's recipe for this task (:data:`hem_bench.recipes.MNIST_RECIPE`)
+MNIST = replace(
+    MNIST_RECIPE,
+    source=f"{MNIST_RECIPE.source}; 3 epochs: test accuracy >= 0.99 on every seed 0-4 (with "
+    "global average pooling instead of the dense layer, 0.987 after 4 epochs)",
+)
+
+
 CLASSIFY = register_task(
     Task(
         name="classify",
@@ -299,7 +308,7 @@ CLASSIFY = register_task(
         kind="classification",
         default_dataset="digits",
         options=ClassifyOptions,
-        recipes=dict(RECIPES),
+        recipes={**RECIPES, **mnist_family(MNIST)},
         headline=Metric("acc", margin=ERROR_MARGIN),
         key_metrics=(
             Metric("acc", margin=ERROR_MARGIN),

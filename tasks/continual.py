@@ -47,10 +47,10 @@ import re
 import time
 from dataclasses import replace
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 
 from hem_bench.errors import ConfigError
-from hem_bench.recipes import RECIPES, Recipe
+from hem_bench.recipes import MNIST_RECIPE, RECIPES, Recipe, mnist_family
 from hem_bench.tasks.registry import (
     POINT_MARGIN,
     Metric,
@@ -68,7 +68,10 @@ FALLBACK_EXPERIENCES = 5
 
 class ContinualOptions(TaskOptions):
     buffer: int = option(
-        20, "replay buffer size in images (0: naive fine-tuning)", ">= 0 (0: no replay)"
+        20,
+        "replay buffer size in images (0: naive fine-tuning)",
+        "0 to 1000000 (0: no replay)",
+        le=1_000_000,
     )
     experiences: int = option(
         0, "experiences (0: 5, CIFAR-100 10)", "0 or 1 to the number of classes", ge=0
@@ -80,6 +83,19 @@ class ContinualOptions(TaskOptions):
     def _buffer(cls, value: int) -> int:
         if value < 0:
             raise ConfigError(f"the replay buffer size must be >= 0; got {value}")
+        return value
+
+    @field_validator("experiences")
+    @classmethod
+    def _experiences(cls, value: int, info: ValidationInfo) -> int:
+        dataset = (info.context or {}).get("dataset")
+        classes = getattr(dataset, "num_classes", 0)  # 0: decided by the data
+        if value and classes and (value > classes or classes % value):
+            raise ConfigError(
+                f"task option experiences={value}: {classes} classes do not divide into {value} "
+                f"experiences of equal size (data set {dataset.name}); choose a divisor of "
+                f"{classes}"
+            )
         return value
 
 
@@ -118,7 +134,12 @@ class ContinualTask(TaskModule):
         if len(self.buffer):
             draw = generator(self.seed, "replay-sample", self.total_steps)
             replay_images, replay_labels = self.buffer.sample(len(target), draw)
-            images = torch.cat([images, replay_images.to(images.device, images.dtype)])
+            replay_images = replay_images.to(images.device)
+            if replay_images.dtype == torch.uint8:
+                # the buffer keeps images as the data set stores them (MNIST, CIFAR: uint8
+                # 0..255); the batch they join is in [0, 1], as ImageSet.batch makes it
+                replay_images = replay_images.float().div_(255.0)
+            images = torch.cat([images, replay_images.to(images.dtype)])
             target = torch.cat([target, replay_labels.to(target.device)])
         self.total_steps += 1
         return super().training_step((images, target), batch_idx)
@@ -296,6 +317,17 @@ def plots(view) -> list:
     return [Plot(f"acc-matrix-{view.name}", title, view.label, "acc_matrix", png(figure))]
 
 
+#: the MNIST family's recipe for this task (:data:`hem_bench.recipes.MNIST_RECIPE`)
+MNIST = replace(
+    MNIST_RECIPE,
+    max_epochs=1,
+    batch_size=64,
+    source=f"{MNIST_RECIPE.source}; one epoch per experience (the single pass of Chaudhry et "
+    "al. 2019) in batches of 64 joined by 64 replayed images: each experience learnt (>= "
+    "0.97 right after it) and much of it forgotten with a 20-image buffer",
+)
+
+
 CONTINUAL = register_task(
     Task(
         name="continual",
@@ -308,6 +340,7 @@ CONTINUAL = register_task(
                 name: replace(recipe, max_epochs=max(1, recipe.max_epochs // 3))
                 for name, recipe in RECIPES.items()
             },
+            **mnist_family(MNIST),
             "digits": Recipe(
                 "digits-cnn",
                 20,

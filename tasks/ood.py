@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from typing import Any
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 
 from hem_bench.errors import ConfigError
-from hem_bench.recipes import RECIPES
+from hem_bench.recipes import MNIST_RECIPE, RECIPES, mnist_family
 from hem_bench.tasks.options import split_list
 from hem_bench.tasks.registry import (
     POINT_MARGIN,
@@ -53,9 +54,17 @@ HEADLINE = ("msp", "unknown")
 SCORES = "ood_scores"
 
 
+#: the most images of a noise OOD set: they are made and held in memory at once, so no more
+#: than the test sets of MNIST or CIFAR hold (10,000)
+NOISE_MAX = 10_000
+
+
 class OODOptions(TaskOptions):
     known: int = option(
-        0, "known classes (0: 6 of 10, else 60 %)", ">= 0, fewer than the classes", ge=0
+        0,
+        "known classes (0: 6 of 10, else 60 %)",
+        "0, or 2 to one fewer than the data set's classes",
+        ge=0,
     )
     ood_sets: tuple[str, ...] = option(
         "",
@@ -63,7 +72,11 @@ class OODOptions(TaskOptions):
         "in-distribution image shape",
         "image classification data sets other than the training one",
     )
-    noise_count: int = option(1000, "images in each noise OOD set", ">= 1")
+    noise_count: int = option(
+        1000,
+        "images in each noise OOD set",
+        f"1 to {NOISE_MAX} (each set is held in memory, like a test set)",
+    )
 
     @field_validator("ood_sets", mode="before")
     @classmethod
@@ -73,8 +86,28 @@ class OODOptions(TaskOptions):
     @field_validator("noise_count")
     @classmethod
     def _noise(cls, value: int) -> int:
-        if value < 1:
-            raise ConfigError(f"noise_count must be a positive number of images; got {value}")
+        if not 1 <= value <= NOISE_MAX:
+            raise ConfigError(
+                f"noise_count must be a number of images from 1 to {NOISE_MAX} (each noise set "
+                f"is held in memory, like a test set); got {value}"
+            )
+        return value
+
+    @field_validator("known")
+    @classmethod
+    def _known(cls, value: int, info: ValidationInfo) -> int:
+        dataset = (info.context or {}).get("dataset")
+        classes = getattr(dataset, "num_classes", 0)  # 0: decided by the data (image-folder)
+        if value == 1 or (classes and value >= classes):
+            upper = (
+                f"{classes - 1} (the {dataset.name} data set has {classes} classes)"
+                if (classes)
+                else "one fewer than the data set's classes"
+            )
+            raise ConfigError(
+                f"task option known={value}: an open-set split needs 2 to {upper} known classes "
+                "(a classifier of one class learns nothing), or 0 for the default"
+            )
         return value
 
 
@@ -336,6 +369,16 @@ def plots(view) -> list:
     return [Plot(f"roc-{view.name}", title, view.label, "roc", png(figure))]
 
 
+#: the MNIST family's recipe for this task (:data:`hem_bench.recipes.MNIST_RECIPE`)
+MNIST = replace(
+    MNIST_RECIPE,
+    max_epochs=5,
+    source=f"{MNIST_RECIPE.source}; 5 epochs of the 6 known classes (about 32,000 images: the "
+    "cost of 3 epochs of all ten), for MSP AUROC >= 0.95 on the unknown classes of every "
+    "split of seeds 0-4 (3 epochs with weight decay 5e-4: 0.93 on the hardest split)",
+)
+
+
 OOD = register_task(
     Task(
         name="ood",
@@ -343,7 +386,7 @@ OOD = register_task(
         kind="classification",
         default_dataset="digits",
         options=OODOptions,
-        recipes=dict(RECIPES),
+        recipes={**RECIPES, **mnist_family(MNIST)},
         headline=Metric("auroc", margin=POINT_MARGIN),
         key_metrics=(
             Metric("auroc", margin=POINT_MARGIN),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from hem_bench.errors import ConfigError
+from hem_bench.errors import ConfigError, quote
 
 
 def split_list(value: Any) -> tuple[str, ...]:
@@ -42,14 +42,23 @@ def parse_classes(text: Any) -> list[int] | None:
     return classes
 
 
+#: the largest attack budget: images lie in [0, 1], so an L-infinity budget of 1 reaches
+#: every image; an L2 budget of 1000 exceeds the diameter of any image of the suite's data
+#: sets (sqrt(3 * 224 * 224) = 388)
+EPS_MAX = {"linf": 1.0, "l2": 1000.0}
+
+
 def parse_eps(text: Any) -> float:
-    """A budget from ``"0.1"`` or ``"8/255"``."""
+    """A budget from ``"0.1"`` or ``"8/255"``: a finite number >= 0 (its upper limit,
+    :data:`EPS_MAX`, depends on the norm and is checked by the task's options)."""
     try:
         value = float(Fraction(str(text).strip()))
-    except (ValueError, ZeroDivisionError):
-        raise ConfigError(f"attack budget {text!r} must be a number such as 0.1 or 8/255") from None
+    except (ValueError, ZeroDivisionError, OverflowError):
+        raise ConfigError(
+            f"attack budget {quote(text)} must be a number such as 0.1 or 8/255, and finite"
+        ) from None
     if value < 0:
-        raise ConfigError(f"attack budget {text!r} must be >= 0")
+        raise ConfigError(f"attack budget {quote(text)} must be >= 0")
     return value
 
 

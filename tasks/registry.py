@@ -33,7 +33,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hem_bench.errors import ConfigError, unknown_name
+from hem_bench.errors import ConfigError, quote, unknown_name
 from hem_bench.recipes import Recipe
 
 ENTRY_POINT_GROUP = "hem_bench.tasks"
@@ -157,18 +157,20 @@ def _recorded_form(key: str, value: Any, kind: type) -> Any:
     if isinstance(value, (list, tuple)):
         value = ",".join(str(v) for v in value)
     if kind in (int, float) and isinstance(value, bool):
-        raise ConfigError(f"task option {key}={value!r} must be of type {kind.__name__}")
+        raise ConfigError(f"task option {key}={quote(value)} must be of type {kind.__name__}")
     if kind is bool or isinstance(value, bool):
         word = str(value).strip().lower()
         if word not in BOOLEAN_WORDS:
-            raise ConfigError(f"task option {key}={value!r} must be true or false")
+            raise ConfigError(f"task option {key}={quote(value)} must be true or false")
         return BOOLEAN_WORDS[word]
     try:
         typed = kind(value)
     except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"task option {key}={value!r} must be of type {kind.__name__}") from None
+        raise ConfigError(
+            f"task option {key}={quote(value)} must be of type {kind.__name__}"
+        ) from None
     if kind is float and (typed != typed or typed in (float("inf"), float("-inf"))):
-        raise ConfigError(f"task option {key}={value!r} must be a finite number")
+        raise ConfigError(f"task option {key}={quote(value)} must be a finite number")
     return typed
 
 
@@ -327,21 +329,33 @@ class Task:
     def option_infos(self) -> dict[str, OptionInfo]:
         return option_infos(self.options)
 
-    def resolve_options(self, given: Mapping[str, Any]) -> tuple[dict[str, Any], TaskOptions]:
+    def resolve_options(
+        self, given: Mapping[str, Any], dataset: Any = None
+    ) -> tuple[dict[str, Any], TaskOptions]:
         """The options' recorded form (every option, defaults filled in: what the configuration
         records) and the validated, parsed ``Options``. Bad values raise :class:`ConfigError`
-        naming the option and what it accepts."""
+        naming the option and what it accepts. ``dataset`` (the run's
+        :class:`~hem_bench.datamodules.base.DatasetInfo`) reaches the ``Options``
+        validators as ``info.context["dataset"]``, for limits that depend on the data set
+        (no more known classes than it has), checked before it is loaded."""
+        if not isinstance(given, Mapping):
+            raise ConfigError(
+                f"the options of task {self.name!r} must be a mapping of names to values; got "
+                f"{quote(given, 80)}"
+            )
         infos = self.option_infos()
         text = {name: info.default for name, info in infos.items()}
         for key, value in given.items():
             if key not in infos:
                 accepted = ", ".join(infos) or "none"
                 raise ConfigError(
-                    f"task {self.name!r} has no option {key!r}; its options: {accepted}"
+                    f"task {self.name!r} has no option {quote(key, 60)}; its options: {accepted}"
                 )
             text[key] = _recorded_form(key, value, infos[key].kind)
         try:
-            parsed = self.options.model_validate(text)
+            parsed = self.options.model_validate(
+                text, context={"dataset": dataset} if dataset is not None else None
+            )
         except ValidationError as exc:
             raise _option_error(exc, text, infos) from None
         return text, parsed
@@ -444,7 +458,7 @@ def _option_error(exc: ValidationError, text: Mapping[str, Any], infos) -> Confi
     message = str(error["msg"]).removeprefix("Value error, ")
     if key in infos:
         return ConfigError(
-            f"task option {key}={text.get(key)!r}: {message} (accepts: {infos[key].accepts})"
+            f"task option {key}={quote(text.get(key))}: {message} (accepts: {infos[key].accepts})"
         )
     return ConfigError(f"task options: {message}")
 

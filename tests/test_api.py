@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -82,22 +83,29 @@ def test_readme_example_runs(tmp_path, monkeypatch, capsys):
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     assert "hem_bench.run(" in code and "load_results" in code
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    (tmp_path / "results" / "example").mkdir(parents=True)  # as in a checkout: a store apart
+    (tmp_path / "results" / "example" / ".hem-bench-separate").write_text("")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    assert not [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     out = capsys.readouterr().out
     assert "['hem', 'hem-plus']" in out
-    (folder,) = Path(tmp_path, "results").iterdir()
+    (folder,) = Path(tmp_path, "runs").iterdir()
     record = json.loads((folder / "record.json").read_text())
     assert record["task"] == "ood" and record["loss"] == "hem"
     assert record["config"]["max_epochs"] == 2
     assert {"timm", "torchattacks", "pytorch-ood", "segmentation-models-pytorch"} <= set(
         record["env"]["packages"]
     )
-    frame = hem_bench.load_results(tmp_path / "results")
+    frame = hem_bench.load_results(tmp_path / "runs")
     assert len(frame) == 1
     assert frame.loc[0, "auroc"] == pytest.approx(record["metrics"]["auroc"])
     assert f"{record['metrics']['auroc']:.6f}"[:5] in out  # the printed frame holds it
     # the CLI recognises the API's run as the same experiment
     from hem_bench.cli import main
 
-    assert main(["run", "--task", "ood", "--loss", "hem", "--max-epochs", "2"]) == 0
+    assert (
+        main(["run", "--task", "ood", "--loss", "hem", "--max-epochs", "2", "--out", "runs"]) == 0
+    )
     assert f"already completed (run {record['run_id']})" in capsys.readouterr().err

@@ -152,7 +152,7 @@ BAD_INPUT = [
     ("MNIST label 200", _mnist_label_200, ["run", *MNIST], 2,
      "train-labels-idx1-ubyte holds label 200 at position 17; labels must be 0..9"),
     ("lr 1e308", None, ["run", "--lr", "1e308"], 2,
-     "--lr 1e+308: must be at most 3.4e38, the largest float32"),
+     "--lr 1e+308: Input should be less than or equal to 10"),
     ("shuffle=maybe", None, ["run", "--task", "continual", "--task-option", "shuffle=maybe"], 2,
      "task option shuffle='maybe' must be true or false"),
     ("yaml seed: true", _seed_true, ["run", "--config", "{tmp}/c.yaml"], 2,

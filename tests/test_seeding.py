@@ -24,6 +24,7 @@ FORMULAS = {
     "noise": lambda s, kind: s + kind,
     "ood-set": lambda s: s,
     "attack": lambda s, batch, attack: (s * 1_000_003 + batch) * 101 + attack,
+    "attack-subset": lambda s: 1,
     "adversarial-training": lambda s, step: s * 1_000_003 + step,
     "replay-buffer": lambda s: s,
     "replay-sample": lambda s, step: s * 1_000_003 + step,

@@ -74,7 +74,7 @@ def test_list_options_are_parsed_and_their_text_kept():
         ("classify", {"severities": "0"}, "severities must be integers 1..5; got '0'"),
         ("classify", {"classes": "a-b"}, "classes must be indices or ranges"),
         ("classify", {"corruption_subset": -1}, "corruption_subset must be a number of test"),
-        ("ood", {"noise_count": 0}, "noise_count must be a positive number of images; got 0"),
+        ("ood", {"noise_count": 0}, "noise_count must be a number of images from 1 to 10000"),
         ("ood", {"known": True}, "task option known=True must be of type int"),
         ("imbalanced", {"ratio": 0.5}, "ratio must be a finite number >= 1"),
         ("imbalanced", {"kind": "linear"}, "task option kind='linear': Input should be 'exp'"),

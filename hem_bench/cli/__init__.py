@@ -16,7 +16,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from hem_bench.errors import HemBenchError
+from hem_bench.errors import HemBenchError, one_line
 from hem_bench.version import __version__
 
 #: subcommand -> (module under hem_bench.cli, one-line help)
@@ -35,8 +35,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
 EXIT_USAGE = 2
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, except that a usage error is one line (what is wrong, and where
+    the options are listed) instead of the whole usage text; subcommands' parsers are of
+    this class too."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        self.exit(
+            EXIT_USAGE,
+            f"{self.prog}: error: {one_line(message, limit=600)} "
+            f"('{self.prog} --help' lists the options)\n",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="hem-bench",
         description=(
             "A benchmark suite for classification losses: is a loss a general-purpose "
@@ -77,7 +90,7 @@ def _run(module, args: argparse.Namespace) -> int:
     try:
         return int(module.run(args) or 0)
     except HemBenchError as exc:
-        print(f"hem-bench {args.command}: error: {exc}", file=sys.stderr)
+        print(f"hem-bench {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"hem-bench {args.command}: interrupted", file=sys.stderr)

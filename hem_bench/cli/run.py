@@ -4,7 +4,10 @@ Settings come from the task's recipe, then ``--config FILE.yaml``, then the flag
 are validated before training starts: bad input exits with code 2 and one line naming the
 value and what is accepted. A run that fails while training writes a failed record and
 exits with code 1. A configuration whose completed record exists is not run again (its
-record is shown) unless ``--force`` is given.
+record is shown) unless ``--force`` is given. A ``record.json`` that cannot be read, or an
+interrupted run (a checkpoint without a record), stops the command with one line saying
+what to do (``--force`` moves the record aside; ``--resume`` continues the run); see
+:func:`hem_bench.runner.prepare_start`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from hem_bench.cli._options import (
     add_task_option_flags,
     task_options_from,
 )
-from hem_bench.errors import ConfigError
 
 #: flags copied into the configuration when given (dest -> config field)
 SETTINGS = (
@@ -171,43 +173,11 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def resolve(args: argparse.Namespace):
-    """The resolved configuration of ``args``; raises :class:`ConfigError` on bad input."""
+    """The resolved configuration of ``args`` (:func:`hem_bench.checks.resolve_settings`,
+    the one validation); raises :class:`~hem_bench.errors.ConfigError` on bad input."""
+    from hem_bench.checks import resolve_settings
+
     return resolve_settings(args.config, overrides_from(args))
-
-
-def resolve_settings(config_file: str | None, overrides: dict[str, Any]):
-    """The resolved configuration of a settings file (optional) and ``overrides``, with
-    every check of the command line (also used by :func:`hem_bench.run`)."""
-    from hem_bench.config import RunConfig
-    from hem_bench.losses import check_loss_params
-    from hem_bench.models import check_model_name
-
-    config = RunConfig.from_sources(config_file, overrides)
-    resolved = config.resolve()  # loss parameters checked and typed by the loss's model
-    check_loss_params(resolved.loss, resolved.loss_params)
-    check_model_name(resolved.model, resolved.task_def.kind)
-    _check_accelerator(resolved.accelerator)
-    from hem_bench.loggers import check_loggers
-
-    check_loggers(resolved.loggers)
-    return resolved
-
-
-def _check_accelerator(accelerator: str) -> None:
-    if accelerator in ("gpu", "cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                f"--accelerator {accelerator}: no CUDA GPU is available here; use --accelerator cpu or auto"
-            )
-    if accelerator == "mps":
-        import torch
-
-        if not torch.backends.mps.is_available():
-            raise ConfigError(
-                "--accelerator mps: Apple's MPS is not available here; use cpu or auto"
-            )
 
 
 def summary_rows(record: dict, task=None) -> list[dict[str, str]]:
@@ -250,30 +220,43 @@ def run(args: argparse.Namespace) -> int:
     from hem_bench.cli._listing import width
     from hem_bench.cli._output import print_rows
     from hem_bench.config import to_yaml
+    from hem_bench.errors import one_line
 
     resolved = resolve(args)
     if args.print_config:
         sys.stdout.write(to_yaml(resolved))
         return 0
 
-    from hem_bench.runner import AlreadyCompleted, RunFailed, RunInterrupted, existing_record
+    from hem_bench.runner import (
+        AlreadyCompleted,
+        RecordNotWritten,
+        RunFailed,
+        RunInterrupted,
+        existing_record,
+    )
     from hem_bench.runner import run as run_one
+
+    def notice(message: str) -> None:
+        print(f"hem-bench run: {message}", file=sys.stderr)
 
     # --resume continues an unfinished run; a completed one is only run again with --force
     record = None if args.force else existing_record(resolved)
     path = resolved.run_dir() / "record.json"
     if record is None:
         try:
-            record, path = run_one(resolved, resume=args.resume, force=args.force)
-        except AlreadyCompleted as done:  # completed by another process meanwhile
+            record, path = run_one(resolved, resume=args.resume, force=args.force, notice=notice)
+        except AlreadyCompleted as done:  # completed meanwhile, or found under the claim
             record, path = done.record, done.record_path
             _already_completed(resolved)
         except RunInterrupted as exc:
             print(f"hem-bench run: {exc}", file=sys.stderr)
             return 130
+        except RecordNotWritten as exc:
+            print(f"hem-bench run: failed: {one_line(str(exc))}", file=sys.stderr)
+            return 1
         except RunFailed as exc:
-            print(f"hem-bench run: failed: {exc}", file=sys.stderr)
-            print(f"hem-bench run: failed record: {exc.record_path}", file=sys.stderr)
+            message = one_line(f"{exc} (failed record: {exc.record_path})", limit=4000)
+            print(f"hem-bench run: failed: {message}", file=sys.stderr)
             return 1
     else:
         _already_completed(resolved)

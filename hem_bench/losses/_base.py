@@ -24,7 +24,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from hem_bench.errors import ConfigError
+from hem_bench.errors import ConfigError, quote
 from hem_bench.losses.info import LossInfo
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -115,7 +115,18 @@ def check_class_counts(class_counts: Sequence[float] | Tensor | None, loss_name:
             f"loss {loss_name!r} needs class counts: pass class_counts=[n_0, ..., n_(C-1)], "
             "the number of training examples of each class"
         )
-    counts = torch.as_tensor(class_counts, dtype=torch.float64).flatten()
+    if isinstance(class_counts, (str, bytes)):
+        counts = None
+    else:
+        try:
+            counts = torch.as_tensor(class_counts, dtype=torch.float64).flatten()
+        except (TypeError, ValueError, RuntimeError, OverflowError):
+            counts = None
+    if counts is None:
+        raise ConfigError(
+            f"class_counts for loss {loss_name!r} must be a list of numbers, one per class; "
+            f"got {quote(class_counts)}"
+        )
     if counts.numel() < 2:
         raise ConfigError(
             f"class_counts for loss {loss_name!r} must list at least 2 classes; "
@@ -130,16 +141,29 @@ def check_class_counts(class_counts: Sequence[float] | Tensor | None, loss_name:
     return counts
 
 
-def check_positive(name: str, value: float, *, allow_zero: bool = False) -> float:
-    """``value`` as a float, after checking it is (non-)negative and finite."""
+#: the largest value of a loss's numeric parameter (margins, temperatures, scales, ...):
+#: every loss computes in float32, and at 1e4 the first step of every built-in loss is
+#: finite (a margin of 1e300 is infinite in float32, and so is the loss)
+PARAM_MAX = 1e4
+
+
+def check_positive(
+    name: str, value: float, *, allow_zero: bool = False, upper: float = PARAM_MAX
+) -> float:
+    """``value`` as a float, after checking it is (non-)negative, finite and at most
+    ``upper`` (:data:`PARAM_MAX` unless the loss states a tighter limit)."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be a number, not a yes/no value; got {value!r}")
     try:
         value = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number; got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{name} must be a number; got {quote(value)}") from None
     ok = value >= 0 if allow_zero else value > 0
-    if not ok or value != value or value == float("inf"):
+    if not ok or value != value or value > upper:
         bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(f"{name} must be a finite number {bound}; got {value}")
+        raise ConfigError(
+            f"{name} must be a finite number {bound} and at most {upper:g}; got {value:g}"
+        )
     return value
 
 

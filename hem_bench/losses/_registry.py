@@ -25,7 +25,7 @@ from typing import Annotated, Any, Optional, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from torch import nn
 
-from hem_bench.errors import ConfigError, suggest, unknown_name
+from hem_bench.errors import ConfigError, quote, suggest, unknown_name
 from hem_bench.losses.info import LossInfo, Paper
 from hem_bench.plugins import PluginWarning
 
@@ -205,6 +205,11 @@ def available_losses() -> list[str]:
 def loss_info(name: str) -> LossInfo:
     """Metadata of the loss called ``name``; ``KeyError`` (with close names) if unknown."""
     _load_entry_points()
+    if not isinstance(name, str):
+        raise ConfigError(
+            f"a loss is named by a text such as 'ce' (hem-bench losses lists them); got "
+            f"{quote(name)}"
+        )
     if name not in _INFOS:
         raise unknown_name("loss", name, _INFOS)
     return _INFOS[name]
@@ -218,10 +223,14 @@ def parse_loss_params(name: str, values: Mapping[str, Any]) -> dict[str, Any]:
     does not have, or a value its type refuses, is a :class:`ConfigError` in the format
     of :func:`loss_param_error`."""
     info = loss_info(name)
+    if not isinstance(values, Mapping):
+        raise loss_param_error(
+            info, f"parameters must be a mapping of names to values; got {quote(values)}"
+        )
     for key in values:
         if key not in info.params:
             raise loss_param_error(
-                info, f"has no parameter {str(key)!r}.{suggest(str(key), info.params)}"
+                info, f"has no parameter {quote(str(key))}.{suggest(str(key), info.params)}"
             )
     for key, value in values.items():  # a yes/no is not a number (True is not 1.0)
         if isinstance(value, bool) and info.param_types.get(key) in (int, float):
@@ -267,7 +276,9 @@ def loss_param_error(
     (default 1.0); every loss also takes reduction and ignore_index.``"""
     accepted = ", ".join(f"{k} (default {v!r})" for k, v in info.params.items()) or "none"
     subject = (
-        f"loss {info.name!r}" if key is None else f"loss parameter {key}={value!r} of {info.name!r}"
+        f"loss {info.name!r}"
+        if key is None
+        else f"loss parameter {key}={quote(value)} of {info.name!r}"
     )
     sep = "" if problem.startswith(":") else " "
     text = f"{subject}{sep}{problem}".rstrip()

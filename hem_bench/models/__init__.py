@@ -2,6 +2,8 @@
 
 - ``digits-cnn``: small CNN for 8x8 images (the embedded digits);
 - ``mnist-cnn``: small CNN for 28x28 grey images (MNIST, Fashion-MNIST, KMNIST);
+- ``mnist-fast``: strided CNN for 28x28 grey images, made to train in seconds on one CPU
+  thread (the MNIST family's recipes; see :mod:`hem_bench.models.fast`);
 - ``resnet18-cifar``: ResNet-18 for 32x32 images, timm's ResNet-18 with the CIFAR stem
   (3x3 convolution, stride 1, no max pooling), as in He et al. (2016) for CIFAR;
 - ``timm/<name>``: any timm model, without pretrained weights by default (offline), its
@@ -41,11 +43,18 @@ def _resnet18_cifar(in_channels: int) -> tuple[nn.Module, int]:
 
 
 def _builtin() -> dict[str, ModelInfo]:
+    from hem_bench.models.fast import mnist_fast
     from hem_bench.models.small import digits_cnn, mnist_cnn
 
     return {
         "digits-cnn": ModelInfo("digits-cnn", "4 conv blocks, 64 features", "8x8", digits_cnn),
         "mnist-cnn": ModelInfo("mnist-cnn", "5 conv blocks, 128 features", "28x28", mnist_cnn),
+        "mnist-fast": ModelInfo(
+            "mnist-fast",
+            "3 conv blocks (2 strided) + dense layer, 128 features",
+            "28x28",
+            mnist_fast,
+        ),
         "resnet18-cifar": ModelInfo(
             "resnet18-cifar",
             "ResNet-18 with CIFAR stem (timm), 512 features",

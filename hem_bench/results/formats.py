@@ -18,10 +18,16 @@ import pandas as pd
 DECIMALS = 4
 
 
-def slug(text: str) -> str:
-    """``text`` made safe as a file name: runs of other characters become ``_``."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")
-    return cleaned or "_"
+def slug(text: str, limit: int = 120) -> str:
+    """``text`` made safe as a file name: runs of other characters become ``_``; a name
+    longer than ``limit`` (a protocol that differs in many settings) is cut and ends with a
+    hash of the whole text, so that it stays unique and within file systems' 255 bytes."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "_"
+    if len(cleaned) <= limit:
+        return cleaned
+    import hashlib
+
+    return cleaned[: limit - 11] + "-" + hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def format_number(value: float) -> str:

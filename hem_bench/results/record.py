@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from hem_bench.atomic import write_atomic
 from hem_bench.config import SCHEMA_VERSION, ResolvedConfig
 from hem_bench.env import environment
+from hem_bench.errors import quote
 
 RECORD_NAME = "record.json"
 STATUSES = ("completed", "failed")
@@ -74,6 +75,38 @@ def _metric_number(key: str, value: Any) -> float:
     return float(value)
 
 
+def _loose(annotation: Any) -> Any:
+    """The plain type of a configuration field's annotation: ``Literal`` values as ``str``,
+    containers as ``dict``/``list``, unions kept; ranges are not checked here (a record
+    states what ran, and older records were made with older limits)."""
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return str
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[tuple(_loose(arg) for arg in typing.get_args(annotation))]  # noqa: UP007
+    if origin in (dict, list, tuple):
+        return origin
+    return annotation
+
+
+def _config_model():
+    """A lenient model of a record's ``config``: each field of the run configuration typed
+    by its plain type (numbers as numbers, names as text), every field optional, other
+    fields allowed. Readers (the leaderboard's protocols) rely on these types."""
+    from pydantic import create_model
+
+    fields = {  # a field may be absent (older records); None only where the run allows it
+        name: (_loose(info.annotation), None) for name, info in ResolvedConfig.model_fields.items()
+    }
+    return create_model("RecordConfig", __config__=ConfigDict(extra="allow"), **fields)
+
+
+_CONFIG_MODEL = _config_model()
+
+
 class RunRecord(BaseModel):
     """One run's record (the fields of docs/design.md, then the task's extra fields)."""
 
@@ -103,6 +136,22 @@ class RunRecord(BaseModel):
         if not isinstance(value, dict):
             raise ValueError("'metrics' must be a mapping of metric names to numbers")
         return {str(k): _metric_number(str(k), v) for k, v in value.items()}
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _config(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value  # None is allowed; anything else fails the field's own type
+        try:
+            _CONFIG_MODEL.model_validate(value)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error.get("loc", ()))
+            message = str(error.get("msg", "")).removeprefix("Input should be ")
+            raise ValueError(
+                f"'config.{where}' should be {message} (found {quote(error.get('input'), 60)})"
+            ) from None
+        return value
 
     @field_validator("seed", mode="before")
     @classmethod
@@ -181,20 +230,42 @@ def validate_record(data: Any, path: str | Path | None = None) -> RunRecord:
         raise InvalidRecord("; ".join(dict.fromkeys(problems)), path) from None
 
 
+#: the largest record file read (a record is a few kilobytes; an analysed continual run's
+#: a few hundred): a bigger file is not a record, and is not read into memory
+MAX_RECORD_BYTES = 64 * 2**20
+
+
 def read_record(path: str | Path) -> RunRecord:
-    """The record in ``path``: :class:`InvalidRecord` for a file that cannot be read, is
-    not JSON or not a record, :class:`OtherSchema` for a record of another version; the
-    error names the file."""
+    """The record in ``path``: :class:`InvalidRecord` for a file that cannot be read (a
+    folder, too big, not UTF-8), is not JSON (nested too deeply to parse, too) or not a
+    record, :class:`OtherSchema` for a record of another version; the error names the
+    file. Never raises anything else."""
     path = Path(path)
     try:
+        if path.is_dir():
+            raise InvalidRecord("it is a folder, not a record file", path)
+        size = path.stat().st_size
+        if size > MAX_RECORD_BYTES:
+            raise InvalidRecord(
+                f"it is {size / 2**20:.0f} MB, larger than any record ({MAX_RECORD_BYTES // 2**20} "
+                "MB at most)",
+                path,
+            )
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except InvalidRecord:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InvalidRecord(f"cannot read it: {exc}", path) from None
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise InvalidRecord("invalid JSON: nested too deeply", path) from None
     except ValueError as exc:
         raise InvalidRecord(f"invalid JSON: {exc}", path) from None
-    return validate_record(data, path)
+    try:
+        return validate_record(data, path)
+    except RecursionError:
+        raise InvalidRecord("nested too deeply to be a record", path) from None
 
 
 def clean_metrics(metrics: dict[str, Any]) -> dict[str, float]:
@@ -211,9 +282,13 @@ def make_record(
     started_at: str,
     error: str | None = None,
     extra: dict[str, Any] | None = None,
+    trainer: dict[str, Any] | None = None,
 ) -> RunRecord:
     """The record of a run of ``config``. ``extra`` holds the task's own fields; one named
-    like a field of the record is a ``ValueError`` (a task cannot overwrite them)."""
+    like a field of the record is a ``ValueError`` (a task cannot overwrite them).
+    ``trainer`` states what Lightning actually ran with (accelerator, devices, strategy,
+    precision, threads: :func:`hem_bench.runner.describe_trainer`), kept in
+    ``env.trainer``."""
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}; got {status!r}")
     clash = sorted(set(extra or {}) & set(RunRecord.model_fields))
@@ -241,7 +316,7 @@ def make_record(
             "higher_is_better": higher_is_better,
         },
         "timings": {k: round(float(v), 3) for k, v in timings.items()},
-        "env": environment(),
+        "env": {**environment(), **({"trainer": dict(trainer)} if trainer else {})},
         "started_at": started_at,
         "finished_at": now(),
     }

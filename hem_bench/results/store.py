@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from hem_bench.config import SCHEMA_VERSION
-from hem_bench.errors import ConfigError
+from hem_bench.errors import ConfigError, quote
 from hem_bench.results.protocols import assign_protocols, protocol_settings, settings_text
 from hem_bench.results.record import (  # noqa: F401  (InvalidRecord: re-exported)
     RECORD_NAME,
@@ -150,8 +150,11 @@ def find_record_files(root: str | Path, warn: bool = True) -> list[Path]:
             subfolders[:] = []
             continue
         subfolders.sort()
-        if RECORD_NAME in files and (here / RECORD_NAME).is_file():
+        # a folder called record.json is found too, so that it is named as unreadable
+        if RECORD_NAME in files or RECORD_NAME in subfolders:
             found.append(here / RECORD_NAME)
+            if RECORD_NAME in subfolders:
+                subfolders.remove(RECORD_NAME)
     if separate and warn:
         warnings.warn(
             "hem-bench: left out "
@@ -319,11 +322,13 @@ def load_results(root: str | Path, warn: bool = True) -> Results:
     ``record.json``, or holds none that can be used (the message counts what was left out).
     With ``warn`` (the default) the left-out records are reported with :func:`warn_skipped`.
     """
+    if not isinstance(root, (str, os.PathLike)):
+        raise ConfigError(f"the results folder must be a path; got {quote(root)}")
     root = Path(root)
     if not root.exists():
-        raise ConfigError(f"results folder {str(root)!r} does not exist")
+        raise ConfigError(f"results folder {quote(str(root))} does not exist")
     if not root.is_dir():
-        raise ConfigError(f"results folder {str(root)!r} is not a folder")
+        raise ConfigError(f"results folder {quote(str(root))} is not a folder")
     paths = find_record_files(root)
     if not paths:
         raise ConfigError(
@@ -339,9 +344,11 @@ def load_results(root: str | Path, warn: bool = True) -> Results:
                 continue
             rows.append(record_row(record, path))
         except OtherSchema as exc:
-            skipped.append(Skipped(path, "schema", f"schema_version {exc.version!r}"))
+            skipped.append(Skipped(path, "schema", f"schema_version {quote(exc.version, 60)}"))
         except InvalidRecord as exc:
             skipped.append(Skipped(path, "invalid", exc.reason))
+        except (RecursionError, TypeError, ValueError) as exc:  # a record nothing else caught
+            skipped.append(Skipped(path, "invalid", f"cannot be tabulated: {exc}"))
     frame = records_frame(rows)
     if len(frame):
         frame = _drop_duplicates(frame, skipped)

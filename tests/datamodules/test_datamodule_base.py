@@ -57,7 +57,7 @@ def test_a_data_set_of_the_other_kind_names_the_accepted_ones():
         SegmentationDataModule("digits")
     assert str(caught.value) == (
         "dataset 'digits' is a classification data set; this task needs a segmentation data "
-        "set (cityscapes, digit-scenes, voc)"
+        "set (cityscapes, digit-scenes, mnist-scenes, voc)"
     )
     with pytest.raises(ConfigError, match="'digit-scenes' is a segmentation data set; this task "):
         ClassificationDataModule("digit-scenes")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import pickle
 import struct
 
@@ -86,24 +87,71 @@ def test_mnist_family_reads_idx_files(tmp_path, name):
     assert dataset_info(name).folder == f"{MNIST_FOLDERS[name]}/raw"
 
 
-def test_mnist_gz_archives_checked_then_decompressed(tmp_path):
-    # torchvision reads only the decompressed files; the .gz archives are what it downloads
+def test_mnist_gz_archives_checked_then_read_in_memory(tmp_path):
+    # the .gz archives are what torchvision downloads; they are read without writing anything
     written = write_mnist(tmp_path, "MNIST", gz=True)
     raw = tmp_path / "MNIST" / "raw"
+    before = sorted(p.name for p in raw.iterdir())
     with pytest.raises(DataNotFoundError) as error:
         load_dataset("mnist", data_dir=tmp_path)
     message = str(error.value)
     assert "train-images-idx3-ubyte.gz" in message and "MD5" in message
     assert "--no-verify" in message
-    assert not (raw / "train-images-idx3-ubyte").exists()
 
     data = load_dataset("mnist", data_dir=tmp_path, verify=False)
     assert torch.equal(data.train.images[:, 0], torch.from_numpy(written["train"][0]))
     assert data.test.labels.tolist() == written["t10k"][1].tolist()
-    for prefix in ("train", "t10k"):
-        assert (raw / f"{prefix}-images-idx3-ubyte").is_file()
-        assert (raw / f"{prefix}-labels-idx1-ubyte").is_file()
-    assert not list(raw.glob("*.partial"))
+    assert sorted(p.name for p in raw.iterdir()) == before  # nothing decompressed beside
+
+
+def test_mnist_read_only_folder_mixed_files(tmp_path):
+    # some files uncompressed, others only as archives, in a folder nobody may write to
+    written = write_mnist(tmp_path, "MNIST", gz=True)
+    raw = tmp_path / "MNIST" / "raw"
+    labels = raw / "t10k-labels-idx1-ubyte"
+    labels.write_bytes(gzip.decompress((raw / "t10k-labels-idx1-ubyte.gz").read_bytes()))
+    (raw / "t10k-labels-idx1-ubyte.gz").unlink()
+    raw.chmod(0o555)
+    try:
+        data = load_dataset("mnist", data_dir=tmp_path, verify=False)
+    finally:
+        raw.chmod(0o755)
+    assert torch.equal(data.test.images[:, 0], torch.from_numpy(written["t10k"][0]))
+    assert data.test.labels.tolist() == written["t10k"][1].tolist()
+    assert data.notes["read_from_archives"] == [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+    ]
+
+
+def test_mnist_truncated_archive_is_a_clear_error(tmp_path):
+    write_mnist(tmp_path, "MNIST", gz=True)
+    archive = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte.gz"
+    payload = gzip.decompress(archive.read_bytes())
+    archive.write_bytes(gzip.compress(payload[:-5]))
+    with pytest.raises(DataNotFoundError, match="could not read .*train-images-idx3-ubyte.gz"):
+        load_dataset("mnist", data_dir=tmp_path, verify=False)
+
+
+def test_mnist_read_once_per_process(tmp_path, monkeypatch):
+    from torchvision.datasets import mnist as tv_mnist
+
+    write_mnist(tmp_path, "MNIST")
+    first = load_dataset("mnist", data_dir=tmp_path)
+    calls = []
+    original = tv_mnist.read_image_file
+    monkeypatch.setattr(tv_mnist, "read_image_file", lambda p: calls.append(p) or original(p))
+    again = load_dataset("mnist", data_dir=tmp_path)
+    assert calls == [] and again.train.images is first.train.images
+    # a file changed on disk is read again
+    images = rng(5).integers(0, 256, (7, 28, 28), dtype=np.uint8)
+    path = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    stat = path.stat()
+    path.write_bytes(idx_images(images))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # whatever the clock's grain
+    changed = load_dataset("mnist", data_dir=tmp_path)
+    assert len(calls) == 2 and torch.equal(changed.train.images[:, 0], torch.from_numpy(images))
 
 
 def test_mnist_gz_archives_with_torchvision_sums_pass_verify(tmp_path, monkeypatch):

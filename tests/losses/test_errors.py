@@ -176,7 +176,7 @@ def test_flags_files_sweeps_and_get_loss_share_one_check_and_one_message(tmp_pat
     """A loss parameter is typed and checked by the loss's parameter model wherever it
     comes from: the same value gives the same run whether it came as text (a flag) or as a
     YAML number, and a bad value gets the same message everywhere."""
-    from hem_bench.cli.run import resolve_settings
+    from hem_bench.checks import resolve_settings
     from hem_bench.sweep import grid
 
     (tmp_path / "run.yaml").write_text("task: ood\nloss: hem\nloss_params:\n  margin: 2\n")

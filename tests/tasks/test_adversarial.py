@@ -264,6 +264,8 @@ def test_runs_on_mnist_format_data(tmp_path):
     ]
     assert main(args) == 0
     record = record_of(tmp_path / "out")
-    assert record["dataset"] == "mnist" and record["model"] == "mnist-cnn"
-    assert set(record["attacks"]["budgets"]) == {"0.1", "0.2", "0.3"}
-    assert record["metrics"]["robust_acc"] == record["metrics"]["robust_acc/pgd/0.3"]
+    assert record["dataset"] == "mnist" and record["model"] == "mnist-fast"
+    assert set(record["attacks"]["budgets"]) == {"0.02", "0.04", "0.06", "0.1", "0.3"}
+    assert record["metrics"]["robust_acc"] == record["metrics"]["robust_acc/pgd/0.06"]
+    # no attack_subset: FGSM and PGD ran on the whole test set
+    assert record["attacks"]["examples"] == {"size": 40, "of": 40, "seed": None}

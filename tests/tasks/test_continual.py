@@ -220,3 +220,40 @@ def test_runs_on_the_real_cifar_formats(tmp_path, dataset):
         (value is None) == (i > t) for t, row in enumerate(matrix) for i, value in enumerate(row)
     )
     assert 0.0 <= record["metrics"]["avg_acc"] <= 1.0
+
+
+def test_replayed_uint8_images_join_the_batch_in_pixel_range():
+    """A data set stored as uint8 (MNIST, CIFAR) keeps its images so in the buffer; replayed,
+    they must reach the loss in [0, 1] like the batch they join (255 times brighter, they
+    wrecked the batch-norm statistics and no experience after the first was learnt)."""
+    from torch import nn
+
+    from hem_bench.tasks.continual import ContinualTask, ReservoirBuffer
+    from hem_bench.tasks.registry import TaskOptions
+
+    seen = []
+
+    class Probe(nn.Module):
+        def forward(self, x):
+            seen.append(x.detach().clone())
+            return x.flatten(1)[:, :3] * 0 + torch.zeros(len(x), 3, requires_grad=True)
+
+    task = ContinualTask(
+        Probe(),
+        nn.CrossEntropyLoss(),
+        lr=0.1,
+        momentum=0.0,
+        weight_decay=0.0,
+        options=TaskOptions(),
+    )
+    task.buffer, task.total_steps = ReservoirBuffer(4, seed=0), 0
+    stored = torch.tensor([0, 51, 204, 255], dtype=torch.uint8).view(4, 1, 1, 1).expand(4, 1, 2, 2)
+    task.buffer.add(stored.contiguous(), torch.tensor([0, 1, 2, 1]))
+    batch = torch.full((3, 1, 2, 2), 0.5), torch.tensor([0, 1, 2])
+    task._loss_sum, task._loss_count = torch.zeros(()), 0
+    task.training_step(batch, 0)
+    (images,) = seen
+    assert images.shape == (6, 1, 2, 2) and images.dtype == torch.float32
+    assert torch.equal(images[:3], batch[0])
+    replayed = {round(v * 255) for v in images[3:, 0, 0, 0].tolist()}
+    assert replayed <= {0, 51, 204, 255} and float(images.max()) <= 1.0
