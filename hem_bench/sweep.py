@@ -59,7 +59,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             {
                 "name": "segmentation at lr/10",
                 "tasks": ["segmentation"],
-                "seeds": [0, 1, 2],
+                "seeds": [0, 1, 2, 3, 4],
                 "per_task": {"segmentation": {"lr": float(f"{SEGMENTATION_LR / 10:.6g}")}},
             }
         ],

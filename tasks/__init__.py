@@ -22,6 +22,9 @@ from hem_bench.tasks import (
 )
 from hem_bench.tasks.registry import (
     ENTRY_POINT_GROUP,
+    ERROR_MARGIN,
+    POINT_MARGIN,
+    Margin,
     Metric,
     Task,
     TaskModule,
@@ -37,6 +40,9 @@ from hem_bench.tasks.registry import (
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "ERROR_MARGIN",
+    "POINT_MARGIN",
+    "Margin",
     "Metric",
     "Task",
     "TaskModule",

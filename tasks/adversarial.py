@@ -44,7 +44,15 @@ from hem_bench.errors import ConfigError
 from hem_bench.recipes import MNIST_RECIPE, RECIPES, mnist_family
 from hem_bench.seeding import derive_seed
 from hem_bench.tasks.options import EPS_MAX, parse_eps, split_list
-from hem_bench.tasks.registry import Metric, Task, TaskModule, TaskOptions, option, register_task
+from hem_bench.tasks.registry import (
+    POINT_MARGIN,
+    Metric,
+    Task,
+    TaskModule,
+    TaskOptions,
+    option,
+    register_task,
+)
 
 #: the attacks, in the order their seeds are derived
 ATTACKS = ("fgsm", "pgd", "autoattack")
@@ -501,8 +509,8 @@ ADVERSARIAL = register_task(
         default_dataset="digits",
         options=AdversarialOptions,
         recipes={**RECIPES, **mnist_family(MNIST)},
-        headline=Metric("robust_acc"),
-        key_metrics=(Metric("acc"), Metric("robust_acc")),
+        headline=Metric("robust_acc", margin=POINT_MARGIN),
+        key_metrics=(Metric("acc"), Metric("robust_acc", margin=POINT_MARGIN)),
         metric_directions=(Metric("robust_acc/*"),),
         metrics="acc (clean); robust_acc/<attack>/<eps> for fgsm, pgd, autoattack; robust_acc "
         "= PGD at the default budget (digits 0.1, MNIST family 0.06, CIFAR 8/255)",

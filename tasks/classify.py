@@ -37,7 +37,15 @@ from pydantic import field_validator
 from hem_bench.errors import ConfigError
 from hem_bench.recipes import MNIST_RECIPE, RECIPES, mnist_family
 from hem_bench.tasks.options import parse_classes, parse_corruption_names, parse_severities
-from hem_bench.tasks.registry import Metric, Task, TaskModule, TaskOptions, option, register_task
+from hem_bench.tasks.registry import (
+    ERROR_MARGIN,
+    Metric,
+    Task,
+    TaskModule,
+    TaskOptions,
+    option,
+    register_task,
+)
 
 
 class ClassifyOptions(TaskOptions):
@@ -301,9 +309,9 @@ CLASSIFY = register_task(
         default_dataset="digits",
         options=ClassifyOptions,
         recipes={**RECIPES, **mnist_family(MNIST)},
-        headline=Metric("acc"),
+        headline=Metric("acc", margin=ERROR_MARGIN),
         key_metrics=(
-            Metric("acc"),
+            Metric("acc", margin=ERROR_MARGIN),
             Metric("nll", False),
             Metric("ece", False),
             Metric("brier", False),

@@ -27,7 +27,15 @@ from pydantic import field_validator
 
 from hem_bench.errors import ConfigError
 from hem_bench.recipes import MNIST_RECIPE, RECIPES, mnist_family
-from hem_bench.tasks.registry import Metric, Task, TaskModule, TaskOptions, option, register_task
+from hem_bench.tasks.registry import (
+    ERROR_MARGIN,
+    Metric,
+    Task,
+    TaskModule,
+    TaskOptions,
+    option,
+    register_task,
+)
 
 #: default imbalance ratio per data set (Cao et al. 2019 use 100 for CIFAR-LT)
 DEFAULT_RATIO = {"digits": 10.0}
@@ -124,9 +132,9 @@ IMBALANCED = register_task(
         default_dataset="digits",
         options=ImbalancedOptions,
         recipes={**RECIPES, **mnist_family(MNIST)},
-        headline=Metric("balanced_acc"),
+        headline=Metric("balanced_acc", margin=ERROR_MARGIN),
         key_metrics=(
-            Metric("balanced_acc"),
+            Metric("balanced_acc", margin=ERROR_MARGIN),
             Metric("acc"),
             Metric("macro_f1"),
             Metric("group/many/acc"),

@@ -37,7 +37,15 @@ from pydantic import ValidationInfo, field_validator
 from hem_bench.errors import ConfigError
 from hem_bench.recipes import MNIST_RECIPE, RECIPES, mnist_family
 from hem_bench.tasks.options import split_list
-from hem_bench.tasks.registry import Metric, Task, TaskModule, TaskOptions, option, register_task
+from hem_bench.tasks.registry import (
+    POINT_MARGIN,
+    Metric,
+    Task,
+    TaskModule,
+    TaskOptions,
+    option,
+    register_task,
+)
 
 DETECTORS = ("msp", "maxlogit", "energy", "mahalanobis", "vim")
 #: the headline's detector and OOD set
@@ -379,9 +387,9 @@ OOD = register_task(
         default_dataset="digits",
         options=OODOptions,
         recipes={**RECIPES, **mnist_family(MNIST)},
-        headline=Metric("auroc"),
+        headline=Metric("auroc", margin=POINT_MARGIN),
         key_metrics=(
-            Metric("auroc"),
+            Metric("auroc", margin=POINT_MARGIN),
             Metric("fpr95", False),
             Metric("aupr_in"),
             Metric("aupr_out"),

@@ -43,13 +43,51 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_.+-]*$")
 BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
+class Margin(NamedTuple):
+    """The equivalence margin of a metric: how far apart two losses' means may lie for one
+    to be "as good as" the other (:func:`hem_bench.results.stats.equivalence_test`).
+
+    ``kind`` ``absolute``: ``±value`` in the metric's units. ``kind`` ``error``: ``±value``
+    times the reference loss's error, ``1 - mean``, for an accuracy in [0, 1] (higher is
+    better), and at least ``floor``: near the ceiling a fixed number of points would be
+    most of the errors (at 99 % accuracy one point is every error), so the margin follows the
+    error rate (``Margin("error", 0.25)``: the error rate may move by a quarter)."""
+
+    kind: str
+    value: float
+    floor: float = 0.0
+
+    def of(self, reference_mean: float) -> float:
+        """The margin in the metric's units, given the reference loss's mean."""
+        if self.kind == "error":
+            return max(self.value * (1.0 - float(reference_mean)), self.floor)
+        return float(self.value)
+
+    def describe(self, reference: str = "the reference") -> str:
+        """The rule in words (``a quarter of ce's error rate``)."""
+        if self.kind == "error":
+            floor = f", at least {self.floor:g}" if self.floor else ""
+            return f"{self.value:g} × {reference}'s error rate{floor}"
+        return f"±{self.value:g} (fixed)"
+
+
+#: the equivalence margins of the built-in headline metrics. Accuracies near the ceiling
+#: (classify, imbalanced): a quarter of the reference's error rate, at least 0.001; mid-range
+#: metrics (AUROC, robust accuracy, continual average accuracy, mIoU): one point (0.01), a
+#: fixed fraction of the metric's range that papers on these tasks report as a difference
+ERROR_MARGIN = Margin("error", 0.25, 0.001)
+POINT_MARGIN = Margin("absolute", 0.01)
+
+
 class Metric(NamedTuple):
     """A metric of a task's record and the direction in which it improves (``None``: a
     descriptive metric, with no better direction). ``name`` may be a shell-style pattern
-    (``*/fpr95``) in :attr:`Task.metric_directions`."""
+    (``*/fpr95``) in :attr:`Task.metric_directions`. ``margin``: its equivalence margin
+    (:class:`Margin`; None: "as good as" cannot be tested on it)."""
 
     name: str
     higher_is_better: bool | None = True
+    margin: Margin | None = None
 
     @property
     def arrow(self) -> str:

@@ -29,7 +29,15 @@ from pydantic import ValidationInfo, field_validator, model_validator
 
 from hem_bench.errors import ConfigError
 from hem_bench.recipes import Recipe
-from hem_bench.tasks.registry import Metric, Task, TaskModule, TaskOptions, option, register_task
+from hem_bench.tasks.registry import (
+    POINT_MARGIN,
+    Metric,
+    Task,
+    TaskModule,
+    TaskOptions,
+    option,
+    register_task,
+)
 
 #: data sets of scenes composed from digits: options ``scenes`` and a square ``size``
 SCENE_DATASETS = ("digit-scenes", "mnist-scenes")
@@ -255,9 +263,9 @@ SEGMENTATION = register_task(
                 "flips; cosine instead of poly decay, no pretrained encoder (offline)",
             ),
         },
-        headline=Metric("miou"),
+        headline=Metric("miou", margin=POINT_MARGIN),
         key_metrics=(
-            Metric("miou"),
+            Metric("miou", margin=POINT_MARGIN),
             Metric("pixel_acc"),
             Metric("mean_class_acc"),
             Metric("dice"),

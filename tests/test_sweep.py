@@ -35,11 +35,11 @@ def test_dry_run_of_the_embedded_preset(capsys):
     captured = capsys.readouterr()
     lines = captured.out.strip().splitlines()
     # the main grid (6 tasks x 7 losses x 5 seeds) and the segmentation arm at lr/10
-    # (7 losses x 3 seeds)
-    assert len(lines) == 6 * 7 * 5 + 7 * 3 and "231 runs" in captured.err
+    # (7 losses x 5 seeds)
+    assert len(lines) == 6 * 7 * 5 + 7 * 5 and "245 runs" in captured.err
     tasks = {line.split()[1] for line in lines}
     assert tasks == {"classify", "ood", "adversarial", "imbalanced", "continual", "segmentation"}
-    assert sum(line.split()[1] == "segmentation" for line in lines) == 7 * 5 + 7 * 3
+    assert sum(line.split()[1] == "segmentation" for line in lines) == 7 * 5 + 7 * 5
     from hem_bench.sweep import preset_grid
     from hem_bench.tasks import get_task
 
@@ -47,7 +47,7 @@ def test_dry_run_of_the_embedded_preset(capsys):
     lrs = sorted({c.lr for c in preset_grid("embedded") if c.task == "segmentation"})
     assert lrs == [pytest.approx(recipe_lr / 10), recipe_lr]
     arm = [c for c in preset_grid("embedded") if c.task == "segmentation" and c.lr != recipe_lr]
-    assert {c.seed for c in arm} == {0, 1, 2} and {c.task for c in arm} == {"segmentation"}
+    assert {c.seed for c in arm} == {0, 1, 2, 3, 4} and {c.task for c in arm} == {"segmentation"}
     # given tasks without segmentation: no arm; given seeds replace the arm's too
     only_ood = preset_grid("embedded", tasks=["ood"])
     assert len(only_ood) == 7 * 5 and {c.task for c in only_ood} == {"ood"}

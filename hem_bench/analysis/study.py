@@ -41,6 +41,7 @@ import numpy as np
 from hem_bench.analysis.activations import FEATURES, activations
 from hem_bench.analysis.cka import cka_from_grams, normalized_gram
 from hem_bench.analysis.probe import linear_probe
+from hem_bench.analysis.seeds import compare_all_seeds, profile_rows, split_key
 from hem_bench.analysis.separation import class_separation
 from hem_bench.atomic import write_atomic
 from hem_bench.errors import ConfigError, HemBenchError, suggest
@@ -356,7 +357,11 @@ def analyse(
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the study on ``results`` and write its outputs to ``out`` (default
-    ``<results>/analysis``); returns everything written to ``analysis.json``."""
+    ``<results>/analysis``); returns everything written to ``analysis.json``.
+
+    Long (one pass over the groups that writes each output as it is made): the work of a
+    group is :func:`_analyse_group`'s and the comparison across seeds
+    :func:`hem_bench.analysis.seeds.compare_all_seeds`'s."""
     from hem_bench.tasks import get_task
 
     spec = get_task(task)
@@ -390,6 +395,9 @@ def analyse(
         "skipped": [],
     }
     datamodules: dict[str, Any] = {}
+    # the analysed runs by (data set, model, what the split depends on besides the seed),
+    # then seed: the networks compared across seeds (:mod:`hem_bench.analysis.seeds`)
+    by_seed: dict[tuple, dict[int, list[tuple[Run, Loaded]]]] = {}
 
     for (dataset, model_name, seed), members in sorted(groups.items()):
         loaded: dict[int, Loaded] = {}
@@ -444,8 +452,14 @@ def analyse(
             between_rows += group["cka_between_rows"]
             within_rows += group["cka_within_rows"]
             cross_rows += group["cka_cross_rows"]
-            if update_records:
-                for run in subgroup:
+            for run in subgroup:
+                key = (dataset, model_name, split_key(run.record))
+                by_seed.setdefault(key, {}).setdefault(seed, []).append((run, loaded[id(run)]))
+    seed_rows = compare_all_seeds(by_seed, report, max_examples, unbiased, batch_size)
+    if update_records:
+        for members in by_seed.values():
+            for runs in members.values():
+                for run, _ in runs:
                     update_record(run, run.results)
     if not report["groups"]:
         raise ConfigError(
@@ -499,6 +513,23 @@ def analyse(
         out / "cka_cross.csv",
         _csv(cross_rows, ["group", "loss_a", "loss_b", "layer_a", "layer_b", "cka"]),
     )
+    write_atomic(
+        out / "cka_seeds.csv",
+        _csv(
+            seed_rows, ["group", "seed_a", "seed_b", "loss_a", "loss_b", "layer", "cka", "examples"]
+        ),
+    )
+    if seed_rows:
+        md += [
+            "## CKA across seeds, same layer",
+            "",
+            "Networks of seed s against networks of seed s' (every pair of seeds), on the test "
+            "images of both seeds (images neither network trained on): the mean over pairs of "
+            "seeds of the CKA between networks of one loss, and between networks of different "
+            "losses.",
+            "",
+            _markdown(profile_rows(seed_rows), ["layer", "same loss", "different losses"]),
+        ]
     write_atomic(out / "summary.md", "\n".join(md))
     for group in report["groups"].values():
         for key in ("cka_between_rows", "cka_within_rows", "cka_cross_rows"):

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("models", "list the models: built-in ones, timm/<name> and smp/<arch>:<encoder>"),
     "analyze": ("analyze", "representation analysis: class separation, CKA, transfer"),
     "leaderboard": ("leaderboard", "tables and an HTML report from many runs"),
+    "plan": ("plan", "how many seeds would decide each undecided claim or comparison"),
 }
 
 EXIT_USAGE = 2

@@ -103,7 +103,7 @@ def print_summary(board) -> None:
     print(text_table(board.overall_display()), end="")
     print()
     if len(board.ranks):
-        print("mean rank with its 95% bootstrap interval over seeds:")
+        print("mean rank with its 95% bootstrap interval over benchmarks and seeds:")
         print(text_table(board.ranks_display()), end="")
         print()
     if len(board.protocols) > board.protocols[["task", "dataset"]].drop_duplicates().shape[0]:

@@ -1,4 +1,4 @@
-"""The papers' claims, re-tested on the runs of a results store.
+"""The papers' claims, re-tested on the runs of a results store: the confirmatory family.
 
 Each claim of the HEM paper (Spratling & Schütt 2025, "A margin-based replacement for
 cross-entropy loss", arXiv:2501.12191) is a comparison of two losses on one task's
@@ -7,58 +7,44 @@ robustness (robust accuracy), imbalanced data (balanced accuracy), continual lea
 (average accuracy) and segmentation (mIoU), and as accurate on clean data (classify
 accuracy); LogitNorm as good as HEM at rejection but poorer on continual learning and
 segmentation; logit-adjusted better than HEM on imbalanced data but poorer at rejection
-and segmentation; Dice poorer than HEM on every task. Kornblith et al. (2021, "Why do
-better loss functions lead to less transferable features?", NeurIPS) claim that objectives
-that improve accuracy separate the classes more in the penultimate layer, that more
-separation goes with less transferable features, and that the losses' networks differ
-only in the last layers; these are re-tested from ``hem-bench analyze``'s results where
-the records carry them.
+and segmentation; Dice poorer than HEM on every task. Kornblith et al.'s claims (2021,
+"Why do better loss functions lead to less transferable features?", NeurIPS) are re-tested
+from ``hem-bench analyze``'s results where the records carry them
+(:mod:`hem_bench.results.kornblith`).
 
-How a verdict is reached (never from means alone):
+How a verdict is reached (never from means alone; the family policy is
+:mod:`hem_bench.results.family`'s):
 
 - a comparison of losses a and b uses the main protocol of the task (the first data set
   where both ran): the per-seed paired differences of the headline (positive = a better),
-  their mean and 95 % t-interval, and the two-sided paired t-test (``scipy.stats``);
-- the family of the Holm correction (:func:`hem_bench.results.stats.holm`) is every test
-  of this table (comparisons, the learning-rate sensitivity ones included, and the
-  correlation tests), so the table's verdicts together hold the family-wise error rate at
-  :data:`~hem_bench.results.stats.ALPHA`;
-- "a better than b" holds when the corrected p is below alpha and the mean difference is
-  positive, does not hold when it is below alpha and negative, and is inconclusive
-  otherwise; "a as good as b" does not hold when the corrected p is below alpha, holds
-  when it is not and the 95 % interval of the mean difference lies within
-  ±:data:`EQUIVALENCE_MARGIN` (an equivalence test at 5 %, the two one-sided tests of
-  Schuirmann 1987), and is inconclusive otherwise; a claim on several tasks holds when
-  every part holds, does not hold when one part does not, and is inconclusive otherwise;
-- a correlation claim across losses (Kornblith et al.) uses Spearman's rank correlation of
-  the losses' mean values (``scipy.stats.spearmanr``) with its p-value; "losses differ
-  only in the last layers" uses the linear CKA between the networks of two losses at
-  their first and last analysed layers, over every pair of analysed losses and seed: it
-  holds when the CKA at the first layer is higher (paired t-test, corrected).
-
-Nothing here is statistics written by hand beyond :mod:`hem_bench.results.stats`.
+  their mean and 95 % t-interval, and the two-sided paired t-test (``scipy.stats``); where
+  the leaderboard has protocols that differ from it only in the learning rate, the same
+  comparison is made in each of them too, shown as a sensitivity check;
+- "a as good as b" is an equivalence test (:func:`~hem_bench.results.stats.equivalence_test`)
+  with the margin the task declares on its headline metric (its
+  :class:`~hem_bench.tasks.Metric`'s ``margin``; e.g. a quarter of b's error rate for an
+  accuracy, one point of AUROC): it holds when the difference is shown to lie within the
+  margin, does not hold when it is shown to lie beyond it, and is inconclusive otherwise;
+- every test of this table is one family, Holm-corrected; a test that cannot reach
+  significance at its number of seeds is shown descriptively instead (its verdict is
+  inconclusive) and every undecided test states its power;
+- a claim of several parts lists each part's verdict; its overall verdict follows the parts
+  at the recipe's learning rate (the other rates are a sensitivity check): it holds when
+  every one of them holds, does not hold when any of them does not hold, and is
+  inconclusive otherwise (a missing or descriptive part is inconclusive).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
-#: the two sides of an "as good as" claim: |mean difference| bound, in headline units
-EQUIVALENCE_MARGIN = 0.02
+from hem_bench.results.family import CLAIMS, Part, Test, decide, p_text, power_text
+
 HEM_PAPER = "Spratling & Schütt 2025"
 KORNBLITH = "Kornblith et al. 2021"
-NOT_MEASURED = "not measured: run hem-bench analyze"
-#: the transfer claim needs runs trained on a subset of the classes (``classes=``), probed on
-#: the others; an analysis of runs on every class cannot measure it
-NO_TRANSFER = (
-    "not measured: needs classify runs trained on a subset of the classes "
-    "(--task-option classes=...), analysed for transfer to the others"
-)
 
 #: the tasks of the claims: name in the claim, and the task
 TASKS = {
@@ -69,6 +55,13 @@ TASKS = {
     "segmentation": "segmentation",
     "clean accuracy": "classify",
 }
+
+#: how a claim of several parts is decided, in words (shown under the table)
+OVERALL_RULE = (
+    "A claim of several parts holds when every part at the recipe's learning rate holds, "
+    "does not hold when any of them does not hold, and is inconclusive otherwise; parts at "
+    "other learning rates are a sensitivity check and do not count."
+)
 
 
 @dataclass(frozen=True)
@@ -94,77 +87,38 @@ def hem_claims(hem: str = "hem", ce: str = "ce") -> list[Claim]:
         "continual learning",
         "segmentation",
     ):
+        on = "on" if what == "imbalanced data" else "at"
         out.append(
-            Claim(
-                f"HEM better than CE {'on' if what == 'imbalanced data' else 'at'} {what}",
-                HEM_PAPER,
-                hem,
-                ce,
-                "better",
-                (TASKS[what],),
-            )
+            Claim(f"HEM better than CE {on} {what}", HEM_PAPER, hem, ce, "better", (TASKS[what],))
         )
     out.append(
         Claim("HEM as accurate as CE on clean data", HEM_PAPER, hem, ce, "equal", ("classify",))
     )
-    out += [
-        Claim(
-            "LogitNorm as good as HEM at unknown-class rejection",
-            HEM_PAPER,
-            "logitnorm",
-            hem,
-            "equal",
-            ("ood",),
-        ),
-        Claim(
-            "LogitNorm poorer than HEM at continual learning",
-            HEM_PAPER,
-            "logitnorm",
-            hem,
-            "worse",
-            ("continual",),
-        ),
-        Claim(
-            "LogitNorm poorer than HEM at segmentation",
-            HEM_PAPER,
-            "logitnorm",
-            hem,
-            "worse",
-            ("segmentation",),
-        ),
-        Claim(
+    for text, a, relation, tasks in (
+        ("LogitNorm as good as HEM at unknown-class rejection", "logitnorm", "equal", ("ood",)),
+        ("LogitNorm poorer than HEM at continual learning", "logitnorm", "worse", ("continual",)),
+        ("LogitNorm poorer than HEM at segmentation", "logitnorm", "worse", ("segmentation",)),
+        (
             "logit-adjusted better than HEM on imbalanced data",
-            HEM_PAPER,
             "logit-adjusted",
-            hem,
             "better",
             ("imbalanced",),
         ),
-        Claim(
+        (
             "logit-adjusted poorer than HEM at unknown-class rejection",
-            HEM_PAPER,
             "logit-adjusted",
-            hem,
             "worse",
             ("ood",),
         ),
-        Claim(
+        (
             "logit-adjusted poorer than HEM at segmentation",
-            HEM_PAPER,
             "logit-adjusted",
-            hem,
             "worse",
             ("segmentation",),
         ),
-        Claim(
-            "Dice poorer than HEM on every task",
-            HEM_PAPER,
-            "dice",
-            hem,
-            "worse",
-            tuple(TASKS.values()),
-        ),
-    ]
+        ("Dice poorer than HEM on every task", "dice", "worse", tuple(TASKS.values())),
+    ):
+        out.append(Claim(text, HEM_PAPER, a, hem, relation, tasks))
     return out
 
 
@@ -182,50 +136,135 @@ def _main_protocol(frame: pd.DataFrame, task: str, losses: tuple[str, ...]) -> s
     return None
 
 
-def _lr_protocols(board, protocol: str) -> list[tuple[float, str, bool]]:
-    """(lr, protocol, is the given one) of the sensitivity table holding ``protocol``."""
+def _lr_protocols(board, protocol: str) -> list[tuple[float | None, str, bool]]:
+    """(lr, protocol, is the given one) of the sensitivity table holding ``protocol``;
+    the protocol alone when there is none."""
     for sensitivity in board.sensitivity:
         if protocol in sensitivity.protocols:
             return [(lr, p, p == protocol) for lr, p in zip(sensitivity.lrs, sensitivity.protocols)]
-    return []
+    return [(None, protocol, True)]
 
 
-def _comparison_text(result: dict[str, Any], headline: str, a: str, b: str, corrected) -> str:
-    """``headline a − b = +0.0123 [−0.0040, +0.0286], n=5, Holm p=0.21``."""
-    if result["n"] < 2:
-        return f"{headline}: {a} vs {b}: {result['n']} paired seed(s), no test"
-    low, high = result["ci low"], result["ci high"]
+def _margin(task: str, reference_mean: float) -> tuple[float, str]:
+    """The equivalence margin of ``task``'s headline (from its Metric) given the reference
+    loss's mean, and the rule in words; NaN where the task declares none."""
+    from hem_bench.tasks import find_task
+
+    found = find_task(task)
+    metric = found.metric(found.headline.name) if found is not None else None
+    if metric is None or metric.margin is None:
+        return math.nan, "no margin declared"
+    return metric.margin.of(reference_mean), metric.margin.describe()
+
+
+def comparison_part(claim: Claim, runs: pd.DataFrame, task: str) -> Part:
+    """The test of ``claim`` on one protocol's runs (a paired t-test, or an equivalence
+    test for "as good as")."""
+    from hem_bench.results.stats import Design, comparison, equivalence_test
+
+    headline = str(runs["headline"].mode().iloc[0])
+    higher = bool(runs["higher_is_better"].mode().iloc[0])
+    result = comparison(runs, claim.a, claim.b, higher)
+    n = result["n"]
+    test = Test(
+        relation=claim.relation,
+        n=n,
+        estimate=result["mean diff"],
+        sd=result["std diff"],
+        ci=(result["ci low"], result["ci high"]),
+        p=result["t-test p"],
+        design=Design("t", n=n),
+    )
+    extra = {"headline": headline, "result": result}
+    if claim.relation == "equal":
+        reference = runs.loc[runs["loss"] == claim.b, "headline_value"].mean()
+        margin, rule = _margin(task, reference)
+        extra["rule"] = rule.replace("the reference", claim.b)
+        test.kind, test.margin = "equivalence", margin
+        if not math.isnan(margin):
+            eq = equivalence_test(result["differences"], margin)
+            test.p, test.decision = eq["p"], eq["decision"]
+            extra["equivalence"] = eq
+        else:
+            test.p = math.nan
+    return Part(claim.text, task, test, losses=(claim.a, claim.b), extra=extra)
+
+
+def _describe_comparison(part: Part) -> str:
+    """``auroc hem − ce = +0.0123 [−0.0040, +0.0286], n=5, p=..., Holm p=... → verdict;
+    power``."""
+    test, extra = part.test, part.extra
+    a, b = part.losses
+    if test.n < 2:
+        return f"{extra['headline']}: {a} vs {b}: {test.n} paired seed(s), no test → inconclusive"
+    low, high = test.ci
     ci = "" if math.isnan(low) else f" [{low:+.4f}, {high:+.4f}]"
-    p = "no test (equal differences)" if math.isnan(corrected) else f"Holm p={corrected:.3g}"
-    return f"{headline} {a} − {b} = {result['mean diff']:+.4f}{ci}, n={result['n']}, {p}"
+    text = f"{extra['headline']} {a} − {b} = {test.estimate:+.4f}{ci}, n={test.n}"
+    if test.kind == "equivalence":
+        if math.isnan(test.margin):
+            return text + ", no equivalence margin declared for this metric → inconclusive"
+        eq = extra["equivalence"]
+        text += (
+            f", margin ±{test.margin:.4f} ({extra['rule']}), TOST p={eq['p_tost']:.3g}, "
+            f"beyond-margin p={eq['p_beyond']:.3g}; equivalence {p_text(test)}"
+        )
+    else:
+        text += f", {p_text(test)}"
+    text += f" → {test.verdict}"
+    power = power_text(test)
+    return text + (f" ({power})" if power else "")
 
 
-def _verdict(relation: str, result: dict[str, Any], corrected: float) -> str:
-    """The verdict of one comparison from its corrected p-value (module docstring)."""
-    from hem_bench.results.stats import ALPHA
+def _hem_parts(frame: pd.DataFrame, board, hem: str, ce: str) -> list[list[Part]]:
+    """The parts of each of the HEM paper's claims."""
+    from hem_bench.results.protocols import protocol_rows
 
-    if result["n"] < 2:
-        return "inconclusive"
-    mean = result["mean diff"]
-    # every difference equal (no spread): no test, so nothing is significant
-    significant = not math.isnan(corrected) and corrected < ALPHA
-    if relation == "equal":
-        if significant:
-            return "does not hold"
-        low, high = result["ci low"], result["ci high"]
-        within = (
-            not math.isnan(low) and low >= -EQUIVALENCE_MARGIN and high <= EQUIVALENCE_MARGIN
-        ) or (math.isnan(low) and mean == 0)
-        return "holds" if within else "inconclusive"
-    if not significant:
-        return "inconclusive"
-    better = mean > 0
-    return "holds" if better == (relation == "better") else "does not hold"
+    out = []
+    for claim in hem_claims(hem, ce):
+        parts: list[Part] = []
+        for task in claim.tasks:
+            protocol = _main_protocol(frame, task, (claim.a, claim.b))
+            if protocol is None:
+                missing = f"{task}: {claim.a} and {claim.b} not both run"
+                parts.append(Part(claim.text, task, missing=missing))
+                continue
+            for lr, name, is_main in _lr_protocols(board, protocol):
+                runs = protocol_rows(frame, name)
+                if not {claim.a, claim.b} <= set(runs["loss"]):
+                    continue
+                part = comparison_part(claim, runs, task)
+                part.protocol, part.counts = name, is_main
+                if lr is not None:
+                    part.label = f"{task} at {'recipe lr' if is_main else 'lr'} {lr:g}"
+                part.describe = _describe_comparison
+                parts.append(part)
+        out.append(parts)
+    return out
 
 
-def _combine(verdicts: list[str]) -> str:
-    """A claim of several parts: holds when every part holds, does not hold when one part
-    does not, inconclusive otherwise."""
+def shown_parts(parts: list[Part]) -> list[str]:
+    """What each part of one claim shows, labelled where the claim has several."""
+    out = []
+    for part in parts:
+        shown = part.text()
+        if not part.counts:
+            shown += " (a sensitivity check: not counted)"
+        several = len(parts) > 1 and not shown.startswith(f"{part.label}:")
+        out.append(f"{part.label}: {shown}" if several else shown)
+    return out
+
+
+@dataclass
+class ClaimsResult:
+    """The claims table (:data:`COLUMNS`), every part behind it, and the family's size."""
+
+    table: pd.DataFrame
+    parts: list[Part]
+    family: int
+
+
+def overall(verdicts: list[str]) -> str:
+    """A claim's verdict from the verdicts of its counted parts (:data:`OVERALL_RULE`)."""
     if verdicts and all(v == "holds" for v in verdicts):
         return "holds"
     if any(v == "does not hold" for v in verdicts):
@@ -233,208 +272,34 @@ def _combine(verdicts: list[str]) -> str:
     return "inconclusive"
 
 
-def claims_table(frame: pd.DataFrame, board, hem: str = "hem", ce: str = "ce") -> pd.DataFrame:
-    """The claims table (:data:`COLUMNS`) of the HEM paper's claims (:func:`hem_claims`)
-    and Kornblith et al.'s, from the store's runs and the leaderboard's sensitivity
-    tables; the Holm family is every test made here (module docstring)."""
-    from hem_bench.results.protocols import protocol_rows
-    from hem_bench.results.stats import comparison, holm
+def claims(frame: pd.DataFrame, board, hem: str = "hem", ce: str = "ce") -> ClaimsResult:
+    """Every claim's parts, decided as one family (:func:`hem_bench.results.family.decide`),
+    and the table: a claim per row, each part's finding and verdict, the overall verdict."""
+    from hem_bench.results.kornblith import kornblith_parts
 
-    tests: list[tuple[int, float]] = []  # (row, p) of each test
-    parts: list[list[dict[str, Any]]] = []  # per row: the parts to describe
-    rows: list[dict[str, Any]] = []
-    for claim in hem_claims(hem, ce):
-        row_parts = []
-        for task in claim.tasks:
-            protocol = _main_protocol(frame, task, (claim.a, claim.b))
-            if protocol is None:
-                row_parts.append({"missing": f"{task}: {claim.a} and {claim.b} not both run"})
-                continue
-            for lr, name, is_main in _lr_protocols(board, protocol) or [(None, protocol, True)]:
-                runs = protocol_rows(frame, name)
-                if not {claim.a, claim.b} <= set(runs["loss"]):
-                    continue
-                headline = str(runs["headline"].mode().iloc[0])
-                higher = bool(runs["higher_is_better"].mode().iloc[0])
-                result = comparison(runs, claim.a, claim.b, higher)
-                part = {
-                    "task": task,
-                    "protocol": name,
-                    "lr": lr,
-                    "main": is_main,
-                    "headline": headline,
-                    "result": result,
-                    "test": len(tests),
-                }
-                tests.append((len(rows), result["t-test p"]))
-                row_parts.append(part)
-        parts.append(row_parts)
-        rows.append({"claim": claim.text, "source": claim.source, "relation": claim.relation})
-    kornblith = _kornblith_tests(frame)
-    for text, item in kornblith:
-        parts.append([item])
-        if "p" in item:
-            item["test"] = len(tests)
-            tests.append((len(rows), item["p"]))
-        rows.append({"claim": text, "source": KORNBLITH, "relation": "kornblith"})
-    corrected = holm([p for _, p in tests]) if tests else np.array([])
+    rows = [
+        (c.text, c.source, parts)
+        for c, parts in zip(hem_claims(hem, ce), _hem_parts(frame, board, hem, ce))
+    ]
+    rows += [(text, KORNBLITH, parts) for text, parts in kornblith_parts(frame)]
+    every = [part for _, _, parts in rows for part in parts]
+    size = decide([p.test for p in every if p.test is not None], CLAIMS)
     out = []
-    for row, row_parts in zip(rows, parts):
-        texts, verdicts = [], []
-        for part in row_parts:
-            if "missing" in part:
-                texts.append(part["missing"])
-                verdicts.append("inconclusive")
-                continue
-            p = float(corrected[part["test"]]) if "test" in part else math.nan
-            if row["relation"] == "kornblith":
-                text, verdict = part["describe"](p)
-                texts.append(text)
-                verdicts.append(verdict)
-                continue
-            claim_a, claim_b = _losses_of(row["claim"], hem, ce)
-            text = _comparison_text(part["result"], part["headline"], claim_a, claim_b, p)
-            verdict = _verdict(row["relation"], part["result"], p)
-            if part["lr"] is not None:
-                where = "recipe lr" if part["main"] else "lr"
-                text = f"at {where} {part['lr']:g}: {text} → {verdict}"
-            if part["main"]:
-                verdicts.append(verdict)
-            texts.append(text if len(row_parts) == 1 else f"{part['task']}: {text}")
+    for text, source, parts in rows:
         out.append(
             {
-                "claim": row["claim"],
-                "source": row["source"],
-                "what the grid shows": "; ".join(texts),
-                "holds here?": _combine(verdicts),
+                "claim": text,
+                "source": source,
+                "what the grid shows": "; ".join(shown_parts(parts)),
+                "holds here?": overall([p.verdict for p in parts if p.counts]),
             }
         )
-    result = pd.DataFrame(out, columns=COLUMNS)
-    result.attrs["family"] = len(tests)
-    return result
+    table = pd.DataFrame(out, columns=COLUMNS)
+    return ClaimsResult(table, every, size)
 
 
-def _losses_of(text: str, hem: str, ce: str) -> tuple[str, str]:
-    """The two losses of a claim by its text (as :func:`hem_claims` names them)."""
-    for claim in hem_claims(hem, ce):
-        if claim.text == text:
-            return claim.a, claim.b
-    raise KeyError(text)  # pragma: no cover - every row comes from hem_claims
-
-
-def _analysed(frame: pd.DataFrame) -> pd.DataFrame:
-    """The analysed runs of the main classify protocol (the first data set that has any)."""
-    column = "analysis/class_separation"
-    if column not in frame.columns:
-        return frame.iloc[0:0]
-    rows = frame[
-        (frame["task"] == "classify") & frame["main_protocol"].astype(bool) & frame[column].notna()
-    ]
-    if not len(rows):
-        return rows
-    first = sorted(rows["protocol"].unique())[0]
-    return rows[rows["protocol"] == first]
-
-
-def _spearman_item(means: pd.DataFrame, x: str, y: str, sign: int, what: str) -> dict:
-    """A Spearman test across losses of the mean ``x`` against the mean ``y``: holds
-    when the corrected p is below alpha with the sign ``sign``."""
-    from scipy import stats
-
-    from hem_bench.results.stats import ALPHA
-
-    pairs = means[[x, y]].dropna()
-    if len(pairs) < 3:
-        return {
-            "describe": lambda p: (f"{len(pairs)} analysed losses; a test needs 3", "inconclusive")
-        }
-    rho, pvalue = stats.spearmanr(pairs[x], pairs[y])
-    rho, pvalue = float(rho), float(pvalue)
-
-    def describe(p: float) -> tuple[str, str]:
-        text = (
-            f"Spearman ρ({what}) = {rho:+.2f} over {len(pairs)} losses "
-            f"({', '.join(pairs.index)}), Holm p={p:.3g}"
-            if not math.isnan(p)
-            else f"Spearman ρ({what}) undefined (constant values)"
-        )
-        if math.isnan(p) or p >= ALPHA:
-            return text, "inconclusive"
-        return text, "holds" if (rho > 0) == (sign > 0) else "does not hold"
-
-    return {"p": pvalue if not math.isnan(pvalue) else math.nan, "describe": describe}
-
-
-def _kornblith_tests(frame: pd.DataFrame) -> list[tuple[str, dict]]:
-    """Kornblith et al.'s three claims, each with its test (or why it was not made)."""
-    claims = (
-        "objectives that improve accuracy separate the classes more",
-        "more class separation, less transferable features",
-        "the losses' networks differ only in the last layers",
-    )
-    rows = _analysed(frame)
-    if not len(rows):
-        missing = {"describe": lambda p: (NOT_MEASURED, "inconclusive")}
-        return [(c, dict(missing)) for c in claims]
-    means = rows.groupby("loss").agg(
-        acc=("headline_value", "mean"),
-        separation=("analysis/class_separation", "mean"),
-        **(
-            {"transfer": ("analysis/transfer_acc", "mean")}
-            if "analysis/transfer_acc" in rows.columns
-            else {}
-        ),
-    )
-    out = [(claims[0], _spearman_item(means, "separation", "acc", +1, "separation, accuracy"))]
-    if "transfer" in means.columns:
-        out.append(
-            (claims[1], _spearman_item(means, "separation", "transfer", -1, "separation, transfer"))
-        )
-    else:
-        out.append((claims[1], {"describe": lambda p: (NO_TRANSFER, "inconclusive")}))
-    out.append((claims[2], _layer_item(rows)))
-    return out
-
-
-def _layer_item(rows: pd.DataFrame) -> dict:
-    """CKA between two losses' networks at the first and last analysed layers, per pair of
-    analysed losses and seed, from the records' ``analysis`` (written by analyze)."""
-    from scipy import stats
-
-    from hem_bench.results.record import InvalidRecord, read_record
-    from hem_bench.results.stats import ALPHA
-
-    first, last, seen = [], [], set()
-    for _, run in rows.iterrows():
-        try:
-            analysis = read_record(run["path"]).extras.get("analysis") or {}
-        except InvalidRecord:
-            continue
-        layers = analysis.get("layers") or []
-        label = analysis.get("label", run["loss"])
-        for other, values in (analysis.get("cka_to") or {}).items():
-            key = (int(run["seed"]), frozenset((label, other)))
-            if key in seen or len(layers) < 2 or not isinstance(values, dict):
-                continue
-            a, b = values.get(layers[0]), values.get(layers[-1])
-            if a is None or b is None:
-                continue
-            seen.add(key)
-            first.append(float(a))
-            last.append(float(b))
-    if len(first) < 2:
-        return {"describe": lambda p: (NOT_MEASURED + " (CKA between losses)", "inconclusive")}
-    d = np.asarray(first) - np.asarray(last)
-    pvalue = float(stats.ttest_1samp(d, 0.0).pvalue) if np.ptp(d) > 0 else math.nan
-
-    def describe(p: float) -> tuple[str, str]:
-        text = (
-            f"linear CKA between losses: first layer {np.mean(first):.3f}, last layer "
-            f"{np.mean(last):.3f} (mean over {len(d)} loss pairs × seeds), "
-            + ("no test (equal differences)" if math.isnan(p) else f"Holm p={p:.3g}")
-        )
-        if math.isnan(p) or p >= ALPHA:
-            return text, "inconclusive"
-        return text, "holds" if d.mean() > 0 else "does not hold"
-
-    return {"p": pvalue, "describe": describe}
+def claims_table(frame: pd.DataFrame, board, hem: str = "hem", ce: str = "ce") -> pd.DataFrame:
+    """The claims table alone (:func:`claims`), its family's size in ``attrs["family"]``."""
+    result = claims(frame, board, hem, ce)
+    result.table.attrs["family"] = result.family
+    return result.table

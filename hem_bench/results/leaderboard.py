@@ -12,11 +12,11 @@ The tables, from the frame of :func:`hem_bench.results.store.load_results`:
   protocol, its rank there, and its mean rank over them -- the "generality" of a loss, the
   question of the HEM paper (Spratling & Schuett 2025, "A margin-based replacement for
   cross-entropy loss", arXiv:2501.12191): does one loss do well on every task? -- with its
-  uncertainty from a bootstrap over seeds (:func:`rank_uncertainty`);
+  uncertainty from a bootstrap over benchmarks and seeds (:func:`rank_uncertainty`);
 - paired comparisons against a baseline loss within each protocol
-  (:func:`paired_comparisons`): per-seed differences of the headline, their mean (the
+  (:mod:`hem_bench.results.paired`): per-seed differences of the headline, their mean (the
   effect size) and its 95 % t-interval, a paired t-test and a Wilcoxon signed-rank test
-  (scipy.stats), and the t-test p-values Holm-corrected over all of them;
+  (scipy.stats); the exploratory family of :mod:`hem_bench.results.family`;
 - learning-rate sensitivity tables (:func:`lr_sensitivity`) where protocols differ only
   in the learning rate;
 - analysis tables (:func:`analysis_tables`), where ``hem-bench analyze`` has written its
@@ -38,34 +38,26 @@ own for these tables; the intervals, Holm's correction and the bootstrap are in
   ranks over the benchmarks it was run on (Demsar 2006, "Statistical comparisons of
   classifiers over multiple data sets", JMLR 7, uses the same average ranks). A benchmark
   with a single loss ranks nothing.
-- paired difference on seed s: ``d_s = x_s - b_s`` when higher is better and
-  ``d_s = b_s - x_s`` when lower is better, so that a positive difference always means
-  better than the baseline b. The paired t-test (Student 1908; ``scipy.stats.ttest_rel``)
-  tests mean(d) = 0 with ``t = mean(d) / (std(d) / sqrt(n))`` and n - 1 degrees of freedom;
-  the Wilcoxon signed-rank test (Wilcoxon 1945; ``scipy.stats.wilcoxon``) is reported from
-  :data:`WILCOXON_MIN_PAIRS` pairs on, the fewest for which its exact two-sided p-value can
-  fall below 0.05 (its smallest value is 2 / 2^n). Both are two-sided; the verdicts come
-  from the t-test's p-value after Holm's correction over the family of every comparison
-  of the table (``holm p``), the uncorrected p-values are shown beside it.
+- paired differences, their tests and the families: :mod:`hem_bench.results.paired` and
+  :mod:`hem_bench.results.family`.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from hem_bench.errors import ConfigError
 from hem_bench.results.formats import (
-    DECIMALS,
     format_interval,
     format_mean_std,
     format_number,
     slug,
 )
+from hem_bench.results.paired import COLUMNS as PAIRED_COLUMNS  # noqa: F401 (re-exported)
+from hem_bench.results.paired import paired_comparisons, paired_text
 from hem_bench.results.protocols import (
     protocol_info,
     protocol_rows,
@@ -73,7 +65,7 @@ from hem_bench.results.protocols import (
     with_protocols,
 )
 from hem_bench.results.sensitivity import Sensitivity, lr_sensitivity
-from hem_bench.results.stats import comparison, rank_values, verdict
+from hem_bench.results.stats import rank_values
 
 
 def key_metrics(task: str) -> tuple[str, ...]:
@@ -341,101 +333,12 @@ def overall_table(tables: list[GroupTable]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-PAIRED_COLUMNS = [
-    "benchmark",
-    "task",
-    "dataset",
-    "model",
-    "main",
-    "loss",
-    "baseline",
-    "headline",
-    "higher_is_better",
-    "n",
-    "seeds",
-    "differences",
-    "mean diff",
-    "std diff",
-    "ci low",
-    "ci high",
-    "t",
-    "t-test p",
-    "holm p",
-    "wilcoxon",
-    "wilcoxon p",
-    "verdict",
-]
-
-
-def paired_comparisons(
-    frame: pd.DataFrame, baseline: str = "ce", required: bool = True
-) -> pd.DataFrame:
-    """Each loss against ``baseline`` within every protocol where both ran: the seeds both
-    have, the signed per-seed differences (positive = better than the baseline), their
-    mean (the effect size) with its standard deviation and 95 % t-interval, the paired
-    t-test and Wilcoxon p-values, the t-test p-value Holm-corrected over the whole family
-    (every comparison of this table that has a p-value), and the verdict from the
-    corrected p-value. ``loss`` and ``baseline`` are the variants' labels.
-
-    When the baseline has no runs at all: :class:`ConfigError` if ``required`` (the user
-    named it), else a warning and no comparisons (the default baseline was not run).
-    """
-    frame = with_protocols(frame)
-    from hem_bench.results.stats import holm
-
-    losses = sorted(frame["loss"].unique())
-    if baseline not in losses:
-        message = (
-            f"baseline loss {baseline!r} has no records; losses with records: {', '.join(losses)}"
-        )
-        if required:
-            raise ConfigError(message)
-        warnings.warn(
-            f"{message}; no paired comparisons (choose one with --baseline)", stacklevel=2
-        )
-        keys = []
-    else:
-        keys = protocols(frame)
-    rows = []
-    for protocol in keys:
-        runs = protocol_rows(frame, protocol)
-        task, dataset, model, main, _ = protocol_info(runs)
-        higher = bool(_mode(runs["higher_is_better"]))
-        headline = str(_mode(runs["headline"]))
-        present = set(runs.dropna(subset=["headline_value"])["loss"])
-        if baseline not in present:
-            continue
-        variant = dict(zip(runs["loss"], runs["variant"]))
-        for loss in sorted(present - {baseline}):
-            result = comparison(runs, loss, baseline, higher)
-            rows.append(
-                {
-                    "benchmark": protocol,
-                    "task": task,
-                    "dataset": dataset,
-                    "model": model,
-                    "main": main,
-                    "loss": variant[loss],
-                    "baseline": variant[baseline],
-                    "headline": headline,
-                    "higher_is_better": higher,
-                    **result,
-                }
-            )
-    out = pd.DataFrame(rows, columns=[c for c in PAIRED_COLUMNS if c not in ("holm p", "verdict")])
-    out["holm p"] = holm(out["t-test p"].to_numpy(float)) if len(out) else []
-    out["verdict"] = [
-        verdict(int(n), float(m), float(p))
-        for n, m, p in zip(out["n"], out["mean diff"], out["holm p"])
-    ]
-    return out[PAIRED_COLUMNS]
-
-
 def rank_uncertainty(frame: pd.DataFrame, tables: list[GroupTable]) -> pd.DataFrame:
     """The generality ranking with its uncertainty: per loss of the overall table, its
     mean rank, the 95 % percentile interval of the mean rank and the probability of
-    ranking first, from a seeded bootstrap over seeds of each ranked benchmark
-    (:func:`hem_bench.results.stats.bootstrap_mean_ranks`). Sorted by mean rank."""
+    ranking first, from a seeded bootstrap that redraws the ranked benchmarks and, within
+    each, its seeds (:func:`hem_bench.results.stats.bootstrap_mean_ranks`). Sorted by mean
+    rank."""
     frame = with_protocols(frame)
     from hem_bench.results.stats import BOOTSTRAP_REPLICATES, bootstrap_mean_ranks
 
@@ -491,10 +394,15 @@ class Leaderboard:
     #: the learning-rate sensitivity tables (:func:`lr_sensitivity`); empty when no two
     #: protocols differ only in the learning rate
     sensitivity: list[Sensitivity] = field(default_factory=list)
-    #: how many comparisons the Holm correction of ``paired`` covers (its family)
+    #: how many comparisons of ``paired`` the exploratory family's Holm correction covers
     family: int = 0
-    #: the papers' claims re-tested (:func:`hem_bench.results.claims.claims_table`)
+    #: the papers' claims re-tested (:func:`hem_bench.results.claims.claims`): the table,
+    #: every part behind it and the size of the claims' (confirmatory) family
     claims: pd.DataFrame = field(default_factory=pd.DataFrame)
+    claim_parts: list = field(default_factory=list)
+    claims_family: int = 0
+    #: the runs the tables were made from (the store's frame, with its protocols)
+    frame: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def overall_display(self) -> pd.DataFrame:
         """The overall table as text: numbers rounded, missing entries ``–``."""
@@ -511,36 +419,8 @@ class Leaderboard:
         return out
 
     def paired_display(self) -> pd.DataFrame:
-        """The paired comparisons as text: differences signed, p-values in 3 significant
-        digits."""
-        out = pd.DataFrame(
-            {
-                "benchmark": self.paired["benchmark"],
-                "loss": self.paired["loss"],
-                "baseline": self.paired["baseline"],
-                "headline": [
-                    f"{h} {'↑' if hib else '↓'}"
-                    for h, hib in zip(self.paired["headline"], self.paired["higher_is_better"])
-                ],
-                "n": self.paired["n"].astype(int),
-                "per-seed diff": [
-                    ", ".join(f"{s}: {x:+.{DECIMALS}f}" for s, x in zip(seeds, diffs))
-                    for seeds, diffs in zip(self.paired["seeds"], self.paired["differences"])
-                ],
-                "mean diff": [
-                    "–" if pd.isna(v) else f"{v:+.{DECIMALS}f}" for v in self.paired["mean diff"]
-                ],
-                "95% CI": [
-                    "–" if pd.isna(lo) else f"[{lo:+.{DECIMALS}f}, {hi:+.{DECIMALS}f}]"
-                    for lo, hi in zip(self.paired["ci low"], self.paired["ci high"])
-                ],
-                "t-test p": [_p(v) for v in self.paired["t-test p"]],
-                "Holm p": [_p(v) for v in self.paired["holm p"]],
-                "wilcoxon p": [_p(v) for v in self.paired["wilcoxon p"]],
-                "verdict": self.paired["verdict"],
-            }
-        )
-        return out
+        """The paired comparisons as text (:func:`hem_bench.results.paired.paired_text`)."""
+        return paired_text(self.paired)
 
     def ranks_display(self) -> pd.DataFrame:
         """The generality ranking as text: mean rank, its 95 % bootstrap interval and the
@@ -571,32 +451,35 @@ class Leaderboard:
         return out
 
 
-def _p(value: float) -> str:
-    """A p-value in 3 significant digits; ``–`` where no test was made."""
-    return "–" if pd.isna(value) else f"{value:.3g}"
-
-
 def build(frame: pd.DataFrame, baseline: str = "ce", baseline_required: bool = True) -> Leaderboard:
-    """Every table of the leaderboard from the frame of a results store."""
+    """Every table of the leaderboard from the frame of a results store: the claims are
+    decided first (the confirmatory family), then the paired comparisons (the exploratory
+    one, which shows the claims' verdicts for the comparisons that are claims)."""
     frame = with_protocols(frame)
-    from hem_bench.results.claims import claims_table
+    from hem_bench.results.claims import claims
     from hem_bench.results.protocols import protocol_table
 
     tables = group_tables(frame)
-    paired = paired_comparisons(frame, baseline, required=baseline_required)
     board = Leaderboard(
         tables=tables,
         overall=overall_table(tables),
-        paired=paired,
+        paired=pd.DataFrame(columns=PAIRED_COLUMNS),
         baseline=baseline,
         losses=sorted(frame["loss"].unique()),
         analysis=analysis_tables(frame),
         protocols=protocol_table(frame),
         ranks=rank_uncertainty(frame, tables),
         sensitivity=lr_sensitivity(tables, frame),
-        family=int(paired["t-test p"].notna().sum()) if len(paired) else 0,
+        frame=frame,
     )
-    board.claims = claims_table(frame, board)
+    decided = claims(frame, board)
+    board.claims, board.claim_parts = decided.table, decided.parts
+    board.claims_family = decided.family
+    board.claims.attrs["family"] = decided.family
+    board.paired = paired_comparisons(
+        frame, baseline, required=baseline_required, claims=decided.parts
+    )
+    board.family = int(board.paired.attrs.get("family", 0))
     if len(board.overall) and len(board.ranks):
         extra = board.ranks.set_index("loss")
         for column, title in RANK_UNCERTAINTY.items():

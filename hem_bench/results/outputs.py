@@ -6,7 +6,8 @@ the previous version of a file intact):
   into ``README.md`` of the output folder where that file holds the claims markers
   (:data:`hem_bench.results.markdown.CLAIMS_START`, ``CLAIMS_END``);
 - ``overall.csv``, ``<protocol>.csv`` per benchmark, ``paired-<baseline>.csv``,
-  ``protocols.csv``, ``ranks.csv``, ``claims.csv`` and
+  ``protocols.csv``, ``ranks.csv``, ``claims.csv``, ``power.csv`` (every undecided test:
+  :mod:`hem_bench.results.plan`) and
   ``lr-sensitivity-<task>-<dataset>.csv`` (format ``csv``);
 - ``report.html``: one self-contained page with every table and plot (format ``html``);
 - ``leaderboard.json``: the tables as data (format ``json``);
@@ -79,6 +80,7 @@ def write_outputs(
 def _write_csv(board: Leaderboard, out: Path) -> list[Path]:
     """Every table as numbers, one CSV file each."""
     from hem_bench.results.formats import slug
+    from hem_bench.results.plan import plan_table
 
     files = {"overall.csv": board.overall.to_csv(index=False)}
     for table in [*board.tables, *board.analysis]:
@@ -87,6 +89,7 @@ def _write_csv(board: Leaderboard, out: Path) -> list[Path]:
     files["protocols.csv"] = _protocols_csv(board)
     files["ranks.csv"] = board.ranks.to_csv(index=False)
     files["claims.csv"] = board.claims.to_csv(index=False)
+    files["power.csv"] = plan_table(board).to_csv(index=False)
     for item in board.sensitivity:
         name = slug(f"lr-sensitivity-{item.task}-{item.dataset}")
         files[f"{name}.csv"] = item.table.to_csv(index=False)
@@ -105,8 +108,11 @@ def _protocols_csv(board) -> str:
 
 def summary(board: Leaderboard) -> dict[str, Any]:
     """The leaderboard as JSON-ready data: the overall table, every benchmark table (mean,
-    std and n of each metric per loss) and the paired comparisons."""
+    std and n of each metric per loss), the paired comparisons, the claims, the sizes of
+    the two families (``family`` is the exploratory one, as ``exploratory_family``) and the
+    power of every undecided test."""
     from hem_bench.results.formats import records_of
+    from hem_bench.results.plan import plan_table
 
     return {
         "baseline": board.baseline,
@@ -131,7 +137,9 @@ def summary(board: Leaderboard) -> dict[str, Any]:
             for s in board.sensitivity
         ],
         "claims": records_of(board.claims),
-        "claims_family": int(board.claims.attrs.get("family", 0)),
+        "claims_family": int(board.claims_family),
+        "exploratory_family": int(board.family),
+        "power": records_of(plan_table(board)),
     }
 
 

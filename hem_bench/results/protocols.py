@@ -209,9 +209,10 @@ def _variant(loss: str, detail: str) -> str:
 
 def protocol_table(frame):
     """One row per protocol: its label, task, data set, whether it is main, the settings
-    that distinguish it from the main protocol of its (task, data set), the settings in
-    which it departs from the task's recipe, and how many losses, seeds and runs it holds.
-    Sorted by task, data set, main first, then label."""
+        that distinguish it from the main protocol of its (task, data set), the settings in
+        which it departs from the task's recipe, how many losses, seeds and runs it holds, and the
+    code versions its runs were made with (:func:`code_versions`).
+        Sorted by task, data set, main first, then label."""
     import pandas as pd
 
     rows = []
@@ -238,6 +239,7 @@ def protocol_table(frame):
                 "losses": int(runs["loss"].nunique()),
                 "seeds": int(runs["seed"].nunique()),
                 "runs": len(runs),
+                "code versions": code_versions(runs),
                 "settings": settings,
             }
         )
@@ -253,6 +255,7 @@ def protocol_table(frame):
             "losses",
             "seeds",
             "runs",
+            "code versions",
             "settings",
         ],
     )
@@ -260,6 +263,27 @@ def protocol_table(frame):
         out["order"] = ~out["main"]
         out = out.sort_values(["task", "dataset", "order", "protocol"]).drop(columns="order")
     return out.reset_index(drop=True)
+
+
+def code_versions(runs) -> str:
+    """The code versions of a protocol's runs (the store's ``code_version`` column) with
+    how many runs each made, ``0.1.0@b05cf32 (35)``; several, joined by ``; ``, mean that
+    the protocol's runs were made by different code: its comparisons may show a change of
+    the code as well as of the loss. '' when the frame has no such column."""
+    if "code_version" not in getattr(runs, "columns", ()):
+        return ""
+    counts = runs["code_version"].fillna("").astype(str).value_counts()
+    return "; ".join(f"{v or 'unknown'} ({n})" for v, n in sorted(counts.items()))
+
+
+def mixed_code(protocols) -> list[str]:
+    """The protocols (of a :func:`protocol_table`) whose runs come from several code
+    versions."""
+    if not len(protocols) or "code versions" not in protocols.columns:
+        return []
+    return [
+        str(p) for p, v in zip(protocols["protocol"], protocols["code versions"]) if "; " in str(v)
+    ]
 
 
 def lr_only_groups(frame) -> list[list[str]]:

@@ -303,7 +303,7 @@ def make_record(
             f"a task's record fields must not replace the record's own: {', '.join(clash)}"
         )
     metrics = clean_metrics(metrics)
-    name, higher_is_better = headline
+    name, higher_is_better = headline[0], headline[1]
     fields: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "run_id": config.run_id,

@@ -4,12 +4,16 @@ Layout, top to bottom:
 
 1. the verdict: every loss sorted by mean rank, with the rank-uncertainty columns the
    leaderboard offers (any column of ``board.overall`` whose name holds ``CI`` or
-   ``interval``), whether its mean rank is significantly worse than the best one (Nemenyi
-   critical difference after a Friedman test, Demsar 2006; see
-   :func:`hem_bench.results.stats.critical_difference`), and a rank heatmap: one cell per
-   loss and benchmark, coloured by the loss's rank there (green = 1, best; red = last) and
-   holding the mean headline; then the critical-difference diagram;
-2. the paired comparisons against the baseline loss;
+   ``interval``: the bootstrap interval over benchmarks and seeds) and p(first), whether its
+   mean rank is significantly worse than the best one (Nemenyi critical difference after a
+   Friedman test, Demsar 2006; see :func:`hem_bench.results.stats.critical_difference`),
+   and a rank heatmap of the main protocols: one cell per loss and benchmark, coloured by
+   the loss's rank there (green = 1, best; red = last) and holding the mean headline; then
+   the critical-difference diagram and which display answers which question;
+2. the papers' claims re-tested, the paired comparisons against the baseline, the power of
+   every undecided verdict, the learning-rate sensitivity and the protocols with their code
+   versions (:mod:`hem_bench.results.sections`), each comparison with its one verdict under
+   the family policy (:mod:`hem_bench.results.family`);
 3. one section per benchmark: its caveat where one applies (an embedded small data set,
    fewer epochs than the task's recipe), the table of mean ± std of every key metric, each
    column titled with its better direction as the task declares it (↑ higher, ↓ lower is
@@ -38,24 +42,19 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from hem_bench.results.caveats import caveat_html, caveats, general_caveat
 from hem_bench.results.html import (
-    DECIMALS,
     Cell,
-    arrow,
     escape,
     figure_html,
     figures_html,
-    html_table,
     interval_text,
     loss_html,
     mean_std,
     metric_header,
     number,
-    p_value,
     paper_urls,
     table_html,
     wrap_slashes,
@@ -63,13 +62,15 @@ from hem_bench.results.html import (
 from hem_bench.results.leaderboard import ANALYSIS_NOTE, GroupTable, Leaderboard
 from hem_bench.results.plotkit import Plot
 from hem_bench.results.plots import benchmark_views
-from hem_bench.results.stats import (
-    ALPHA,
-    WILCOXON_MIN_PAIRS,
-    CriticalDifference,
-    critical_difference,
-    rank_values,
+from hem_bench.results.sections import (
+    claims_section,
+    code_caveat,
+    paired_section,
+    power_section,
+    protocols_section,
+    sensitivity_section,
 )
+from hem_bench.results.stats import CriticalDifference, critical_difference, rank_values
 from hem_bench.results.store import SKIP_REASONS, Results
 from hem_bench.results.views import BenchmarkView
 
@@ -103,7 +104,7 @@ table.fixed2 th:nth-child(2), table.fixed2 td:nth-child(2) {{ position: sticky;
 table.fixed2 th:nth-child(2) {{ background: #f0f2f5; }}
 td.heat, th.heat {{ text-align: center; white-space: nowrap; font-variant-numeric: tabular-nums; }}
 .nw {{ white-space: nowrap; }} .rk {{ color: #333; font-size: 0.8em; }} .pos {{ color: #777; font-size: 0.85em; }}
-td.best {{ font-weight: 700; }}
+table.claims td.long {{ min-width: 28em; }} table.claims td:first-child {{ min-width: 12em; }}
 .note {{ color: #555; font-size: 0.88em; margin: 0.3em 0; }}
 .caveat {{ background: #fff6e0; border-left: 4px solid #e0a100; padding: 0.3em 0.7em;
        font-size: 0.88em; margin: 0.5em 0; }}
@@ -165,31 +166,72 @@ def rank_colour(rank: float, count: int) -> str:
 def verdict_html(
     board: Leaderboard, papers: dict[str, tuple[str, str]], cd: CriticalDifference | None
 ) -> str:
-    """The ranking table with its rank heatmap: loss, mean rank, its uncertainty, the
-    Nemenyi verdict against the best loss, benchmarks, then one coloured cell per benchmark."""
-    overall = board.overall
-    tables = board.tables
-    extra = uncertainty_columns(overall)
-    # each benchmark's mean headline and rank per loss, from its own table (rank 1 = best)
+    """The ranking table with its rank heatmap: loss, mean rank, its uncertainty and
+    p(first), the Nemenyi verdict against the best loss, how many main benchmarks it ran on,
+    then one coloured cell per main benchmark (the ranked ones; other protocols have their
+    own sections)."""
+    tables = [t for t in board.tables if t.main]
+    extra = uncertainty_columns(board.overall)
     means = {t.label: t.stats[f"{t.headline} mean"] for t in tables}
     ranks = {t.label: rank_values(means[t.label], t.higher_is_better) for t in tables}
-    counts = {label: int(r.notna().sum()) for label, r in ranks.items()}
+    apart = intervals_apart(board.overall, cd)
+    rows = []
+    for position, record in enumerate(board.overall.to_dict(orient="records"), start=1):
+        loss = str(record["loss"])
+        row = [
+            Cell(f'<span class="pos">{position}.</span> {loss_html(loss, papers)}'),
+            Cell(f"<b>{number(record['mean rank'], 2)}</b>", "num"),
+            *[Cell(escape(_uncertainty(record, columns)), "num") for _, columns in extra],
+        ]
+        if "p(first)" in record:
+            row.append(Cell(number(record["p(first)"], 2), "num"))
+        if cd is not None:
+            row.append(_nemenyi_cell(loss, cd, loss in apart))
+        row.append(Cell(f"{int(record['benchmarks'])}/{len(tables)}", "num"))
+        row += [_heat_cell(means[t.label], ranks[t.label], loss) for t in tables]
+        rows.append(row)
+    header = _verdict_header(tables, extra, "p(first)" in board.overall, cd is not None)
+    return table_html(header, rows, css="fixed fixed2", table_id="ranking")
+
+
+def _uncertainty(record: dict[str, Any], columns: list[str]) -> str:
+    """One uncertainty cell: an interval from two bound columns, or a single value."""
+    if len(columns) == 2:
+        return interval_text([record[c] for c in columns])
+    return interval_text(record[columns[0]])
+
+
+def _verdict_header(
+    tables: list[GroupTable], extra: list, p_first: bool, nemenyi: bool
+) -> list[str | Cell]:
+    """The ranking table's header."""
     header: list[str | Cell] = [
         "loss",
         Cell(
             '<span title="mean over the benchmarks of the rank (1 = best)">mean rank ↓</span>',
             "num",
         ),
-        *[Cell(escape(title), "num") for title, _ in extra],
+        *[
+            Cell(
+                f'<span title="95 % bootstrap interval, benchmarks and seeds redrawn: how far '
+                f'the mean rank could move; not a test between losses">{escape(title)}</span>',
+                "num",
+            )
+            for title, _ in extra
+        ],
     ]
-    if cd is not None:
+    if p_first:
+        header.append(
+            Cell('<span title="share of bootstrap replicates ranked first">p(first)</span>', "num")
+        )
+    if nemenyi:
         header.append(
             Cell(
                 '<span title="Nemenyi test on the losses run on every benchmark: is the mean '
                 'rank worse than the best one by the critical difference or more?">vs #1</span>'
             )
         )
-    header.append(Cell('<span title="benchmarks the loss was run on">runs on</span>', "num"))
+    header.append(Cell('<span title="main benchmarks the loss was run on">runs on</span>', "num"))
     for t in tables:
         header.append(
             Cell(
@@ -198,55 +240,74 @@ def verdict_html(
                 "heat",
             )
         )
-    best = cd.mean_ranks[0] if cd is not None else math.nan
-    cd_rank = dict(zip(cd.losses, cd.mean_ranks)) if cd is not None else {}
-    rows = []
-    for position, record in enumerate(overall.to_dict(orient="records"), start=1):
-        loss = str(record["loss"])
-        row = [
-            Cell(f'<span class="pos">{position}.</span> {loss_html(loss, papers)}'),
-            Cell(f"<b>{number(record['mean rank'], 2)}</b>", "num"),
-            *[
-                Cell(
-                    escape(
-                        interval_text(
-                            [record[c] for c in columns]
-                            if len(columns) == 2
-                            else record[columns[0]]
-                        )
-                    ),
-                    "num",
-                )
-                for _, columns in extra
-            ],
-        ]
-        if cd is not None:
-            if loss not in cd_rank:
-                row.append(Cell("not compared", "note", title="not run on every benchmark"))
-            elif cd_rank[loss] == best:
-                row.append(Cell("best"))
-            elif cd_rank[loss] - best >= cd.cd:
-                row.append(Cell("worse", "worse", title=f"significantly worse, p < {cd.alpha}"))
-            else:
-                row.append(Cell("n.s.", title="not significantly worse than the best"))
-        row.append(Cell(f"{int(record['benchmarks'])}/{len(tables)}", "num"))
-        for t in tables:
-            value = means[t.label].get(loss, math.nan)
-            rank = ranks[t.label].get(loss, math.nan)
-            if rank is None or (isinstance(rank, float) and math.isnan(rank)):
-                row.append(Cell("–", "heat", title="not run on this benchmark"))
-                continue
-            shown = f"{rank:g}"
-            row.append(
-                Cell(
-                    f'{number(value)} <span class="rk">#{escape(shown)}</span>',
-                    "heat",
-                    rank_colour(float(rank), counts.get(t.label, 1)),
-                    f"rank {shown} of {counts.get(t.label, 1)}",
-                )
-            )
-        rows.append(row)
-    return table_html(header, rows, css="fixed fixed2", table_id="ranking")
+    return header
+
+
+def _nemenyi_cell(loss: str, cd: CriticalDifference, apart: bool) -> Cell:
+    """The ``vs #1`` cell: best, worse, n.s. (``†`` where the intervals lie apart)."""
+    ranks = dict(zip(cd.losses, cd.mean_ranks))
+    best = cd.mean_ranks[0]
+    if loss not in ranks:
+        return Cell("not compared", "note", title="not run on every benchmark")
+    if ranks[loss] == best:
+        return Cell("best")
+    if ranks[loss] - best >= cd.cd:
+        return Cell("worse", "worse", title=f"significantly worse, p < {cd.alpha}")
+    if apart:
+        return Cell(
+            "n.s. †",
+            title="not significantly worse than the best; its bootstrap interval lies apart "
+            "from the best one's (see the note under the table)",
+        )
+    return Cell("n.s.", title="not significantly worse than the best")
+
+
+def _heat_cell(means: pd.Series, ranks: pd.Series, loss: str) -> Cell:
+    """One heatmap cell: the loss's mean headline on a benchmark and its rank there."""
+    value = means.get(loss, math.nan)
+    rank = ranks.get(loss, math.nan)
+    if rank is None or (isinstance(rank, float) and math.isnan(rank)):
+        return Cell("–", "heat", title="not run on this benchmark")
+    count = int(ranks.notna().sum())
+    shown = f"{rank:g}"
+    return Cell(
+        f'{number(value)} <span class="rk">#{escape(shown)}</span>',
+        "heat",
+        rank_colour(float(rank), count),
+        f"rank {shown} of {count}",
+    )
+
+
+def intervals_apart(overall: pd.DataFrame, cd: CriticalDifference | None) -> set[str]:
+    """The losses whose bootstrap interval of the mean rank lies wholly above the best
+    loss's while the Nemenyi test does not find them worse: a marginal interval is one
+    loss's uncertainty, not a corrected comparison, and the page says so beside them."""
+    low, high = "mean rank CI low", "mean rank CI high"
+    if cd is None or low not in overall or not len(overall):
+        return set()
+    ranks = dict(zip(cd.losses, cd.mean_ranks))
+    best = cd.losses[0]
+    bounds = overall.set_index("loss")
+    if best not in bounds.index:
+        return set()
+    top = float(bounds.at[best, high])
+    return {
+        loss
+        for loss, rank in ranks.items()
+        if rank - cd.mean_ranks[0] < cd.cd and float(bounds.at[loss, low]) > top
+    }
+
+
+#: which rank display answers which question (under the ranking)
+TRUST = (
+    '<p class="note"><b>Which to read for what.</b> To compare two losses, read '
+    "<em>vs #1</em> and the critical-difference diagram: the Nemenyi test treats the "
+    "benchmarks as the units and corrects for every pair of losses. The interval beside the "
+    "mean rank (a bootstrap that redraws the benchmarks and, within each, the seeds) and "
+    "p(first) say how far one loss's mean rank could move with other benchmarks and seeds "
+    "like these; two intervals that do not overlap are not a corrected test (†: intervals "
+    "apart, difference below the critical difference).</p>"
+)
 
 
 def cd_text(cd: CriticalDifference | None) -> str:
@@ -277,7 +338,9 @@ def cd_text(cd: CriticalDifference | None) -> str:
         f'<p class="note">{friedman} Nemenyi critical difference at α = {cd.alpha}: CD = '
         f"q<sub>α</sub> √(k(k+1)/6N) = {cd.q_alpha:.3f} × √({k}·{k + 1}/(6·{n})) = "
         f"<b>{cd.cd:.2f}</b> ranks: two losses whose mean ranks differ by less are not "
-        f"significantly different (Demšar 2006). Column <em>vs #1</em>: <em>worse</em> when a loss's mean rank is the CD or more above the best one, <em>n.s.</em> (not significantly worse) otherwise.{left_out}</p>"
+        f"significantly different (Demšar 2006). Column <em>vs #1</em>: <em>worse</em> when a "
+        "loss's mean rank is the CD or more above the best one, <em>n.s.</em> (not "
+        f"significantly worse) otherwise.{left_out}</p>" + TRUST
     )
 
 
@@ -289,136 +352,28 @@ def cd_text(cd: CriticalDifference | None) -> str:
 
 def group_table_html(table: GroupTable, papers: dict[str, tuple[str, str]]) -> str:
     """One benchmark's table: loss, seeds, then mean ± std of every metric, each titled
-    with its better direction; the best mean of each scored column in bold."""
+    with its better direction. Nothing is bold: which differences are significant is the
+    paired comparisons' and the claims' to say."""
     header: list[str | Cell] = ["loss", Cell("seeds", "num")]
-    best: dict[str, float] = {}
     for metric in table.metrics:
-        higher = table.direction(metric)
-        header.append(Cell(metric_header(metric, higher), "num"))
-        means = table.stats[f"{metric} mean"].dropna()
-        if higher is not None and len(means) > 1:
-            best[metric] = float(means.max() if higher else means.min())
+        header.append(Cell(metric_header(metric, table.direction(metric)), "num"))
     rows = []
     for loss in table.stats.index:
         seeds = int(table.seeds[loss])
         row = [Cell(loss_html(str(loss), papers)), Cell(str(seeds), "num")]
         for metric in table.metrics:
-            mean = table.stats.at[loss, f"{metric} mean"]
             text = mean_std(
-                mean,
+                table.stats.at[loss, f"{metric} mean"],
                 table.stats.at[loss, f"{metric} std"],
                 int(table.stats.at[loss, f"{metric} n"]),
                 seeds,
             )
-            css = "num best" if metric in best and mean == best[metric] else "num"
-            row.append(Cell(escape(text), css))
+            row.append(Cell(escape(text), "num"))
         rows.append(row)
     return table_html(header, rows, table_id=f"t-{table.name}")
 
 
 # -- the rest ------------------------------------------------------------------------------
-
-
-def _verdict_class(column: str, value: Any) -> str | None:
-    """The CSS class of a verdict cell: ``better`` or ``worse`` (coloured); None otherwise."""
-    if column != "verdict":
-        return None
-    text = str(value)
-    if text.startswith("better"):
-        return "better"
-    if text.startswith("worse"):
-        return "worse"
-    return None
-
-
-#: paired-comparison columns shown by :func:`paired_frame` in their own format, or not at all
-_PAIRED_KNOWN = {
-    "benchmark", "task", "dataset", "model", "loss", "baseline", "headline",
-    "higher_is_better", "n", "seeds", "differences", "mean diff", "std diff", "t",
-    "t-test p", "wilcoxon", "wilcoxon p", "verdict",
-}  # fmt: skip
-
-
-def paired_frame(board: Leaderboard) -> pd.DataFrame:
-    """The paired comparisons as text, rounded for reading: loss, benchmark, headline with
-    its direction, seeds, mean and per-seed differences, p-values (and any further column
-    the leaderboard adds, such as corrected p-values or intervals), verdict."""
-    paired = board.paired
-    out = pd.DataFrame(
-        {
-            "loss": paired["loss"],
-            "benchmark": paired["benchmark"],
-            "headline": [
-                f"{h} {arrow(bool(hib))}"
-                for h, hib in zip(paired["headline"], paired["higher_is_better"])
-            ],
-            "n": paired["n"].astype(int),
-            "mean diff": ["–" if pd.isna(v) else f"{v:+.{DECIMALS}f}" for v in paired["mean diff"]],
-            "per-seed diff": [
-                ", ".join(f"{s}: {x:+.{DECIMALS}f}" for s, x in zip(seeds, diffs))
-                for seeds, diffs in zip(paired["seeds"], paired["differences"])
-            ],
-            "t-test p": [p_value(v) for v in paired["t-test p"]],
-            "wilcoxon p": [p_value(v) for v in paired["wilcoxon p"]],
-        }
-    )
-    for column in paired.columns:
-        if column in _PAIRED_KNOWN:
-            continue
-        out[str(column)] = [
-            p_value(v) if isinstance(v, (float, np.floating)) else interval_text(v)
-            for v in paired[column]
-        ]
-    out["verdict"] = paired["verdict"]
-    return out
-
-
-def paired_matrix_html(board: Leaderboard, papers: dict[str, tuple[str, str]]) -> str:
-    """The paired comparisons at a glance: loss x benchmark, the mean per-seed difference
-    from the baseline (positive = better), green where significantly better, red where
-    significantly worse (the verdict of the paired t-test)."""
-    paired = board.paired
-    labels = [t.label for t in board.tables if t.label in set(paired["benchmark"])]
-    order = [str(x) for x in board.overall["loss"] if str(x) in set(paired["loss"])]
-    cells = {(str(r["loss"]), str(r["benchmark"])): r for r in paired.to_dict(orient="records")}
-    header: list[str | Cell] = ["loss"]
-    for label in labels:
-        higher = bool(paired.loc[paired["benchmark"] == label, "higher_is_better"].iloc[0])
-        headline = str(paired.loc[paired["benchmark"] == label, "headline"].iloc[0])
-        header.append(
-            Cell(
-                f'{wrap_slashes(label)}<br><span class="rk">'
-                f"{metric_header(headline, higher)}</span>",
-                "heat",
-            )
-        )
-    rows = []
-    for loss in order:
-        row = [Cell(loss_html(loss, papers))]
-        for label in labels:
-            record = cells.get((loss, label))
-            if record is None:
-                row.append(Cell("–", "heat"))
-                continue
-            verdict = str(record["verdict"])
-            style = ""
-            if verdict.startswith("better"):
-                style = "background: hsl(120, 62%, 78%)"
-            elif verdict.startswith("worse"):
-                style = "background: hsl(0, 62%, 78%)"
-            mean = record["mean diff"]
-            shown = "–" if pd.isna(mean) else f"{mean:+.{DECIMALS}f}"
-            mark = " *" if style else ""
-            row.append(
-                Cell(
-                    escape(shown + mark),
-                    "heat",
-                    style,
-                    f"{verdict}; t-test p = {p_value(record['t-test p'])}, n = {record['n']}",
-                )
-            )
-        rows.append(row)
-    return table_html(header, rows, table_id="paired-matrix")
 
 
 def _skipped_html(results: Results) -> str:
@@ -494,7 +449,11 @@ def render(
     losses = [str(x) for x in board.overall["loss"]] if "loss" in board.overall else []
     papers = paper_urls(losses)
     notes = caveats(board, results)
-    toc = [("verdict", "Verdict"), ("paired", "Paired tests")]
+    toc = [("verdict", "Verdict"), ("claims", "Claims"), ("paired", "Paired tests")]
+    toc += [("power", "Power")]
+    if board.sensitivity:
+        toc.append(("sensitivity", "Learning rate"))
+    toc.append(("protocols", "Protocols"))
     if board.analysis:
         toc.append(("analysis", "Representation analysis"))
     parts = [
@@ -507,9 +466,14 @@ def render(
         f'<p class="note" id="summary">{escape(header_text(results, when))}</p>',
         _toc(toc, [(f"b-{t.name}", t.label) for t in board.tables]),
         general_caveat(notes, board.tables),
+        code_caveat(board),
         verdict_section(board, papers, cd_plots),
         _skipped_html(results),
+        claims_section(board),
         paired_section(board, papers),
+        power_section(board),
+        sensitivity_section(board, papers),
+        protocols_section(board),
     ]
     for view in benchmark_views(results.frame, board.tables, papers=papers):
         caveat = notes.get(view.label)
@@ -546,27 +510,6 @@ def verdict_section(
             cd_text(cd),
             *[figure_html(p) for p in cd_plots],
         ]
-    )
-
-
-def paired_section(board: Leaderboard, papers: dict[str, tuple[str, str]]) -> str:
-    """The paired comparisons against the baseline: the matrix, then every comparison."""
-    title = f'<h2 id="paired">Paired comparisons against {escape(board.baseline)}</h2>'
-    if not len(board.paired):
-        return title + "<p>No loss shares a benchmark with the baseline.</p>"
-    return (
-        title + '<p class="note">Per-seed differences of the headline for the seeds both losses '
-        "have, signed so that positive means better than the baseline. Two-sided paired "
-        f"t-test from 2 paired seeds, Wilcoxon signed-rank test from {WILCOXON_MIN_PAIRS}; "
-        f"verdicts at p &lt; {ALPHA}.</p>"
-        + paired_matrix_html(board, papers)
-        + '<p class="note">Each cell: mean per-seed difference from '
-        f"{escape(board.baseline)}; * and colour: significantly "
-        '<span class="better">better</span> or <span class="worse">worse</span>. '
-        "Hover a cell for its p-value; every number is in the table below.</p>"
-        + "<details><summary>Every comparison: per-seed differences and p-values</summary>"
-        + html_table(paired_frame(board), _verdict_class, table_id="paired-details")
-        + "</details>"
     )
 
 

@@ -21,15 +21,43 @@ freedom over sqrt(2), ``scipy.stats.studentized_range``; the Friedman test is
   error rate. Written here because scipy has no Holm correction
   (``scipy.stats.false_discovery_control`` is Benjamini-Hochberg, which controls another
   error rate) and statsmodels (``multipletests(method="holm")``) is not a dependency.
-- Bootstrap of the mean rank (Efron & Tibshirani 1993, percentile interval): a replicate
-  draws, for every benchmark independently, as many seeds as it has with replacement (the
-  same draw for every loss of the benchmark, so that runs of one seed stay paired), takes
-  each loss's mean headline over the drawn seeds, ranks the losses per benchmark
-  (fractional ranks, 1 = best) and averages a loss's ranks over benchmarks. Over the
-  replicates: the 2.5 and 97.5 percentiles of each loss's mean rank, and the probability
-  that it has the best (lowest) mean rank, a tie for first counting ``1 / k`` to each of
-  the ``k`` tied losses. The generator is numpy's ``default_rng(seed)``, so the result is
-  reproducible.
+- Bootstrap of the mean rank (Efron & Tibshirani 1993, percentile interval), two-level so
+  that it accounts for the choice of benchmarks as well as of seeds: a replicate draws as
+  many benchmarks as there are, with replacement, and for every drawn benchmark as many
+  seeds as it has, with replacement (the same seed draw for every loss of that benchmark,
+  so that runs of one seed stay paired); it takes each loss's mean headline over the drawn
+  seeds, ranks the losses per drawn benchmark (fractional ranks, 1 = best) and averages a
+  loss's ranks over the drawn benchmarks. Over the replicates: the 2.5 and 97.5
+  percentiles of each loss's mean rank, and the probability that it has the best (lowest)
+  mean rank, a tie for first counting ``1 / k`` to each of the ``k`` tied losses. The
+  generator is numpy's ``default_rng(seed)``, so the result is reproducible. The interval
+  says how far a loss's mean rank could move with other benchmarks and seeds like these;
+  it is not a test between losses (overlap of two marginal intervals is not one): the
+  Nemenyi comparison (:func:`critical_difference`) is the test of the ranks.
+- Equivalence (:func:`equivalence_test`): the two one-sided tests of Schuirmann (1987)
+  against the margin ``±Δ``, and the one-sided test that the difference lies beyond the
+  margin on the estimate's side. The two possible decisions ("within the margin", "beyond
+  it") share the level: each is made at ``α/2``, so the comparison's p-value is
+  ``min(1, 2 min(p_TOST, p_beyond))`` and the chance of either wrong decision is at most
+  α; at an uncorrected α of 0.05 "within" means the 95 % t-interval lies inside ``±Δ``
+  (TOST at 2.5 % per side) and "beyond" that it lies wholly outside.
+- Which tests enter a corrected family (:func:`admitted`): a test whose design cannot
+  reach significance is shown descriptively, not added to the family (adding it only makes
+  every other test of the family stricter). A paired t-test of n seeds in a family of m
+  can be significant at Holm's first step only when its observed effect exceeds
+  ``t_{1 - α/(2m), n-1} / sqrt(n)`` standard deviations of its differences
+  (:func:`significance_threshold`); the design is *decidable* when that threshold is at
+  most :data:`DECIDABLE_EFFECT`. An exact permutation test is decidable when its smallest
+  attainable p-value times m is below α. The choice depends on n and m only, never on the
+  outcome, so the family-wise error rate stays controlled.
+- Power, the detectable effect and the seeds needed: :mod:`hem_bench.results.power`.
+- Seed-unit tests of dependent measurements (:func:`seed_unit_test`,
+  :func:`pair_jackknife_test`): when one value comes from each seed, a one-sample t-test
+  over seeds; when a value comes from each *pair* of seeds (a network of seed s compared
+  with one of seed s'), their mean is a U-statistic of the seeds, and its standard error
+  is the leave-one-seed-out jackknife (Arvesen 1969, "Jackknifing U-statistics", Ann. Math.
+  Statist. 40): ``Var = (S-1)/S sum_i (U_(-i) - mean_i U_(-i))^2`` over the S seeds, with a
+  t-test of S - 1 degrees of freedom.
 """
 
 from __future__ import annotations
@@ -92,29 +120,43 @@ def bootstrap_mean_ranks(
     replicates: int = BOOTSTRAP_REPLICATES,
     seed: int = BOOTSTRAP_SEED,
     confidence: float = CONFIDENCE,
+    resample_benchmarks: bool = True,
 ) -> dict[str, np.ndarray]:
     """The bootstrap of the mean rank over ``benchmarks``: each is ``(values,
     higher_is_better)`` with ``values`` a (seeds x losses) array of headlines, NaN where a
     loss has no run of that seed; the losses (columns) are the same in every benchmark.
 
+    The draws, in this order from one generator: the benchmarks of every replicate
+    (``replicates x B`` indices, when ``resample_benchmarks``; else every benchmark once),
+    then for each drawn slot in turn and each benchmark in turn, the seeds of the
+    replicates that drew that benchmark in that slot (``rows x n`` indices).
+
     Returns ``low`` and ``high`` (the percentile interval of each loss's mean rank),
     ``p_first`` (the probability of the best mean rank) and ``replicates`` (the
     replicates x losses mean ranks)."""
     rng = np.random.default_rng(seed)
+    count = len(benchmarks)
     losses = benchmarks[0][0].shape[1] if benchmarks else 0
+    if resample_benchmarks:
+        chosen = rng.integers(0, count, size=(replicates, count))
+    else:
+        chosen = np.tile(np.arange(count), (replicates, 1))
     total = np.zeros((replicates, losses))
     counted = np.zeros((replicates, losses))
-    for values, higher in benchmarks:
-        values = np.asarray(values, dtype=float)
-        n = values.shape[0]
-        draws = rng.integers(0, n, size=(replicates, n))
-        sample = values[draws]  # replicates x n x losses
-        with np.errstate(invalid="ignore"), warnings_off():
-            means = np.nanmean(sample, axis=1)
-        ranks = _ranks(means, higher)
-        present = ~np.isnan(ranks)
-        total += np.where(present, ranks, 0.0)
-        counted += present
+    for slot in range(count):
+        for b, (values, higher) in enumerate(benchmarks):
+            rows = np.flatnonzero(chosen[:, slot] == b)
+            if not len(rows):
+                continue
+            values = np.asarray(values, dtype=float)
+            n = values.shape[0]
+            draws = rng.integers(0, n, size=(len(rows), n))
+            with np.errstate(invalid="ignore"), warnings_off():
+                means = np.nanmean(values[draws], axis=1)  # rows x losses
+            ranks = _ranks(means, higher)
+            present = ~np.isnan(ranks)
+            total[rows] += np.where(present, ranks, 0.0)
+            counted[rows] += present
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_ranks = total / counted
     alpha = (1 - confidence) / 2
@@ -323,3 +365,197 @@ def critical_difference(tables: list, alpha: float = ALPHA) -> CriticalDifferenc
         left_out=sorted(all_losses - every),
         cliques=cliques,
     )
+
+
+# -- equivalence ---------------------------------------------------------------------------
+
+
+def equivalence_test(differences, margin: float) -> dict[str, Any]:
+    """Whether the mean of the paired ``differences`` lies within ``±margin`` (module
+    docstring): ``p_tost`` (Schuirmann's two one-sided tests: the larger of their
+    p-values), ``p_beyond`` (one-sided, beyond the margin on the estimate's side), ``p``
+    (``min(1, 2 min(p_tost, p_beyond))``, the comparison's p-value in a family) and
+    ``decision``: ``within`` or ``beyond``, the one ``p`` stands for. Constant differences
+    decide by their value (p 0 or 1); fewer than two give NaN."""
+    from scipy import stats
+
+    d = np.asarray(differences, dtype=float)
+    out = {"p_tost": math.nan, "p_beyond": math.nan, "p": math.nan, "decision": ""}
+    if len(d) < MIN_PAIRS or not margin > 0:
+        return out
+    mean, df = float(d.mean()), len(d) - 1
+    se = float(d.std(ddof=1)) / math.sqrt(len(d))
+    if se == 0:
+        p_tost = 0.0 if abs(mean) < margin else 1.0
+        p_beyond = 0.0 if abs(mean) > margin else 1.0
+    else:
+        p_tost = max(
+            float(stats.t.sf((mean + margin) / se, df)),  # H0: difference <= -margin
+            float(stats.t.cdf((mean - margin) / se, df)),  # H0: difference >= +margin
+        )
+        p_beyond = float(stats.t.sf((abs(mean) - margin) / se, df))  # H0: |difference| <= margin
+    decision = "within" if p_tost <= p_beyond else "beyond"
+    out.update(
+        p_tost=p_tost,
+        p_beyond=p_beyond,
+        p=min(1.0, 2.0 * min(p_tost, p_beyond)),
+        decision=decision,
+    )
+    return out
+
+
+# -- which tests a family holds --------------------------------------------------------------
+
+#: a t-test whose design could declare significant, at Holm's first step, only an observed
+#: effect above this many standard deviations of its per-seed differences is shown
+#: descriptively and kept out of its family. With 5 seeds the threshold is 3.2 standard
+#: deviations in a family of 24 and 3.7 in one of 42; with 3 seeds it is 12.6 and 16.7,
+#: and with 4 seeds 5.0 in a family of 24: such a test spends the family's level without a
+#: realistic chance to reject (the spread of its differences is estimated from two or three
+#: degrees of freedom)
+DECIDABLE_EFFECT = 5.0
+
+
+@dataclass(frozen=True)
+class Design:
+    """What a test's chance to reach significance depends on, known before its outcome:
+    ``kind`` ``t`` (a t-test of ``n`` values, n - 1 degrees of freedom) or ``exact`` (a
+    permutation test whose smallest attainable two-sided p-value is ``p_min``)."""
+
+    kind: str
+    n: int = 0
+    p_min: float = 0.0
+
+    def decidable(self, m: int, alpha: float = ALPHA) -> bool:
+        """Whether the test can be significant at Holm's first step in a family of m."""
+        if self.kind == "exact":
+            return self.p_min * m < alpha
+        return self.n >= MIN_PAIRS and significance_threshold(self.n, alpha / m) <= DECIDABLE_EFFECT
+
+    def largest_family(self, alpha: float = ALPHA, limit: int = 10**6) -> int:
+        """The largest family size m at which the test is decidable (0: none)."""
+        if not self.decidable(1, alpha):
+            return 0
+        low, high = 1, limit
+        while low < high:  # decidable is monotone in m
+            middle = (low + high + 1) // 2
+            if self.decidable(middle, alpha):
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
+
+def significance_threshold(n: int, level: float) -> float:
+    """The smallest standardized effect (|mean| / sd) that a two-sided one-sample t-test of
+    ``n`` values declares significant at ``level``: ``t_{1-level/2, n-1} / sqrt(n)``."""
+    from scipy import stats
+
+    if n < MIN_PAIRS:
+        return math.inf
+    return float(stats.t.ppf(1.0 - level / 2.0, n - 1) / math.sqrt(n))
+
+
+def admitted(designs: list[Design | None], alpha: float = ALPHA) -> list[bool]:
+    """Which of the candidate tests enter the corrected family (None: no test): the
+    designs grouped by how large a family each tolerates (:meth:`Design.largest_family`),
+    the most tolerant group first, each group added while the family it makes is no
+    larger than every member tolerates. Depends on the designs only, never on outcomes."""
+    tolerance = [d.largest_family(alpha) if d is not None else 0 for d in designs]
+    keep = [False] * len(designs)
+    size = 0
+    for level in sorted({t for t in tolerance if t > 0}, reverse=True):
+        members = [i for i, t in enumerate(tolerance) if t == level]
+        if size + len(members) > level:
+            break
+        size += len(members)
+        for i in members:
+            keep[i] = True
+    return keep
+
+
+#: exact permutation p-values for Spearman's rho up to this many points (8! = 40320)
+EXACT_SPEARMAN = 8
+
+
+def spearman_test(x, y) -> dict[str, Any]:
+    """Spearman's ρ of ``x`` and ``y`` and its two-sided p-value: exact (every pairing,
+    ``scipy.stats.permutation_test``) up to :data:`EXACT_SPEARMAN` points, so that its
+    smallest attainable value ``2 / n!`` is known (``design``), else scipy's t
+    approximation (``spearmanr``)."""
+    from scipy import stats
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n = len(x)
+    rho = float(stats.spearmanr(x, y).statistic)
+    if n <= EXACT_SPEARMAN:
+        result = stats.permutation_test(
+            (x,),
+            lambda a: stats.spearmanr(a, y).statistic,
+            permutation_type="pairings",
+            n_resamples=math.inf,
+            alternative="two-sided",
+        )
+        p = float(result.pvalue)
+        design = Design("exact", n=n, p_min=min(1.0, 2.0 / math.factorial(n)))
+    else:
+        p = float(stats.spearmanr(x, y).pvalue)
+        design = Design("t", n=n - 1)  # the t approximation: n - 2 degrees of freedom
+    return {"rho": rho, "p": p, "n": n, "design": design}
+
+
+# -- tests with the seed as the unit -----------------------------------------------------------
+
+
+def seed_unit_test(values) -> dict[str, Any]:
+    """A two-sided one-sample t-test that the mean of one value per seed is zero: ``n``,
+    ``mean``, ``sd``, the 95 % t-interval (``ci low``, ``ci high``) and ``p``."""
+    from scipy import stats
+
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    low, high = t_interval(v)
+    p = math.nan
+    if len(v) >= MIN_PAIRS and np.ptp(v) > 0:
+        p = float(stats.ttest_1samp(v, 0.0).pvalue)
+    return {
+        "n": len(v),
+        "mean": float(v.mean()) if len(v) else math.nan,
+        "sd": float(v.std(ddof=1)) if len(v) > 1 else math.nan,
+        "ci low": low,
+        "ci high": high,
+        "p": p,
+    }
+
+
+def pair_jackknife_test(values: dict[tuple[Any, Any], float]) -> dict[str, Any]:
+    """A two-sided test that the mean of values measured on pairs of seeds (``{(s, s'):
+    value}``, each unordered pair once) is zero, with the seed as the unit: the mean over
+    pairs and its leave-one-seed-out jackknife standard error (module docstring), t with
+    S - 1 degrees of freedom. ``n`` is the number of seeds S; NaN below three seeds."""
+    from scipy import stats
+
+    pairs = {tuple(sorted(k)): float(v) for k, v in values.items() if not math.isnan(v)}
+    seeds = sorted({s for pair in pairs for s in pair})
+    out = {"n": len(seeds), "pairs": len(pairs), "mean": math.nan, "se": math.nan}
+    out.update({"ci low": math.nan, "ci high": math.nan, "p": math.nan})
+    if not pairs:
+        return out
+    out["mean"] = float(np.mean(list(pairs.values())))
+    if len(seeds) < 3:
+        return out
+    left_out = []
+    for seed in seeds:
+        rest = [v for pair, v in pairs.items() if seed not in pair]
+        if not rest:
+            return out
+        left_out.append(float(np.mean(rest)))
+    s = len(seeds)
+    loo = np.asarray(left_out)
+    se = math.sqrt((s - 1) / s * float(((loo - loo.mean()) ** 2).sum()))
+    out["se"] = se
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, s - 1)) * se
+    out["ci low"], out["ci high"] = out["mean"] - half, out["mean"] + half
+    if se > 0:
+        out["p"] = float(2.0 * stats.t.sf(abs(out["mean"]) / se, s - 1))
+    return out

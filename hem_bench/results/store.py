@@ -22,7 +22,8 @@ name with the parameters that differ, ``hem(margin=2.0)``; ``loss_name`` always 
 registry name.
 
 Runs are grouped by protocol (:mod:`hem_bench.results.protocols`): ``settings`` holds the
-run's protocol settings as sorted JSON, ``protocol`` the protocol's label
+run's protocol settings as sorted JSON (``code_version`` the code it was made with:
+:func:`code_version`), ``protocol`` the protocol's label
 (``classify/digits``, ``classify/digits (head=cosine)``), ``variant`` the loss label under
 its protocol (``ce(head=cosine)``) and ``main_protocol`` whether the protocol is the main
 one of its (task, dataset).
@@ -71,6 +72,7 @@ RUN_COLUMNS = (
     "higher_is_better",
     "finished_at",
     "path",
+    "code_version",
     "settings",
     "protocol",
     "variant",
@@ -185,6 +187,7 @@ def record_row(record: RunRecord, path: Path) -> dict[str, Any]:
         "higher_is_better": record.headline.higher_is_better,
         "finished_at": record.finished_at or "",
         "path": str(path),
+        "code_version": code_version(record.env),
         "settings": settings_text(protocol_settings(record.data())),
     }
     for key, number in record.metrics.items():
@@ -192,6 +195,18 @@ def record_row(record: RunRecord, path: Path) -> dict[str, Any]:
             raise InvalidRecord(f"metric {key!r} is infinite", path)
         row[f"metric:{key}" if key in RUN_COLUMNS else key] = number
     return row
+
+
+def code_version(env: dict[str, Any] | None) -> str:
+    """The code a run was made with, from its record's ``env``: the hem-bench version and,
+    when it ran from a git checkout, the commit's first 7 digits (``+dirty`` with
+    uncommitted changes): ``0.1.0@b05cf32+dirty``; '' when the record does not say."""
+    env = env if isinstance(env, dict) else {}
+    version = str(env.get("hem_bench") or "")
+    commit = str(env.get("git_commit") or "")[:7]
+    if commit:
+        version += f"@{commit}" + ("+dirty" if env.get("git_dirty") else "")
+    return version
 
 
 def _warn_unknown_tasks(frame, stacklevel: int = 3) -> None:

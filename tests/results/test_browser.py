@@ -184,3 +184,85 @@ def test_a_wide_leaderboard_scrolls_inside_its_box(chromium, tmp_path):
     assert measured["wrap"]["right"] <= WIDTH
     assert measured["headAfterScroll"]["left"] == pytest.approx(measured["head"]["left"], abs=1)
     assert measured["lossAfterScroll"]["left"] == pytest.approx(measured["table"]["left"], abs=1)
+
+
+#: measures the page width and, for each table named in TABLE_IDS, its box, its wrapper's
+#: box and whether the wrapper hides any of it (scrollWidth > clientWidth)
+MEASURE_TABLES = """
+<script>
+(function () {
+  var ids = TABLE_IDS;
+  function box(element) {
+    var r = element.getBoundingClientRect();
+    return {left: r.left, right: r.right, top: r.top, bottom: r.bottom};
+  }
+  var out = {viewport: [window.innerWidth, window.innerHeight],
+             scrollWidth: document.documentElement.scrollWidth, tables: {}};
+  ids.forEach(function (id) {
+    var table = document.getElementById(id);
+    if (!table) { out.tables[id] = null; return; }
+    var wrap = table.parentElement;
+    out.tables[id] = {table: box(table), wrap: box(wrap),
+                      hidden: wrap.scrollWidth > wrap.clientWidth + 1,
+                      rows: table.querySelectorAll("tbody tr").length,
+                      text: table.textContent};
+  });
+  var pre = document.createElement("pre");
+  pre.id = "geometry";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+  document.currentScript.remove();
+})();
+</script>
+"""
+
+
+def test_claims_and_sensitivity_tables_fit_at_1280(chromium, tmp_path):
+    """A store with the HEM paper's claims and a learning-rate arm: the page holds the claims
+    table, the learning-rate sensitivity table and the power table; at 1280 px the page does
+    not scroll sideways and none of them is cut (each fits its box)."""
+    from tests.results.test_claims import HEADLINES, values
+
+    folder = tmp_path / "results"
+    for (task, loss, lr), numbers in values().items():
+        dataset = "digit-scenes" if task == "segmentation" else "digits"
+        for seed, value in enumerate(numbers):
+            data = record(
+                task, dataset, loss, seed, {HEADLINES[task]: float(value)}, HEADLINES[task]
+            )
+            data["config"] = {"lr": lr}
+            write(folder, f"{task}-{loss}-{lr}-{seed}", data)
+    results = load_results(folder)
+    board = build(results.frame)
+    assert board.sensitivity, "the store has a learning-rate arm"
+    page_path = tmp_path / "claims.html"
+    page_path.write_text(render(board, results), encoding="utf-8")
+    ids = ["claims-table", "power-table", "sensitivity-segmentation-digit-scenes"]
+    probe = tmp_path / "probe.html"
+    script = MEASURE_TABLES.replace("TABLE_IDS", json.dumps(ids))
+    probe.write_text(page_path.read_text().replace("</body>", script + "</body>"))
+    dom = browse(
+        chromium,
+        tmp_path,
+        f"--window-size={WIDTH},{HEIGHT}",
+        "--dump-dom",
+        probe.resolve().as_uri(),
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    match = re.search(r'<pre id="geometry">(.*?)</pre>', dom.stdout, re.S)
+    assert match, dom.stdout[-2000:]
+    measured = json.loads(html.unescape(match.group(1)))
+    assert measured["viewport"][0] == WIDTH
+    assert measured["scrollWidth"] <= WIDTH, "the page scrolls sideways"
+    claims = measured["tables"]["claims-table"]
+    assert claims is not None and claims["rows"] == len(board.claims)
+    assert "HEM better than CE at unknown-class rejection" in claims["text"]
+    assert "holds" in claims["text"] and "inconclusive" in claims["text"]
+    sensitivity = measured["tables"]["sensitivity-segmentation-digit-scenes"]
+    assert sensitivity is not None and sensitivity["rows"] == len(board.sensitivity[0].table)
+    assert "lr=0.01" in sensitivity["text"] and "rank" in sensitivity["text"]
+    assert measured["tables"]["power-table"] is not None
+    for name in ids:
+        item = measured["tables"][name]
+        assert not item["hidden"], f"{name} is cut"
+        assert item["wrap"]["right"] <= WIDTH and item["table"]["right"] <= WIDTH + 1, name

@@ -26,7 +26,7 @@ def test_every_output_is_written(board):
     """All formats by default: Markdown, CSV per table, JSON, HTML and the PNGs; the paths and the overall table are printed."""
     names = {p.relative_to(board.out).as_posix() for p in board.out.rglob("*") if p.is_file()}
     expected = {"leaderboard.md", "leaderboard.json", "report.html", "overall.csv"}
-    expected |= {"paired-ce.csv", "protocols.csv", "ranks.csv", "claims.csv"}
+    expected |= {"paired-ce.csv", "protocols.csv", "ranks.csv", "claims.csv", "power.csv"}
     expected |= {f"{t}.csv" for t in TABLES}
     assert expected <= names
     assert {n for n in names if n not in expected} == {

@@ -14,6 +14,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -226,3 +227,157 @@ def test_every_plot_is_drawn_from_the_real_records_of_every_task(board):
         assert pixels.shape[0] > 200 and pixels.shape[1] > 200, name
         assert pixels[..., :3].std() > 0.05, f"{name} is blank"
         assert (EXAMPLE / "plots" / f"{name}.png").is_file(), f"{STALE} (plots/{name}.png)"
+
+
+def _between(text: str, start: str, end: str) -> str:
+    assert start in text and end in text, f"README lacks the markers {start} ... {end}"
+    return text[text.index(start) + len(start) : text.index(end)].strip()
+
+
+def test_the_readme_numbers_are_generated_from_the_records(board):
+    """Every number of the example README's findings and claims is what the leaderboard
+    makes of the records now (the blocks between the markers are written by
+    ``hem-bench leaderboard --format md``)."""
+    from hem_bench.results.markdown import (
+        CLAIMS_END,
+        CLAIMS_START,
+        FINDINGS_END,
+        FINDINGS_START,
+        claims_section,
+        findings_section,
+    )
+
+    _, board = board
+    readme = (EXAMPLE / "README.md").read_text()
+    expected = "\n".join(findings_section(board)[1:]).strip()
+    assert _between(readme, FINDINGS_START, FINDINGS_END) == expected, (
+        f"{STALE} (the README's findings differ)"
+    )
+    expected = "\n".join(claims_section(board)).strip()
+    assert _between(readme, CLAIMS_START, CLAIMS_END) == expected, (
+        f"{STALE} (the README's claims differ)"
+    )
+
+
+def _metric(records: list[dict], task: str, loss: str, key: str, lr_main: bool = True) -> list:
+    rows = [r for r in records if r["task"] == task and r["loss"] == loss]
+    if lr_main:
+        rows = [r for r in rows if r["config"]["lr"] == get_task(task).recipe(r["dataset"]).lr]
+    return [r["metrics"][key] for r in sorted(rows, key=lambda r: r["seed"])]
+
+
+def test_the_readme_describes_the_grid_of_the_records(records):
+    """The example README's description of the grid and the versions it names, checked
+    against the preset and the records."""
+    from hem_bench.losses import loss_info
+
+    readme = (EXAMPLE / "README.md").read_text()
+    preset = PRESETS["embedded"]
+    assert ", ".join(preset["losses"]) in readme
+    assert preset["seeds"] == [0, 1, 2, 3, 4] and "seeds 0-4" in readme and "five seeds" in readme
+    (arm,) = preset["arms"]
+    assert arm["seeds"] == preset["seeds"]  # "the same losses and seeds"
+    recipe_lr = get_task("segmentation").recipe("digit-scenes").lr
+    lrs = sorted({r["config"]["lr"] for r in records if r["task"] == "segmentation"})
+    assert lrs == [pytest.approx(recipe_lr / 10), recipe_lr]  # "a tenth of the recipe's lr"
+    assert get_task("segmentation").recipe("digit-scenes").optimizer == "adamw"
+    assert preset["per_task"]["classify"]["task_options"]["severities"] == "1,3,5"
+    assert {r["config"]["threads"] for r in records} == {1}  # one CPU thread per run
+    for package, version in records[0]["env"]["packages"].items():
+        if package in readme:
+            assert f"{package} {version}" in readme, package
+    assert f"τ = {loss_info('logitnorm').params['tau']}" in readme
+
+
+def test_the_readme_statements_hold_for_the_records(records, board):
+    """The example README's statements on continual forgetting and Dice, the noise
+    detectors, LogitNorm's and Dice's standing, the intervals that lean against claims and
+    transfer, against the records."""
+    from hem_bench.results.claims import _margin
+
+    _, board = board
+    preset = PRESETS["embedded"]
+    # continual: ce forgets on every seed; Dice learns nothing after the first experience
+    assert all(b < -0.2 for b in _metric(records, "continual", "ce", "bwt"))
+    for r in records:
+        if r["task"] == "continual" and r["loss"] == "dice":
+            diagonal = [row[i] for i, row in enumerate(r["accuracy_matrix"])]
+            assert diagonal[0] > 0.9 and max(diagonal[1:]) < 0.05, diagonal
+            assert abs(r["metrics"]["bwt"]) < 0.05
+    # unknown-class rejection: hem below ce on every seed
+    hem, ce = _metric(records, "ood", "hem", "auroc"), _metric(records, "ood", "ce", "auroc")
+    assert all(h < c for h, c in zip(hem, ce)) and len(hem) == 5
+    mean = {
+        (loss, key): float(np.mean(_metric(records, "ood", loss, key)))
+        for loss in preset["losses"]
+        for key in (
+            "msp/uniform/auroc",
+            "energy/uniform/auroc",
+            "mahalanobis/uniform/auroc",
+            "vim/uniform/auroc",
+            "msp/gaussian/auroc",
+            "energy/gaussian/auroc",
+            "mahalanobis/gaussian/auroc",
+            "vim/gaussian/auroc",
+        )
+    }
+    assert mean[("ce", "msp/uniform/auroc")] < 0.5 and mean[("ce", "energy/uniform/auroc")] < 0.5
+    for loss in ("hem", "hem-plus"):
+        assert mean[(loss, "msp/uniform/auroc")] > mean[("ce", "msp/uniform/auroc")]
+        assert mean[(loss, "energy/uniform/auroc")] > mean[("ce", "energy/uniform/auroc")]
+    for loss in preset["losses"]:
+        for noise in ("uniform", "gaussian"):
+            for good in ("mahalanobis", "vim"):
+                for weak in ("msp", "energy"):
+                    assert (
+                        mean[(loss, f"{good}/{noise}/auroc")]
+                        > mean[(loss, f"{weak}/{noise}/auroc")]
+                    )
+        nearly = all(mean[(loss, f"{d}/uniform/auroc")] > 0.97 for d in ("mahalanobis", "vim"))
+        assert nearly == (loss not in ("hem-plus", "logitnorm")), loss
+    # LogitNorm last or next to last on each classification benchmark; Dice far behind ce
+    # on imbalanced data and continual learning
+    overall = board.overall.set_index("loss")
+    for table in board.tables:
+        if table.main and table.task != "segmentation":
+            assert overall.at["logitnorm", f"{table.label} rank"] >= len(table.losses()) - 1
+    paired = board.paired.set_index(["benchmark", "loss"])
+    for benchmark in ("imbalanced/digits", "continual/digits"):
+        assert paired.at[(benchmark, "dice"), "mean diff"] < -0.3
+    # most of the HEM paper's claims inconclusive; LogitNorm's AUROC below HEM's by more
+    # than the margin (the interval's upper end)
+    verdicts = board.claims["holds here?"]
+    assert (verdicts == "inconclusive").sum() > len(verdicts) / 2
+    part = next(
+        p
+        for p in board.claim_parts
+        if p.claim == "LogitNorm as good as HEM at unknown-class rejection"
+    )
+    margin, _ = _margin("ood", 0.0)
+    assert part.test.ci[1] < -margin
+    # transfer: every classify run trained on all classes
+    assert not any("analysis/transfer_acc" in r["metrics"] for r in records)
+
+
+def test_the_project_readme_states_the_codes_constants():
+    """The figures of the project README's results section are the code's."""
+    from hem_bench.results.power import POWER
+    from hem_bench.results.stats import (
+        ALPHA,
+        BOOTSTRAP_REPLICATES,
+        DECIDABLE_EFFECT,
+        WILCOXON_MIN_PAIRS,
+    )
+    from hem_bench.tasks import ERROR_MARGIN, POINT_MARGIN
+
+    readme = (ROOT / "README.md").read_text()
+    text = " ".join(readme.split())
+    assert f"({BOOTSTRAP_REPLICATES} replicates: the benchmarks redrawn" in text
+    assert f"(from {WILCOXON_MIN_PAIRS} seeds)" in text
+    assert f"Holm-corrected together at α = {ALPHA}" in text
+    assert f"above {DECIDABLE_EFFECT:g} standard deviations" in text
+    assert f"with {POWER:.0%} power" in text
+    assert ERROR_MARGIN.value == 0.25 and "a quarter of the reference loss's error rate" in text
+    assert f"one point ({POINT_MARGIN.value:g})" in text
+    assert f"{len(preset_grid('embedded'))} runs" in text
+    assert "seeds 0-4, so that its tests can be decided" in text

@@ -298,3 +298,40 @@ def test_a_frame_made_without_protocol_columns_gets_them_from_its_model():
     tables = group_tables(frame)
     assert [t.label for t in tables] == ["classify/x", "classify/x (model=m2)"]
     assert tables[1].losses() == ["ce(model=m2)"] and "protocol" not in frame.columns
+
+
+def test_a_protocol_of_several_code_versions_is_flagged(tmp_path):
+    """Runs of one protocol made at two commits: the protocols table names both versions
+    with their run counts, and the Markdown and the page flag the protocol; runs of one
+    version per protocol but two across protocols get the milder note."""
+    from hem_bench.results.leaderboard import build
+    from hem_bench.results.markdown import markdown_document
+    from hem_bench.results.report import render
+    from hem_bench.results.store import load_results
+    from tests.results.records import record, write
+
+    for seed in range(3):
+        for loss in ("ce", "hem"):
+            data = record("ood", "digits", loss, seed, {"auroc": 0.8 + seed / 100}, "auroc")
+            commit = "a" * 40 if seed < 2 else "b" * 40
+            data["env"] = {"hem_bench": "0.1.0", "git_commit": commit, "git_dirty": seed == 0}
+            write(tmp_path / "mixed", f"{loss}-{seed}", data)
+            data = record("classify", "digits", loss, seed, {"acc": 0.9 + seed / 100}, "acc")
+            data["env"] = {"hem_bench": "0.1.0", "git_commit": "c" * 40}
+            write(tmp_path / "mixed", f"c-{loss}-{seed}", data)
+    results = load_results(tmp_path / "mixed")
+    board = build(results.frame)
+    versions = board.protocols.set_index("protocol")["code versions"]
+    assert versions["ood/digits"] == "0.1.0@aaaaaaa (2); 0.1.0@aaaaaaa+dirty (2); 0.1.0@bbbbbbb (2)"
+    assert versions["classify/digits"] == "0.1.0@ccccccc (6)"
+    assert "**Mixed code versions:** the runs of ood/digits" in markdown_document(board, "")
+    assert "Mixed code versions:</b> the runs of ood/digits" in render(board, results)
+    one_each = tmp_path / "one-each"
+    for path in (tmp_path / "mixed").rglob("record.json"):
+        data = json.loads(path.read_text())
+        if data["task"] == "ood":
+            data["env"] = {"hem_bench": "0.1.0", "git_commit": "a" * 40}
+        write(one_each, path.parent.name, data)
+    results = load_results(one_each)
+    page = render(build(results.frame), results)
+    assert "Several code versions:</b>" in page and "0.1.0@aaaaaaa, 0.1.0@ccccccc" in page
