@@ -105,7 +105,9 @@ class LoadedData:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-#: loader(data_dir, download, seed=..., verify=..., **options) -> LoadedData
+#: loader(data_dir, download, seed=..., verify=..., **options) -> LoadedData; a loader that
+#: keeps what it read for later calls honours ``cache=False`` (read, but not kept) and
+#: ignores other options it does not know
 Loader = Callable[..., LoadedData]
 
 

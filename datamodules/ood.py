@@ -11,7 +11,10 @@ out-of-distribution sets, in this order:
   ``noise``);
 - any extra data sets (registered classification data sets other than the training one):
   the first :data:`MAX_EXTRA` images of their test split, converted to the
-  in-distribution image shape.
+  in-distribution image shape. A set already in that shape and stored as uint8 (the MNIST
+  family for one another) stays uint8, converted to [0, 1] batch by batch as the
+  in-distribution sets are (the same values as a float copy, a quarter of the memory), and
+  the rest of it (its training split) is not kept once its test images are taken.
 
 Every OOD set is labelled -1. The names and ``noise_count`` are checked when the
 DataModule is made, before any data loads; ``--download`` fetches the extra data sets in
@@ -66,12 +69,16 @@ class OODDataModule(ClassificationDataModule):
         self._ood_sets: dict[str, ImageSet] | None = None
 
     def _load_extra(self, name: str, download: bool) -> Any:
+        # not kept in the process's cache of loaded data sets (where a loader keeps one):
+        # only MAX_EXTRA test images are needed, and a sweep worker would otherwise hold the
+        # whole of every OOD set for all its later runs
         return load_dataset(
             name,
             self.data_dir,
             download,
             seed=derive_seed(self.seed, "ood-set"),
             verify=self.verify,
+            cache=False,
         )
 
     def prepare_data(self) -> None:
@@ -100,9 +107,18 @@ class OODDataModule(ClassificationDataModule):
             seed = derive_seed(self.seed, "noise", index)
             sets[kind] = _unlabelled(noise_images(kind, self.noise_count, shape, seed))
         for name in self.extra_ood_sets:
-            test = self._load_extra(name, False).test
-            sets[name] = _unlabelled(convert_images(test.float_images()[:MAX_EXTRA], shape))
+            sets[name] = _unlabelled(_extra_images(self._load_extra(name, False).test, shape))
         return sets
+
+
+def _extra_images(test: ImageSet, shape: Sequence[int]) -> torch.Tensor:
+    """The first :data:`MAX_EXTRA` images of ``test`` in the in-distribution ``shape``: as
+    they are (copied, so that the rest of the loaded set can be freed) when they are uint8
+    of that shape already, else as floats in [0, 1] converted to it."""
+    images = test.images[:MAX_EXTRA]
+    if images.dtype == torch.uint8 and tuple(images.shape[1:]) == tuple(shape):
+        return images.clone()
+    return convert_images(test.float_images(torch.arange(len(images))), shape)
 
 
 def _unlabelled(images: torch.Tensor) -> ImageSet:

@@ -14,7 +14,9 @@ and test sets, the caller carves validation from train):
   ``t10k-labels-idx1-ubyte``, each uncompressed or as its ``.gz`` archive (decompressed in
   memory: nothing is written beside it, and a read-only folder works). torchvision's older
   ``processed/training.pt`` and ``test.pt`` are read too when present. Each is read once
-  per process (a sweep worker making many runs reads it once).
+  per process (a sweep worker making many runs reads it once), unless the caller passes
+  ``cache=False``: the ``ood`` task reads its extra OOD sets so, keeps 10,000 test images of
+  each and lets the rest go, so that a worker does not hold 55 MB more per OOD set.
 - ``cifar10``: 32x32 RGB, 10 classes, 50,000 / 10,000, from the pickled batches in
   ``DIR/cifar-10-batches-py`` (``data_batch_1`` .. ``data_batch_5``, ``test_batch``,
   ``batches.meta``).
@@ -242,11 +244,12 @@ def _read_idx(name: str, raw: Path, file: str, md5: str, verify: bool) -> torch.
 
 
 def _load_mnist_family(
-    name: str, class_name: str, data_dir: Path, download: bool, verify: bool
+    name: str, class_name: str, data_dir: Path, download: bool, verify: bool, cache: bool = True
 ) -> LoadedData:
     """The four IDX files of ``DIR/<class_name>/raw`` (each uncompressed, or its ``.gz``
     archive read in memory), or torchvision's older ``processed/*.pt`` files. Read once
-    per process (:data:`_MNIST_CACHE`); nothing is ever written into ``data_dir`` unless
+    per process (:data:`_MNIST_CACHE`; with ``cache=False`` a set already there is reused
+    but a set read now is not kept); nothing is ever written into ``data_dir`` unless
     ``download`` asks torchvision to fetch missing files there."""
     import torchvision.datasets as tvd
 
@@ -311,6 +314,8 @@ def _load_mnist_family(
             "read_from_archives": archives,
         },
     )
+    if not cache:
+        return loaded
     while len(_MNIST_CACHE) >= _MNIST_CACHE_SIZE:
         _MNIST_CACHE.pop(next(iter(_MNIST_CACHE)))
     _MNIST_CACHE[key] = loaded
@@ -366,10 +371,16 @@ MNIST_COMMON = {
     )
 )
 def load_mnist(
-    data_dir: Path, download: bool, *, seed: int = 0, verify: bool = True, **options: Any
+    data_dir: Path,
+    download: bool,
+    *,
+    seed: int = 0,
+    verify: bool = True,
+    cache: bool = True,
+    **options: Any,
 ) -> LoadedData:
     """MNIST's 60,000 training and 10,000 test digits (torchvision ``MNIST``)."""
-    return _load_mnist_family("mnist", "MNIST", data_dir, download, verify)
+    return _load_mnist_family("mnist", "MNIST", data_dir, download, verify, cache)
 
 
 @register_dataset(
@@ -387,10 +398,16 @@ def load_mnist(
     )
 )
 def load_fashion_mnist(
-    data_dir: Path, download: bool, *, seed: int = 0, verify: bool = True, **options: Any
+    data_dir: Path,
+    download: bool,
+    *,
+    seed: int = 0,
+    verify: bool = True,
+    cache: bool = True,
+    **options: Any,
 ) -> LoadedData:
     """Fashion-MNIST's 60,000 training and 10,000 test images (torchvision ``FashionMNIST``)."""
-    return _load_mnist_family("fashion-mnist", "FashionMNIST", data_dir, download, verify)
+    return _load_mnist_family("fashion-mnist", "FashionMNIST", data_dir, download, verify, cache)
 
 
 @register_dataset(
@@ -408,10 +425,16 @@ def load_fashion_mnist(
     )
 )
 def load_kmnist(
-    data_dir: Path, download: bool, *, seed: int = 0, verify: bool = True, **options: Any
+    data_dir: Path,
+    download: bool,
+    *,
+    seed: int = 0,
+    verify: bool = True,
+    cache: bool = True,
+    **options: Any,
 ) -> LoadedData:
     """Kuzushiji-MNIST's 60,000 training and 10,000 test images (torchvision ``KMNIST``)."""
-    return _load_mnist_family("kmnist", "KMNIST", data_dir, download, verify)
+    return _load_mnist_family("kmnist", "KMNIST", data_dir, download, verify, cache)
 
 
 # --- CIFAR -----------------------------------------------------------------------------

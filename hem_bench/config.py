@@ -98,9 +98,7 @@ class RunConfig(BaseModel):
         True, help="load data files whose checksums do not match the official release",
         group="what", **_NOWHERE,
     )  # fmt: skip
-    model: str | None = setting(
-        None, help="built-in model or timm/<name>", recipe=True, axis=True
-    )
+    model: str | None = setting(None, help="built-in model or timm/<name>", recipe=True, axis=True)
     head: Literal["linear", "cosine"] = setting("linear", help="output layer (default linear)")
     dropout: float = setting(
         0.0, help="dropout on the penultimate layer (default 0)", ge=0.0, lt=1.0,
@@ -110,7 +108,9 @@ class RunConfig(BaseModel):
         0.0, help="extra L2 penalty lambda/2 ‖W‖² on the final layer (default 0)", ge=0.0,
         le=LIMITS["final_l2"], allow_inf_nan=False,
     )  # fmt: skip
-    seed: int = setting(0, help="random seed (default 0)", ge=0, le=MAX_SEED, protocol=False, axis=True)
+    seed: int = setting(
+        0, help="random seed (default 0)", ge=0, le=MAX_SEED, protocol=False, axis=True
+    )
     max_epochs: int | None = setting(
         None, help="training epochs", ge=1, le=LIMITS["max_epochs"], recipe=True
     )
@@ -132,9 +132,7 @@ class RunConfig(BaseModel):
         None, help="pixels of zero padding before the random crop",
         ge=0, le=LIMITS["crop_padding"], recipe=True, flag=None,
     )  # fmt: skip
-    flip: bool | None = setting(
-        None, help="random horizontal flips", recipe=True, flag=None
-    )
+    flip: bool | None = setting(None, help="random horizontal flips", recipe=True, flag=None)
     eval_batch_size: int | None = setting(
         None, help="evaluation batch size", ge=1, le=LIMITS["eval_batch_size"], recipe=True,
         protocol=False, flag=None,
@@ -170,7 +168,9 @@ class RunConfig(BaseModel):
         False, help="channels-last memory format for the model (faster convolutions on GPUs)",
         **_EXECUTION,
     )  # fmt: skip
-    out: str = setting("results", help="results folder (default results/)", group="output", **_NOWHERE)
+    out: str = setting(
+        "results", help="results folder (default results/)", group="output", **_NOWHERE
+    )
     task_options: dict[str, Any] = setting(
         default_factory=dict, help="a setting of the task (hem-bench tasks lists them; repeatable)",
         flag="--task-option", group="what", metavar="KEY=VALUE",

@@ -56,8 +56,6 @@ class UnfinishedRun(HemBenchError):
     ``--resume`` nor ``--force`` says what to do with it."""
 
 
-
-
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -206,12 +204,12 @@ def stamp() -> str:
 def move_aside(path: Path) -> Path:
     """Rename ``path`` to ``<name>.replaced-<time>`` beside it (a number added if taken);
     returns the new path. Used by ``--force`` for what it replaces: nothing is deleted."""
-    stamp = stamp()
-    target = path.with_name(f"{path.name}.replaced-{stamp}")
+    when = stamp()
+    target = path.with_name(f"{path.name}.replaced-{when}")
     n = 1
     while os.path.lexists(target):
         n += 1
-        target = path.with_name(f"{path.name}.replaced-{stamp}-{n}")
+        target = path.with_name(f"{path.name}.replaced-{when}-{n}")
     os.replace(path, target)
     return target
 

@@ -46,10 +46,10 @@ from hem_bench.results.record import (
     write_record,
 )
 from hem_bench.run_folder import RunFolder
-from hem_bench.run_state import stamp, claim, prepare_out, prepare_start, record_state
+from hem_bench.run_state import claim, prepare_out, prepare_start, record_state, stamp
 from hem_bench.trainer import (
-    appending_csv_logger,
     _interrupted,
+    appending_csv_logger,
     build_trainer,
     describe_trainer,
     is_global_zero,
