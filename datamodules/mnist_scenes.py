@@ -114,7 +114,7 @@ def _file_stamps(root: Path) -> tuple:
 def _cached_mnist(root: Path, stamps: tuple, download: bool, verify: bool) -> LoadedData:
     """MNIST's training and test digits from ``root`` (the ``mnist`` loader), read once per
     process while the files are unchanged (``stamps``)."""
-    from hem_bench.datamodules.real import load_mnist
+    from hem_bench.datamodules.mnist_family import load_mnist
 
     return load_mnist(root, download, verify=verify)
 

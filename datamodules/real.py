@@ -1,4 +1,4 @@
-"""Real benchmark data sets, read from ``--data-dir`` (MNIST ... Cityscapes).
+"""Real benchmark data sets of CIFAR, SVHN and image folders, read from ``--data-dir``.
 
 None of them ships with hem-bench. Each is read with torchvision's data set class, from the
 folder that class expects under ``--data-dir`` (``DIR`` below); ``--download`` passes
@@ -6,17 +6,11 @@ folder that class expects under ``--data-dir`` (``DIR`` below); ``--download`` p
 when this module is imported (torchvision is imported by the loaders only).
 
 Classification (held whole in memory: uint8 images ``(N, C, H, W)``, int64 labels; train
-and test sets, the caller carves validation from train):
+and test sets, the caller carves validation from train). The MNIST family (``mnist``,
+``fashion-mnist``, ``kmnist``) is read by :mod:`hem_bench.datamodules.mnist_family`, the
+segmentation sets (``cityscapes``, ``voc``) by :mod:`hem_bench.datamodules.segmentation_sets`;
+this module reads:
 
-- ``mnist``, ``fashion-mnist``, ``kmnist``: 28x28 grey, 10 classes, 60,000 / 10,000. Read
-  from ``DIR/MNIST/raw``, ``DIR/FashionMNIST/raw``, ``DIR/KMNIST/raw``: the four IDX files
-  ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
-  ``t10k-labels-idx1-ubyte``, each uncompressed or as its ``.gz`` archive (decompressed in
-  memory: nothing is written beside it, and a read-only folder works). torchvision's older
-  ``processed/training.pt`` and ``test.pt`` are read too when present. Each is read once
-  per process (a sweep worker making many runs reads it once), unless the caller passes
-  ``cache=False``: the ``ood`` task reads its extra OOD sets so, keeps 10,000 test images of
-  each and lets the rest go, so that a worker does not hold 55 MB more per OOD set.
 - ``cifar10``: 32x32 RGB, 10 classes, 50,000 / 10,000, from the pickled batches in
   ``DIR/cifar-10-batches-py`` (``data_batch_1`` .. ``data_batch_5``, ``test_batch``,
   ``batches.meta``).
@@ -35,25 +29,6 @@ and test sets, the caller carves validation from train):
   ``train/`` when present, else they are the folder names. The number of classes is that of
   the tree (``DatasetInfo.num_classes`` is 0 for this reason).
 
-Segmentation (too large for memory: map-style ``torch.utils.data.Dataset`` objects
-yielding ``(image, mask)``, image float32 ``(3, H, W)`` in [0, 1], mask int64 ``(H, W)``,
-255 = ignore; images resized bilinearly and masks by nearest neighbour to option ``size``):
-
-- ``cityscapes``: the fine annotations, train (2,975) and val (500) splits, from
-  ``DIR/cityscapes/leftImg8bit/<split>/<city>/*_leftImg8bit.png`` and
-  ``DIR/cityscapes/gtFine/<split>/<city>/*_gtFine_labelIds.png`` (torchvision unzips
-  ``leftImg8bit_trainvaltest.zip`` and ``gtFine_trainvaltest.zip`` found in
-  ``DIR/cityscapes``). Label ids are mapped to the 19 training classes with the official
-  labelId -> trainId table (cityscapesScripts, as copied in torchvision); every other id
-  becomes 255. Default ``size`` (256, 512), the aspect ratio of the 1024x2048 originals.
-  It cannot be downloaded automatically: register at https://www.cityscapes-dataset.com.
-- ``voc``: PASCAL VOC 2012 segmentation, 21 classes (background + 20), train (1,464) and val
-  (1,449) image sets, from ``DIR/VOCdevkit/VOC2012`` (``JPEGImages``, ``SegmentationClass``,
-  ``ImageSets/Segmentation``). The object boundaries (255) are ignored. Default ``size``
-  (256, 256); by default image and mask are simply resized to it (the aspect ratio is not
-  kept); with ``keep_aspect=True`` (also accepted by ``cityscapes``) they are scaled to fit
-  inside ``size`` and centred, the border padded with black pixels and mask value 255.
-
 Checksums (``verify``, the default; ``--no-verify`` turns it off):
 
 - ``cifar10``, ``cifar100``, ``svhn``: torchvision checks the MD5 sum of every file it
@@ -61,12 +36,7 @@ Checksums (``verify``, the default; ``--no-verify`` turns it off):
   load (a mismatch raises :class:`~hem_bench.errors.DataNotFoundError` naming the file and
   saying that ``--no-verify`` loads it anyway); with ``verify=False`` only the checksum is
   skipped: the files must still exist.
-- ``mnist``, ``fashion-mnist``, ``kmnist``: torchvision checks the MD5 sums of the ``.gz``
-  archives only when it downloads them; the decompressed files it reads have no published
-  sums and are never checked. Where hem-bench reads ``.gz`` archives itself, it checks their
-  MD5 sums first (unless ``verify=False``), as torchvision does at download.
-- ``voc``: torchvision checks the MD5 sum of the downloaded tar only, at download.
-  ``cityscapes`` and ``image-folder`` have no checksums.
+- ``image-folder`` has no checksums.
 
 Missing data raises :class:`~hem_bench.errors.DataNotFoundError` naming the data set, the
 folder expected and how to get it; torchvision's own "Dataset not found" errors never escape.
@@ -74,367 +44,34 @@ folder expected and how to get it; torchvision's own "Dataset not found" errors 
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import math
 import os
 import pickle
-import struct
-import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from hem_bench.datamodules.base import (
-    IGNORE_INDEX,
     DatasetInfo,
     ImageSet,
     LoadedData,
     register_dataset,
 )
-from hem_bench.errors import ConfigError, DataNotFoundError
+from hem_bench.datamodules.files import (
+    _check_md5,
+    _download,
+    _download_hint,
+    _no_download,
+    _not_found,
+    _unreadable,
+)
+from hem_bench.errors import ConfigError
 
 #: ImageNet's per-channel statistics: the usual normalisation for natural photographs
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-VOC_CLASSES = [
-    "background",
-    "aeroplane",
-    "bicycle",
-    "bird",
-    "boat",
-    "bottle",
-    "bus",
-    "car",
-    "cat",
-    "chair",
-    "cow",
-    "diningtable",
-    "dog",
-    "horse",
-    "motorbike",
-    "person",
-    "pottedplant",
-    "sheep",
-    "sofa",
-    "train",
-    "tvmonitor",
-]
-CITYSCAPES_TRAIN_CLASSES = 19
-CITYSCAPES_URL = "https://www.cityscapes-dataset.com"
-
-
-# --- errors ----------------------------------------------------------------------------
-
-
-def _not_found(name: str, what: str, folder: Path, how: str) -> DataNotFoundError:
-    return DataNotFoundError(f"dataset {name!r} not found: expected {what} in {folder}. {how}")
-
-
-def _download_hint(data_dir: Path) -> str:
-    return f"Pass --download to fetch it into {data_dir}."
-
-
-def _unreadable(name: str, path: Path | str, error: BaseException) -> DataNotFoundError:
-    reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-    return DataNotFoundError(
-        f"dataset {name!r}: could not read {path} ({reason}); the file is corrupt or not in "
-        f"the expected format. Delete it and fetch it again."
-    )
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _check_md5(name: str, path: Path, expected: str) -> None:
-    """Raise if the file at ``path`` does not have the MD5 sum ``expected``."""
-    actual = _md5(path)
-    if actual != expected:
-        raise DataNotFoundError(
-            f"dataset {name!r}: {path} failed its MD5 check (expected {expected}, got "
-            f"{actual}): it is corrupt, truncated or not the official release. Delete it and "
-            f"pass --download to fetch it again, or pass --no-verify to load it anyway."
-        )
-
-
-def _download(name: str, data_dir: Path, fetch: Callable[[], Any]) -> None:
-    """Run torchvision's download (``fetch``), turning its failures into one clear error."""
-    try:
-        fetch()
-    except Exception as error:  # network, checksum of the download, full disk ...
-        raise DataNotFoundError(
-            f"dataset {name!r}: download into {data_dir} failed ({type(error).__name__}: {error})."
-        ) from error
-
-
-def _no_download(name: str, download: bool, how: str) -> None:
-    if download:
-        raise ConfigError(f"dataset {name!r} cannot be downloaded automatically: {how}")
-
-
-# --- options ---------------------------------------------------------------------------
-
-
-def _size(value: Any, option: str = "size") -> tuple[int, int]:
-    """``(H, W)`` from a positive int (a square) or a pair of positive ints."""
-
-    def positive(v: Any) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool) and v > 0
-
-    if positive(value):
-        return value, value
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(map(positive, value)):
-        return value[0], value[1]
-    raise ConfigError(f"{option} must be a positive int or a pair (height, width); got {value!r}")
-
-
-# --- MNIST family ----------------------------------------------------------------------
-
-
-#: loaded MNIST-family data sets of this process, by (name, files and their sizes and
-#: modification times, verify): a sweep worker reads each data set once, however many runs
-#: it makes (the 70,000 images are 55 MB as uint8)
-_MNIST_CACHE: dict[tuple, LoadedData] = {}
-_MNIST_CACHE_SIZE = 4
-
-
-def _parse_idx(data: bytes, ndim: int) -> torch.Tensor:
-    """A uint8 IDX array (LeCun's format: magic ``0x0000 08 <ndim>``, ``ndim`` big-endian
-    32-bit sizes, then the values) from bytes in memory. torchvision's reader opens a file
-    by name; an archive is decompressed into memory and parsed here instead, so that
-    nothing is written beside it."""
-    header = 4 + 4 * ndim
-    if len(data) < header or data[:3] != b"\0\0\x08" or data[3] != ndim:
-        raise ValueError(f"not a uint8 IDX file of {ndim} dimension(s)")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    if len(data) - header != math.prod(dims):
-        raise ValueError(f"{len(data) - header} bytes of values for shape {dims}")
-    return torch.frombuffer(bytearray(data[header:]), dtype=torch.uint8).view(*dims)
-
-
-def _read_idx(name: str, raw: Path, file: str, md5: str, verify: bool) -> torch.Tensor:
-    """The IDX file ``raw/file``, or its archive ``raw/file.gz`` read in memory (its MD5
-    sum checked first when ``verify``, as torchvision checks it at download)."""
-    from torchvision.datasets.mnist import read_image_file, read_label_file
-
-    path, archive = raw / file, raw / f"{file}.gz"
-    ndim = 3 if "-images-" in file else 1
-    try:
-        if path.is_file():
-            return (read_image_file if ndim == 3 else read_label_file)(str(path))
-        if verify:
-            _check_md5(name, archive, md5)
-        with gzip.open(archive, "rb") as source:
-            return _parse_idx(source.read(), ndim)
-    except DataNotFoundError:
-        raise
-    except (OSError, EOFError, AssertionError, ValueError, TypeError, RuntimeError) as error:
-        raise _unreadable(name, path if path.is_file() else archive, error) from error
-
-
-def _load_mnist_family(
-    name: str, class_name: str, data_dir: Path, download: bool, verify: bool, cache: bool = True
-) -> LoadedData:
-    """The four IDX files of ``DIR/<class_name>/raw`` (each uncompressed, or its ``.gz``
-    archive read in memory), or torchvision's older ``processed/*.pt`` files. Read once
-    per process (:data:`_MNIST_CACHE`; with ``cache=False`` a set already there is reused
-    but a set read now is not kept); nothing is ever written into ``data_dir`` unless
-    ``download`` asks torchvision to fetch missing files there."""
-    import torchvision.datasets as tvd
-
-    cls = getattr(tvd, class_name)
-    raw = data_dir / class_name / "raw"
-    processed = data_dir / class_name / "processed"
-    files = [(Path(url).name.removesuffix(".gz"), md5) for url, md5 in cls.resources]
-
-    def legacy() -> bool:
-        return all((processed / f).is_file() for f in (cls.training_file, cls.test_file))
-
-    def sources() -> list[Path] | None:
-        """The file read for each IDX file (None when one is missing)."""
-        found = []
-        for file, _ in files:
-            choice = [p for p in (raw / file, raw / f"{file}.gz") if p.is_file()]
-            if not choice:
-                return None
-            found.append(choice[0])
-        return found
-
-    if not legacy() and sources() is None and download:
-        _download(name, data_dir, lambda: cls(str(data_dir), train=False, download=True))
-    use_legacy = legacy()
-    paths = [processed / cls.training_file, processed / cls.test_file] if use_legacy else sources()
-    if paths is None:
-        missing = [
-            f for f, _ in files if not (raw / f).is_file() and not (raw / f"{f}.gz").is_file()
-        ]
-        raise _not_found(
-            name, f"{', '.join(missing)} (or their .gz archives)", raw, _download_hint(data_dir)
-        )
-    key = (name, verify, *((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths))
-    cached = _MNIST_CACHE.get(key)
-    if cached is not None:
-        return replace(cached, notes=dict(cached.notes))
-    splits = {}
-    for split in ("train", "test"):
-        if use_legacy:
-            try:
-                data = cls(str(data_dir), train=split == "train")
-            except (AssertionError, ValueError, TypeError, RuntimeError, KeyError) as error:
-                raise _unreadable(name, processed, error) from error
-            images, labels = data.data, data.targets.long()
-        else:
-            first = 0 if split == "train" else 2  # images then labels, train then t10k
-            (images_file, images_md5), (labels_file, labels_md5) = files[first : first + 2]
-            images = _read_idx(name, raw, images_file, images_md5, verify)
-            labels = _read_idx(name, raw, labels_file, labels_md5, verify).long()
-        _check_idx(name, raw, split, len(images), labels, len(cls.classes))
-        splits[split] = ImageSet(images.unsqueeze(1).contiguous(), labels)
-    archives = [p.name for p in paths if p.suffix == ".gz"]
-    loaded = LoadedData(
-        train=splits["train"],
-        test=splits["test"],
-        class_names=list(cls.classes),
-        notes={
-            "source": str(processed if use_legacy else raw),
-            "checksums": "md5 of the .gz archives checked"
-            if archives and verify
-            else "not checked (torchvision checks the .gz archives at download)",
-            "read_from_archives": archives,
-        },
-    )
-    if not cache:
-        return loaded
-    while len(_MNIST_CACHE) >= _MNIST_CACHE_SIZE:
-        _MNIST_CACHE.pop(next(iter(_MNIST_CACHE)))
-    _MNIST_CACHE[key] = loaded
-    return replace(loaded, notes=dict(loaded.notes))
-
-
-def _idx_files(raw: Path, split: str) -> tuple[Path, Path]:
-    prefix = "train" if split == "train" else "t10k"
-    return raw / f"{prefix}-images-idx3-ubyte", raw / f"{prefix}-labels-idx1-ubyte"
-
-
-def _check_idx(
-    name: str, raw: Path, split: str, count: int, labels: torch.Tensor, num_classes: int
-) -> None:
-    """The images and labels of an IDX pair belong together: as many labels as images, each
-    a class index ``0 .. num_classes - 1``."""
-    images_file, labels_file = _idx_files(raw, split)
-    if len(labels) != count:
-        raise DataNotFoundError(
-            f"dataset {name!r}: {images_file} holds {count} images but {labels_file} holds "
-            f"{len(labels)} labels; the files do not belong together. Delete them and fetch "
-            "them again."
-        )
-    bad = (labels < 0) | (labels >= num_classes)
-    if bool(bad.any()):
-        first = int(bad.nonzero()[0, 0])
-        raise DataNotFoundError(
-            f"dataset {name!r}: {labels_file} holds label {int(labels[first])} at position "
-            f"{first}; labels must be 0..{num_classes - 1}. Delete the file and fetch it again."
-        )
-
-
-MNIST_COMMON = {
-    "kind": "classification",
-    "num_classes": 10,
-    "input_shape": (1, 28, 28),
-    "embedded": False,
-}
-
-
-@register_dataset(
-    DatasetInfo(
-        name="mnist",
-        license="CC BY-SA 3.0",
-        homepage="http://yann.lecun.com/exdb/mnist/",
-        paper="LeCun, Bottou, Bengio & Haffner 1998, Gradient-based learning applied to "
-        "document recognition",
-        mean=(0.1307,),
-        std=(0.3081,),
-        folder="MNIST/raw",
-        description="70,000 handwritten digits, 28x28 grey, 10 classes (60,000 train)",
-        **MNIST_COMMON,
-    )
-)
-def load_mnist(
-    data_dir: Path,
-    download: bool,
-    *,
-    seed: int = 0,
-    verify: bool = True,
-    cache: bool = True,
-    **options: Any,
-) -> LoadedData:
-    """MNIST's 60,000 training and 10,000 test digits (torchvision ``MNIST``)."""
-    return _load_mnist_family("mnist", "MNIST", data_dir, download, verify, cache)
-
-
-@register_dataset(
-    DatasetInfo(
-        name="fashion-mnist",
-        license="MIT",
-        homepage="https://github.com/zalandoresearch/fashion-mnist",
-        paper="Xiao, Rasul & Vollgraf 2017, Fashion-MNIST: a novel image dataset for "
-        "benchmarking machine learning algorithms",
-        mean=(0.2860,),
-        std=(0.3530,),
-        folder="FashionMNIST/raw",
-        description="70,000 Zalando article images, 28x28 grey, 10 classes (60,000 train)",
-        **MNIST_COMMON,
-    )
-)
-def load_fashion_mnist(
-    data_dir: Path,
-    download: bool,
-    *,
-    seed: int = 0,
-    verify: bool = True,
-    cache: bool = True,
-    **options: Any,
-) -> LoadedData:
-    """Fashion-MNIST's 60,000 training and 10,000 test images (torchvision ``FashionMNIST``)."""
-    return _load_mnist_family("fashion-mnist", "FashionMNIST", data_dir, download, verify, cache)
-
-
-@register_dataset(
-    DatasetInfo(
-        name="kmnist",
-        license="CC BY-SA 4.0",
-        homepage="https://github.com/rois-codh/kmnist",
-        paper="Clanuwat, Bober-Irizar, Kitamoto, Lamb, Yamamoto & Ha 2018, Deep learning for "
-        "classical Japanese literature",
-        mean=(0.1918,),
-        std=(0.3483,),
-        folder="KMNIST/raw",
-        description="70,000 cursive Japanese (Kuzushiji) characters, 28x28 grey, 10 classes",
-        **MNIST_COMMON,
-    )
-)
-def load_kmnist(
-    data_dir: Path,
-    download: bool,
-    *,
-    seed: int = 0,
-    verify: bool = True,
-    cache: bool = True,
-    **options: Any,
-) -> LoadedData:
-    """Kuzushiji-MNIST's 60,000 training and 10,000 test images (torchvision ``KMNIST``)."""
-    return _load_mnist_family("kmnist", "KMNIST", data_dir, download, verify, cache)
 
 
 # --- CIFAR -----------------------------------------------------------------------------
@@ -754,240 +391,4 @@ def load_image_folder(
         test=image_set(eval_samples),
         class_names=_class_names(root, classes),
         notes={"source": str(root), "layout": layout, "test_folder": eval_dir.name},
-    )
-
-
-# --- segmentation ----------------------------------------------------------------------
-
-
-class SegmentationFiles(Dataset):
-    """``(image, mask)`` pairs read from files, resized to ``size``.
-
-    Images become float32 ``(3, H, W)`` in [0, 1] (RGB, bilinear resize), masks int64
-    ``(H, W)`` (nearest-neighbour resize), their values first mapped through ``lut`` (a
-    256-entry table) when given. With ``keep_aspect`` both are scaled to fit inside ``size``
-    and centred; the border is black in the image and :data:`IGNORE_INDEX` in the mask.
-    """
-
-    def __init__(
-        self,
-        images: Sequence[str],
-        masks: Sequence[str],
-        size: tuple[int, int],
-        lut: np.ndarray | None = None,
-        keep_aspect: bool = False,
-    ) -> None:
-        if len(images) != len(masks):
-            raise ValueError(f"{len(images)} images but {len(masks)} masks")
-        self.images, self.masks = list(images), list(masks)
-        self.size, self.lut, self.keep_aspect = size, lut, keep_aspect
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        from PIL import Image
-
-        with Image.open(self.images[index]) as image, Image.open(self.masks[index]) as mask:
-            image = image.convert("RGB")
-            labels = np.asarray(mask)
-        if labels.ndim != 2 or labels.dtype.kind not in "ui" or labels.max(initial=0) > 255:
-            raise ConfigError(
-                f"{self.masks[index]} is not a mask of class indices 0..255 (a grey or palette PNG)"
-            )
-        if self.lut is not None:
-            labels = self.lut[labels]
-        mask = Image.fromarray(labels.astype(np.uint8))
-
-        height, width = self.size
-        if self.keep_aspect:
-            scale = min(height / image.height, width / image.width)
-            inner = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        else:
-            inner = (width, height)
-        if image.size != inner:
-            image = image.resize(inner, Image.Resampling.BILINEAR)
-        if mask.size != inner:
-            mask = mask.resize(inner, Image.Resampling.NEAREST)
-        if inner != (width, height):
-            left, top = (width - inner[0]) // 2, (height - inner[1]) // 2
-            canvas = Image.new("RGB", (width, height))
-            canvas.paste(image, (left, top))
-            border = Image.new("L", (width, height), IGNORE_INDEX)
-            border.paste(mask, (left, top))
-            image, mask = canvas, border
-        pixels = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)
-        return pixels.float().div_(255.0), torch.from_numpy(np.array(mask, dtype=np.int64))
-
-
-def _cityscapes_lut() -> tuple[np.ndarray, list[str]]:
-    """The official labelId -> trainId table (255 elsewhere) and the 19 class names."""
-    from torchvision.datasets import Cityscapes
-
-    lut = np.full(256, IGNORE_INDEX, dtype=np.uint8)
-    names = [""] * CITYSCAPES_TRAIN_CLASSES
-    for c in Cityscapes.classes:
-        if 0 <= c.id < 256 and 0 <= c.train_id < CITYSCAPES_TRAIN_CLASSES:
-            lut[c.id] = c.train_id
-            names[c.train_id] = c.name
-    return lut, names
-
-
-@register_dataset(
-    DatasetInfo(
-        name="cityscapes",
-        kind="segmentation",
-        num_classes=CITYSCAPES_TRAIN_CLASSES,
-        input_shape=(3, 256, 512),
-        license="Cityscapes licence: non-commercial research, registration required",
-        homepage=CITYSCAPES_URL,
-        paper="Cordts, Omran, Ramos, Rehfeld, Enzweiler, Benenson, Franke, Roth & Schiele 2016, "
-        "The Cityscapes dataset for semantic urban scene understanding",
-        embedded=False,
-        mean=(0.2869, 0.3251, 0.2839),
-        std=(0.1870, 0.1902, 0.1872),
-        folder="cityscapes",
-        downloadable=False,
-        description="street scenes from 50 cities, fine annotations, 19 classes; resized to "
-        "size (default 256x512)",
-    )
-)
-def load_cityscapes(
-    data_dir: Path,
-    download: bool,
-    *,
-    seed: int = 0,
-    verify: bool = True,
-    size: Any = (256, 512),
-    keep_aspect: bool = False,
-    **options: Any,
-) -> LoadedData:
-    """Cityscapes' fine train (2,975) and val (500) images, labels mapped to the 19
-    training classes, read from disk per item (torchvision ``Cityscapes``)."""
-    from torchvision.datasets import Cityscapes
-
-    name, root = "cityscapes", data_dir / "cityscapes"
-    size = _size(size)
-    how = (
-        f"Register at {CITYSCAPES_URL}, download leftImg8bit_trainvaltest.zip and "
-        f"gtFine_trainvaltest.zip and unzip them in {root}."
-    )
-    _no_download(name, download, how)
-    how = f"Cityscapes cannot be downloaded automatically. {how}"
-    lut, class_names = _cityscapes_lut()
-    splits = {}
-    for split in ("train", "val"):
-        try:
-            data = Cityscapes(str(root), split=split, mode="fine", target_type="semantic")
-        except zipfile.BadZipFile as error:
-            raise _unreadable(name, root / "leftImg8bit_trainvaltest.zip", error) from error
-        except (RuntimeError, OSError) as error:
-            raise _not_found(
-                name, f"leftImg8bit/{split}/<city>/ and gtFine/{split}/<city>/", root, how
-            ) from error
-        pairs = sorted(
-            (image, targets[0])
-            for image, targets in zip(data.images, data.targets)
-            if image.endswith("_leftImg8bit.png")
-        )
-        if not pairs:
-            raise _not_found(
-                name, f"*_leftImg8bit.png images in leftImg8bit/{split}/<city>/", root, how
-            )
-        missing = [mask for _, mask in pairs if not os.path.isfile(mask)]
-        if missing:
-            raise _not_found(
-                name,
-                f"{len(missing)} label files, e.g. {Path(missing[0]).name},",
-                Path(missing[0]).parent,
-                how,
-            )
-        images, masks = zip(*pairs)
-        splits[split] = SegmentationFiles(images, masks, size, lut=lut, keep_aspect=keep_aspect)
-    return LoadedData(
-        train=splits["train"],
-        test=splits["val"],
-        class_names=class_names,
-        notes={"source": str(root), "test_split": "val", "size": size},
-    )
-
-
-@register_dataset(
-    DatasetInfo(
-        name="voc",
-        kind="segmentation",
-        num_classes=len(VOC_CLASSES),
-        input_shape=(3, 256, 256),
-        license="images under Flickr's terms of use; annotations for research use",
-        homepage="http://host.robots.ox.ac.uk/pascal/VOC/voc2012/",
-        paper="Everingham, Van Gool, Williams, Winn & Zisserman 2010, The PASCAL Visual Object "
-        "Classes (VOC) challenge",
-        embedded=False,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-        folder="VOCdevkit/VOC2012",
-        description="PASCAL VOC 2012 segmentation, background + 20 classes; resized to size "
-        "(default 256x256)",
-    )
-)
-def load_voc(
-    data_dir: Path,
-    download: bool,
-    *,
-    seed: int = 0,
-    verify: bool = True,
-    size: Any = (256, 256),
-    keep_aspect: bool = False,
-    **options: Any,
-) -> LoadedData:
-    """PASCAL VOC 2012 segmentation: the train (1,464) and val (1,449) image sets, read from
-    disk per item (torchvision ``VOCSegmentation``)."""
-    from torchvision.datasets import VOCSegmentation
-
-    name, base = "voc", data_dir / "VOCdevkit" / "VOC2012"
-    size = _size(size)
-    needed = [
-        "JPEGImages",
-        "SegmentationClass",
-        *(f"ImageSets/Segmentation/{s}.txt" for s in ("train", "val")),
-    ]
-
-    def present() -> bool:
-        return all((base / n).exists() for n in needed)
-
-    if not present() and download:
-        _download(
-            name,
-            data_dir,
-            lambda: VOCSegmentation(str(data_dir), year="2012", image_set="train", download=True),
-        )
-    if not present():
-        missing = [n for n in needed if not (base / n).exists()]
-        raise _not_found(name, ", ".join(missing), base, _download_hint(data_dir))
-    splits = {}
-    for split in ("train", "val"):
-        try:
-            data = VOCSegmentation(str(data_dir), year="2012", image_set=split)
-        except (RuntimeError, OSError) as error:
-            raise _unreadable(name, base / f"ImageSets/Segmentation/{split}.txt", error) from error
-        # a blank line in the list file names no image
-        pairs = [(i, m) for i, m in zip(data.images, data.masks) if Path(i).name != ".jpg"]
-        missing = [p for pair in pairs for p in pair if not os.path.isfile(p)]
-        if missing:
-            raise _not_found(
-                name,
-                f"{len(missing)} files listed in ImageSets/Segmentation/{split}.txt, e.g. "
-                f"{Path(missing[0]).name},",
-                Path(missing[0]).parent,
-                _download_hint(data_dir),
-            )
-        if not pairs:
-            raise _not_found(name, f"image names in ImageSets/Segmentation/{split}.txt", base, "")
-        images, masks = zip(*pairs)
-        splits[split] = SegmentationFiles(images, masks, size, keep_aspect=keep_aspect)
-    return LoadedData(
-        train=splits["train"],
-        test=splits["val"],
-        class_names=list(VOC_CLASSES),
-        notes={"source": str(base), "test_split": "val", "size": size},
     )

@@ -34,15 +34,18 @@ CUDA_STRATEGIES = ("fsdp",)
 HALF_WEIGHTS = ("16-true", "bf16-true")
 
 
-def resolve_settings(config_file: str | None, overrides: dict[str, Any]) -> ResolvedConfig:
+def resolve_settings(
+    config_file: str | None, overrides: dict[str, Any], config_class: type[RunConfig] = RunConfig
+) -> ResolvedConfig:
     """The resolved configuration of a settings file (optional) and ``overrides`` (flags,
     or the keyword arguments of :func:`hem_bench.run`), with every check; raises
-    :class:`~hem_bench.errors.HemBenchError` for bad input."""
+    :class:`~hem_bench.errors.HemBenchError` for bad input. ``config_class``: a subclass of
+    :class:`RunConfig` that declares more settings."""
     if config_file is not None and not isinstance(config_file, (str, os.PathLike)):
         raise ConfigError(
             f"config must be the path of a YAML file; got {type(config_file).__name__}"
         )
-    config = RunConfig.from_sources(config_file, overrides)
+    config = config_class.from_sources(config_file, overrides)
     resolved = config.resolve()  # loss parameters checked and typed by the loss's model
     check_resolved(resolved)
     return resolved
@@ -176,6 +179,7 @@ def limits_text() -> str:
     """The limits of the numeric settings as one sentence (the README quotes it; a test
     checks that the two agree)."""
     from hem_bench.config import LIMITS
+    from hem_bench.settings import flag_of
     from hem_bench.losses._base import PARAM_MAX
     from hem_bench.tasks.ood import NOISE_MAX
     from hem_bench.tasks.options import EPS_MAX
@@ -183,16 +187,8 @@ def limits_text() -> str:
     def number(value: float) -> str:
         return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
-    flags = {
-        "lr": "--lr",
-        "weight_decay": "--weight-decay",
-        "final_l2": "--final-l2",
-        "max_epochs": "--max-epochs",
-        "batch_size": "--batch-size",
-        "threads": "--threads",
-        "crop_padding": "crop_padding",  # settings of a --config file only
-        "eval_batch_size": "eval_batch_size",
-    }
+    # a setting of a --config file only is named as it is written there
+    flags = {key: flag_of(RunConfig, key) for key in LIMITS if key in RunConfig.model_fields}
     parts = [f"`{flag}` at most {number(LIMITS[key])}" for key, flag in flags.items()]
     parts += [
         f"every numeric loss parameter at most {number(PARAM_MAX)}",

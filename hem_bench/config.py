@@ -49,9 +49,9 @@ LIMITS: dict[str, float] = {
     "final_l2": 10.0,  # Kornblith et al. use 8e-4
     "max_epochs": 100_000,
     "batch_size": 2**20,
-    "eval_batch_size": 2**20,
-    "crop_padding": 64,  # pixels added on each side before the random crop
     "threads": 1024,
+    "crop_padding": 64,  # pixels added on each side before the random crop
+    "eval_batch_size": 2**20,
 }
 #: loss parameters every loss takes but the suite sets (not the user)
 SUITE_LOSS_PARAMS = ("reduction", "ignore_index")

@@ -85,7 +85,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
         "ood_sets_present": list(MNIST_FAMILY),
         "threads": 1,
-        "arms": [],
+        "arms": [
+            {
+                # the reference continual learning is measured against: cross-entropy
+                # without replay (naive fine-tuning), which forgets every earlier experience
+                "name": "continual without replay (ce)",
+                "tasks": ["continual"],
+                "losses": ["ce"],
+                "seeds": [0, 1, 2, 3, 4],
+                "per_task": {"continual": {"task_options": {"buffer": 0}}},
+            }
+        ],
     },
 }
 
@@ -173,7 +183,8 @@ def preset_grid(
     **grid_args: Any,
 ) -> list[ResolvedConfig]:
     """Every run of preset ``name``: its main grid, then each arm's (an arm runs the tasks
-    of ``tasks`` it names, with the preset's losses and its own seeds). ``tasks``,
+    of ``tasks`` it names, with its own seeds and the preset's losses, or those of them it
+    names). ``tasks``,
     ``losses`` and ``seeds`` replace the preset's (given seeds replace the arms' too);
     ``grid_args`` (settings, per_task, loss_params, ...) go to :func:`grid`, a ``per_task``
     being merged over the preset's; given ``datasets`` replace the preset's data sets of
@@ -201,7 +212,10 @@ def preset_grid(
             arm_per_task.setdefault(task, {}).update(extra)
         arm_seeds = list(seeds or arm.get("seeds") or preset["seeds"])
         known = {c.run_id for c in configs}  # a flag such as --lr may undo an arm's change
-        arm = _preset_cells(preset, arm_tasks, losses, arm_seeds, arm_per_task, grid_args)
+        arm_losses = [loss for loss in losses if loss in arm.get("losses", losses)]
+        if not arm_losses:
+            continue
+        arm = _preset_cells(preset, arm_tasks, arm_losses, arm_seeds, arm_per_task, grid_args)
         configs += [c for c in arm if c.run_id not in known]
     return configs
 

@@ -342,7 +342,7 @@ def test_missing_data_folder_exits_2(tmp_path):
 def test_download_fetches_the_missing_data(tmp_path, monkeypatch, capsys, task, extra):
     """--download reaches torchvision's download for the data set (and for extra OOD
     sets); offline, its failure is one clear message and exit code 2."""
-    import hem_bench.datamodules.real as real
+    import hem_bench.datamodules.mnist_family as real
     from hem_bench.errors import DataNotFoundError
 
     fetched = []

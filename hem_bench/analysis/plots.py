@@ -109,3 +109,83 @@ def scatter(
     ax.set_ylabel(ylabel, fontsize=8)
     ax.grid(alpha=0.3)
     _save(figure, path)
+
+
+# -- the figures of one group of runs ---------------------------------------------------
+
+
+def _layer_label(name: str, kinds: dict[str, str]) -> str:
+    kind = kinds.get(name)
+    short = name.removeprefix("backbone.")
+    return f"{short} ({kind})" if kind else short
+
+
+def plot_group(name, runs, layers, kinds, cross_matrices, folder: Path) -> list[str]:
+    """Draw the group's figures into ``folder``; returns their file names."""
+    written: list[str] = []
+
+    def target(file_name: str) -> Path:
+        written.append(file_name)
+        return folder / file_name
+
+    ticks = [_layer_label(layer, kinds) for layer in layers]
+    labels = [run.label for run in runs]
+    for run in runs:
+        matrix = np.array([[run.results["cka_within"][a][b] for b in layers] for a in layers])
+        heatmap(
+            matrix,
+            ticks,
+            ticks,
+            f"CKA between layers — {run.label}\n{name}",
+            target(f"cka_within_{_file_part(run.label)}.png"),
+            xlabel="layer",
+            ylabel="layer",
+        )
+    if len(runs) > 1:
+        per_layer = {}
+        for layer, tick in zip(layers, ticks):
+            matrix = np.ones((len(runs), len(runs)))
+            for i, a in enumerate(labels):
+                for j, b in enumerate(labels):
+                    key = (a, b) if (a, b) in cross_matrices else (b, a)
+                    k = layers.index(layer)
+                    matrix[i, j] = cross_matrices[key][k, k]
+            per_layer[tick] = matrix
+        heatmap_grid(
+            per_layer,
+            labels,
+            f"CKA between losses, layer by layer — {name}",
+            target("cka_between_losses.png"),
+        )
+        for (a, b), matrix in cross_matrices.items():
+            if a == b:
+                continue
+            heatmap(
+                matrix,
+                ticks,
+                ticks,
+                f"CKA: {a} (rows) vs {b} (columns)\n{name}",
+                target(f"cka_{_file_part(a)}_vs_{_file_part(b)}.png"),
+                xlabel=f"layer of {b}",
+                ylabel=f"layer of {a}",
+            )
+    points = [
+        (run.results["class_separation"], run.results["transfer_acc"], run.label)
+        for run in runs
+        if run.results["transfer_acc"] is not None
+    ]
+    if points:
+        scatter(
+            [p[0] for p in points],
+            [p[1] for p in points],
+            [p[2] for p in points],
+            f"Class separation vs transfer — {name}",
+            "class separation R² (test, penultimate)",
+            "linear-probe accuracy on held-out classes",
+            target("separation_vs_transfer.png"),
+        )
+    return written
+
+
+def _file_part(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)

@@ -25,9 +25,7 @@ output folder, and the results into every analysed run's ``record.json`` (a top-
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import math
 import warnings
@@ -40,10 +38,11 @@ import numpy as np
 
 from hem_bench.analysis.activations import FEATURES, activations
 from hem_bench.analysis.cka import cka_from_grams, normalized_gram
+from hem_bench.analysis.plots import plot_group
 from hem_bench.analysis.probe import linear_probe
-from hem_bench.analysis.seeds import compare_all_seeds, profile_rows, split_key
+from hem_bench.analysis.seeds import compare_all_seeds, split_key
 from hem_bench.analysis.separation import class_separation
-from hem_bench.atomic import write_atomic
+from hem_bench.analysis.writing import _safe, summary_row, write_study
 from hem_bench.errors import ConfigError, HemBenchError, suggest
 from hem_bench.results.record import RECORD_NAME, InvalidRecord, now, read_record, write_record
 from hem_bench.results.store import find_record_files
@@ -262,41 +261,6 @@ def _transfer(loaded: Loaded, batch_size: int) -> dict[str, Any]:
     return result
 
 
-def _safe(value: Any) -> Any:
-    """JSON-ready: numpy scalars to Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-# -- writing ----------------------------------------------------------------------------------
-def _csv(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
-    return buffer.getvalue()
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.4f}"
-    return str(value).replace("|", "\\|")
-
-
-def _markdown(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    lines += ["| " + " | ".join(_fmt(row.get(c)) for c in columns) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
 def update_record(run: Run, analysis: dict[str, Any]) -> None:
     """Write ``analysis`` into the run's record (top-level ``"analysis"`` and the flat
     ``analysis/...`` metrics), re-reading the file first and changing nothing else."""
@@ -337,12 +301,6 @@ def _spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _layer_label(name: str, kinds: dict[str, str]) -> str:
-    kind = kinds.get(name)
-    short = name.removeprefix("backbone.")
-    return f"{short} ({kind})" if kind else short
-
-
 def analyse(
     results: str | Path,
     out: str | Path | None = None,
@@ -357,11 +315,10 @@ def analyse(
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the study on ``results`` and write its outputs to ``out`` (default
-    ``<results>/analysis``); returns everything written to ``analysis.json``.
-
-    Long (one pass over the groups that writes each output as it is made): the work of a
-    group is :func:`_analyse_group`'s and the comparison across seeds
-    :func:`hem_bench.analysis.seeds.compare_all_seeds`'s."""
+    ``<results>/analysis``); returns everything written to ``analysis.json``. The work of a
+    group is :func:`_analyse_group`'s, the comparison across seeds
+    :func:`hem_bench.analysis.seeds.compare_all_seeds`'s and the files
+    :func:`hem_bench.analysis.writing.write_study`'s."""
     from hem_bench.tasks import get_task
 
     spec = get_task(task)
@@ -371,20 +328,12 @@ def analyse(
         )
     if max_examples < 4:
         raise ConfigError(f"--max-examples must be at least 4; got {max_examples}")
-    log = log or (lambda message: None)
     results = Path(results)
     out = Path(out) if out is not None else results / "analysis"
     runs = find_runs(results, task, losses)
-    torch_device = _device(device)
-
     groups: dict[tuple[str, str, int], list[Run]] = {}
     for run in runs:
         groups.setdefault(group_key(run.record), []).append(run)
-
-    summary_rows: list[dict[str, Any]] = []
-    between_rows: list[dict[str, Any]] = []
-    within_rows: list[dict[str, Any]] = []
-    cross_rows: list[dict[str, Any]] = []
     report: dict[str, Any] = {
         "task": task,
         "results": str(results),
@@ -394,67 +343,16 @@ def analyse(
         "groups": {},
         "skipped": [],
     }
-    datamodules: dict[str, Any] = {}
-    # the analysed runs by (data set, model, what the split depends on besides the seed),
-    # then seed: the networks compared across seeds (:mod:`hem_bench.analysis.seeds`)
-    by_seed: dict[tuple, dict[int, list[tuple[Run, Loaded]]]] = {}
-
-    for (dataset, model_name, seed), members in sorted(groups.items()):
-        loaded: dict[int, Loaded] = {}
-        subgroups: dict[str, list[Run]] = {}
-        for run in members:
-            try:
-                loaded[id(run)] = load_run(run, torch_device, datamodules)
-            except (HemBenchError, OSError, RuntimeError, KeyError, ValueError) as exc:
-                message = f"{run.path.name}: cannot rebuild the run ({type(exc).__name__}: {exc})"
-                warnings.warn(f"hem-bench: skipping {message}", stacklevel=2)
-                report["skipped"].append(message)
-                continue
-            fingerprint = _fingerprint(loaded[id(run)].datamodule.test_set)
-            subgroups.setdefault(fingerprint, []).append(run)
-        for fingerprint, subgroup in sorted(subgroups.items(), key=lambda item: item[0]):
-            name = f"{task}-{dataset}-{model_name}-seed{seed}".replace("/", "_")
-            if len(subgroups) > 1:
-                name += f"-data{fingerprint[:6]}"
-            subgroup = _order(subgroup)
-            log(f"analysing {name}: {', '.join(r.label for r in subgroup)}")
-            group = _analyse_group(
-                name,
-                subgroup,
-                loaded,
-                max_examples=max_examples,
-                unbiased=unbiased,
-                batch_size=batch_size,
-                out=out,
-                plots=plots,
-            )
-            report["groups"][name] = group
-            for run in subgroup:
-                r = run.results
-                summary_rows.append(
-                    {
-                        "group": name,
-                        "loss": run.label,
-                        "run_id": run.run_id,
-                        "acc": run.record.get("metrics", {}).get("acc"),
-                        "headline": run.record.get("headline", {}).get("name"),
-                        "headline_value": run.record.get("headline", {}).get("value"),
-                        "class_separation": r["class_separation"],
-                        "class_separation_train": r["class_separation_train"],
-                        "transfer_acc": r["transfer_acc"],
-                        "transfer_chance": r["transfer"].get("chance"),
-                        "probe_C": r["transfer"].get("C"),
-                        "test_examples": r["test_examples"],
-                        "cka_examples": r["cka_examples"],
-                        "note": r["transfer"].get("skipped", ""),
-                    }
-                )
-            between_rows += group["cka_between_rows"]
-            within_rows += group["cka_within_rows"]
-            cross_rows += group["cka_cross_rows"]
-            for run in subgroup:
-                key = (dataset, model_name, split_key(run.record))
-                by_seed.setdefault(key, {}).setdefault(seed, []).append((run, loaded[id(run)]))
+    settings = {
+        "max_examples": max_examples,
+        "unbiased": unbiased,
+        "batch_size": batch_size,
+        "out": out,
+        "plots": plots,
+    }
+    by_seed = _analyse_groups(
+        groups, report, task, _device(device), settings, log or (lambda message: None)
+    )
     seed_rows = compare_all_seeds(by_seed, report, max_examples, unbiased, batch_size)
     if update_records:
         for members in by_seed.values():
@@ -465,140 +363,103 @@ def analyse(
         raise ConfigError(
             f"no run in {str(results)!r} could be analysed: " + "; ".join(report["skipped"])
         )
-
-    summary_columns = [
-        "group",
-        "loss",
-        "run_id",
-        "acc",
-        "headline",
-        "headline_value",
-        "class_separation",
-        "class_separation_train",
-        "transfer_acc",
-        "transfer_chance",
-        "probe_C",
-        "test_examples",
-        "cka_examples",
-        "note",
-    ]
-    write_atomic(out / "summary.csv", _csv(summary_rows, summary_columns))
-    md = [
-        f"# Representation analysis — task {task}",
-        "",
-        "Class separation R² of the penultimate features (Kornblith et al. 2021; cosine "
-        "distance, class-balanced, self-pairs included) on the test and training sets, and "
-        "the accuracy of a linear probe (logistic regression, C by 3-fold CV) on the "
-        "held-out classes (transfer). `acc`: test accuracy on the run's own classes; "
-        "`headline`: the task's main metric.",
-        "",
-        _markdown(summary_rows, [c for c in summary_columns if c not in ("run_id", "note")]),
-    ]
-    between_columns = ["group", "loss_a", "loss_b", "layer", "cka"]
-    write_atomic(out / "cka_between.csv", _csv(between_rows, between_columns))
-    md += ["## CKA between losses, same layer", ""]
-    for name, group in report["groups"].items():
-        layers = group["layers"]
-        pivot = []
-        for pair, values in group["cka_between"].items():
-            loss_a, loss_b = pair.split(" vs ")
-            if loss_a != loss_b:
-                pivot.append({"loss_a": loss_a, "loss_b": loss_b, **values})
-        md += [f"### {name}", ""]
-        md += [_markdown(pivot, ["loss_a", "loss_b", *layers]) if pivot else "(one loss only)\n"]
-    write_atomic(
-        out / "cka_within.csv", _csv(within_rows, ["group", "loss", "layer_a", "layer_b", "cka"])
-    )
-    write_atomic(
-        out / "cka_cross.csv",
-        _csv(cross_rows, ["group", "loss_a", "loss_b", "layer_a", "layer_b", "cka"]),
-    )
-    write_atomic(
-        out / "cka_seeds.csv",
-        _csv(
-            seed_rows, ["group", "seed_a", "seed_b", "loss_a", "loss_b", "layer", "cka", "examples"]
-        ),
-    )
-    if seed_rows:
-        md += [
-            "## CKA across seeds, same layer",
-            "",
-            "Networks of seed s against networks of seed s' (every pair of seeds), on the test "
-            "images of both seeds (images neither network trained on): the mean over pairs of "
-            "seeds of the CKA between networks of one loss, and between networks of different "
-            "losses.",
-            "",
-            _markdown(profile_rows(seed_rows), ["layer", "same loss", "different losses"]),
-        ]
-    write_atomic(out / "summary.md", "\n".join(md))
-    for group in report["groups"].values():
-        for key in ("cka_between_rows", "cka_within_rows", "cka_cross_rows"):
-            group.pop(key)
-    report["summary"] = summary_rows
-    write_atomic(out / "analysis.json", json.dumps(_safe(report), indent=2, allow_nan=True) + "\n")
+    write_study(out, task, report, seed_rows)
     report["out"] = str(out)
     return report
 
 
-def _analyse_group(
-    name: str,
-    runs: list[Run],
-    loaded: dict[int, Loaded],
-    max_examples: int,
-    unbiased: bool,
-    batch_size: int,
-    out: Path,
-    plots: bool,
-) -> dict[str, Any]:
-    first = loaded[id(runs[0])].datamodule
-    test = first.test_set
-    n_test = len(test)
-    if n_test > max_examples:
+def _load_group(
+    members: list[Run], device, datamodules: dict[str, Any], report: dict[str, Any]
+) -> tuple[dict[int, Loaded], dict[str, list[Run]]]:
+    """The rebuilt runs of one (data set, model, seed) group, by ``id(run)``, and the group
+    divided by the exact test set its runs hold (a run that cannot be rebuilt is skipped,
+    with a warning and a line in ``report["skipped"]``)."""
+    loaded: dict[int, Loaded] = {}
+    subgroups: dict[str, list[Run]] = {}
+    for run in members:
+        try:
+            loaded[id(run)] = load_run(run, device, datamodules)
+        except (HemBenchError, OSError, RuntimeError, KeyError, ValueError) as exc:
+            message = f"{run.path.name}: cannot rebuild the run ({type(exc).__name__}: {exc})"
+            warnings.warn(f"hem-bench: skipping {message}", stacklevel=3)
+            report["skipped"].append(message)
+            continue
+        fingerprint = _fingerprint(loaded[id(run)].datamodule.test_set)
+        subgroups.setdefault(fingerprint, []).append(run)
+    return loaded, subgroups
+
+
+def _analyse_groups(groups, report, task, device, settings, log) -> dict:
+    """Analyse every group into ``report["groups"]``; returns the analysed runs by (data
+    set, model, what the split depends on besides the seed), then seed: the networks
+    compared across seeds (:mod:`hem_bench.analysis.seeds`)."""
+    datamodules: dict[str, Any] = {}
+    by_seed: dict[tuple, dict[int, list[tuple[Run, Loaded]]]] = {}
+    for (dataset, model_name, seed), members in sorted(groups.items()):
+        loaded, subgroups = _load_group(members, device, datamodules, report)
+        for fingerprint, subgroup in sorted(subgroups.items(), key=lambda item: item[0]):
+            name = f"{task}-{dataset}-{model_name}-seed{seed}".replace("/", "_")
+            if len(subgroups) > 1:
+                name += f"-data{fingerprint[:6]}"
+            subgroup = _order(subgroup)
+            log(f"analysing {name}: {', '.join(r.label for r in subgroup)}")
+            report["groups"][name] = _analyse_group(name, subgroup, loaded, **settings)
+            for run in subgroup:
+                key = (dataset, model_name, split_key(run.record))
+                by_seed.setdefault(key, {}).setdefault(seed, []).append((run, loaded[id(run)]))
+    return by_seed
+
+
+def _cka_subset(test, max_examples: int) -> np.ndarray:
+    """The test images CKA is computed on: all of them, or a fixed random subset of
+    ``max_examples`` (the same for every run of a group)."""
+    if len(test) > max_examples:
         rng = np.random.default_rng(0)
-        subset = np.sort(rng.choice(n_test, size=max_examples, replace=False))
-    else:
-        subset = np.arange(n_test)
-    cka_images = test.float_images()[subset]
-    grams: dict[str, dict[str, np.ndarray]] = {}
-    kinds: dict[str, str] = {}
-    widths: dict[str, int] = {}
-    for run in runs:
-        item = loaded[id(run)]
-        model, dm = item.model, item.datamodule
-        modules = dict(model.named_modules())
-        test_features = _features(model, dm.test_set.float_images(), batch_size)
-        train_features = _features(model, dm.train_set.float_images(), batch_size)
-        transfer = _transfer(item, batch_size)
-        acts = activations(model, cka_images, batch_size=batch_size)
-        for layer, values in acts.items():
-            kinds.setdefault(layer, type(modules[layer]).__name__ if layer in modules else "")
-            widths.setdefault(layer, int(values.shape[1]))
-        grams[run.label] = {k: normalized_gram(v, unbiased) for k, v in acts.items()}
-        del acts
-        _, _, within = cka_from_grams(grams[run.label], grams[run.label])
-        layers = list(grams[run.label])
-        run.results = {
-            "group": name,
-            "label": run.label,
-            "class_separation": class_separation(test_features, _labels(dm.test_set)),
-            "class_separation_train": class_separation(train_features, _labels(dm.train_set)),
-            "transfer_acc": transfer.get("accuracy"),
-            "transfer": transfer,
-            "test_examples": n_test,
-            "cka_examples": len(subset),
-            "cka_estimator": "unbiased" if unbiased else "biased",
-            "layers": layers,
-            "cka_within": {
-                a: {b: float(within[i, j]) for j, b in enumerate(layers)}
-                for i, a in enumerate(layers)
-            },
-            "cka_to": {},
-            "analysed_at": now(),
-        }
-    layers = list(grams[runs[0].label])
-    labels = [run.label for run in runs]
+        return np.sort(rng.choice(len(test), size=max_examples, replace=False))
+    return np.arange(len(test))
+
+
+def _analyse_run(name, run, item, cka_images, n_test, unbiased, batch_size, kinds, widths):
+    """Separation, transfer and the layers' activations of one run (``run.results``);
+    returns its normalised Gram matrices by layer."""
+    model, dm = item.model, item.datamodule
+    modules = dict(model.named_modules())
+    test_features = _features(model, dm.test_set.float_images(), batch_size)
+    train_features = _features(model, dm.train_set.float_images(), batch_size)
+    transfer = _transfer(item, batch_size)
+    acts = activations(model, cka_images, batch_size=batch_size)
+    for layer, values in acts.items():
+        kinds.setdefault(layer, type(modules[layer]).__name__ if layer in modules else "")
+        widths.setdefault(layer, int(values.shape[1]))
+    grams = {k: normalized_gram(v, unbiased) for k, v in acts.items()}
+    del acts
+    _, _, within = cka_from_grams(grams, grams)
+    layers = list(grams)
+    run.results = {
+        "group": name,
+        "label": run.label,
+        "class_separation": class_separation(test_features, _labels(dm.test_set)),
+        "class_separation_train": class_separation(train_features, _labels(dm.train_set)),
+        "transfer_acc": transfer.get("accuracy"),
+        "transfer": transfer,
+        "test_examples": n_test,
+        "cka_examples": len(cka_images),
+        "cka_estimator": "unbiased" if unbiased else "biased",
+        "layers": layers,
+        "cka_within": {
+            a: {b: float(within[i, j]) for j, b in enumerate(layers)} for i, a in enumerate(layers)
+        },
+        "cka_to": {},
+        "analysed_at": now(),
+    }
+    return grams
+
+
+def _between_losses(name: str, runs: list[Run], grams: dict) -> tuple[dict, list, list, dict]:
+    """CKA between the runs' networks (every pair, the same run included): the same layer's
+    by pair, its rows, every layer pair's rows, and the matrices by pair."""
     between: dict[str, dict[str, float]] = {}
-    between_rows, within_rows, cross_rows = [], [], []
+    between_rows, cross_rows = [], []
     cross_matrices: dict[tuple[str, str], np.ndarray] = {}
     for i, a in enumerate(runs):
         for b in runs[i:]:
@@ -614,31 +475,59 @@ def _analyse_group(
                 {"group": name, "loss_a": a.label, "loss_b": b.label, "layer": k, "cka": v}
                 for k, v in same.items()
             ]
-            if a is not b:
-                a.results["cka_to"][b.label] = same
-                b.results["cka_to"][a.label] = same
-                cross_rows += [
-                    {
-                        "group": name,
-                        "loss_a": a.label,
-                        "loss_b": b.label,
-                        "layer_a": rows[p],
-                        "layer_b": columns[q],
-                        "cka": float(matrix[p, q]),
-                    }
-                    for p in range(len(rows))
-                    for q in range(len(columns))
-                ]
-    for run in runs:
-        within_rows += [
-            {"group": name, "loss": run.label, "layer_a": a, "layer_b": b, "cka": value}
-            for a, row in run.results["cka_within"].items()
-            for b, value in row.items()
-        ]
+            if a is b:
+                continue
+            a.results["cka_to"][b.label] = same
+            b.results["cka_to"][a.label] = same
+            cross_rows += [
+                {
+                    "group": name,
+                    "loss_a": a.label,
+                    "loss_b": b.label,
+                    "layer_a": rows[p],
+                    "layer_b": columns[q],
+                    "cka": float(matrix[p, q]),
+                }
+                for p in range(len(rows))
+                for q in range(len(columns))
+            ]
+    return between, between_rows, cross_rows, cross_matrices
+
+
+def _analyse_group(
+    name: str,
+    runs: list[Run],
+    loaded: dict[int, Loaded],
+    max_examples: int,
+    unbiased: bool,
+    batch_size: int,
+    out: Path,
+    plots: bool,
+) -> dict[str, Any]:
+    test = loaded[id(runs[0])].datamodule.test_set
+    n_test = len(test)
+    subset = _cka_subset(test, max_examples)
+    cka_images = test.float_images()[subset]
+    kinds: dict[str, str] = {}
+    widths: dict[str, int] = {}
+    grams = {
+        run.label: _analyse_run(
+            name, run, loaded[id(run)], cka_images, n_test, unbiased, batch_size, kinds, widths
+        )
+        for run in runs
+    }
+    layers = list(grams[runs[0].label])
+    between, between_rows, cross_rows, cross_matrices = _between_losses(name, runs, grams)
+    within_rows = [
+        {"group": name, "loss": run.label, "layer_a": a, "layer_b": b, "cka": value}
+        for run in runs
+        for a, row in run.results["cka_within"].items()
+        for b, value in row.items()
+    ]
     separation = [run.results["class_separation"] for run in runs]
     group = {
         "dataset_model_seed": name,
-        "losses": labels,
+        "losses": [run.label for run in runs],
         "runs": {run.label: str(run.path) for run in runs},
         "layers": layers,
         "layer_modules": {k: kinds.get(k, "") for k in layers},
@@ -655,80 +544,8 @@ def _analyse_group(
         "cka_between_rows": between_rows,
         "cka_within_rows": within_rows,
         "cka_cross_rows": cross_rows,
+        "summary_rows": [summary_row(name, run) for run in runs],
     }
     if plots:
-        group["figures"] = _plot_group(name, runs, layers, kinds, cross_matrices, out / name)
+        group["figures"] = plot_group(name, runs, layers, kinds, cross_matrices, out / name)
     return group
-
-
-def _plot_group(name, runs, layers, kinds, cross_matrices, folder: Path) -> list[str]:
-    """Draw the group's figures into ``folder``; returns their file names."""
-    from hem_bench.analysis import plots
-
-    written: list[str] = []
-
-    def target(file_name: str) -> Path:
-        written.append(file_name)
-        return folder / file_name
-
-    ticks = [_layer_label(layer, kinds) for layer in layers]
-    labels = [run.label for run in runs]
-    for run in runs:
-        matrix = np.array([[run.results["cka_within"][a][b] for b in layers] for a in layers])
-        plots.heatmap(
-            matrix,
-            ticks,
-            ticks,
-            f"CKA between layers — {run.label}\n{name}",
-            target(f"cka_within_{_file_part(run.label)}.png"),
-            xlabel="layer",
-            ylabel="layer",
-        )
-    if len(runs) > 1:
-        per_layer = {}
-        for layer, tick in zip(layers, ticks):
-            matrix = np.ones((len(runs), len(runs)))
-            for i, a in enumerate(labels):
-                for j, b in enumerate(labels):
-                    key = (a, b) if (a, b) in cross_matrices else (b, a)
-                    k = layers.index(layer)
-                    matrix[i, j] = cross_matrices[key][k, k]
-            per_layer[tick] = matrix
-        plots.heatmap_grid(
-            per_layer,
-            labels,
-            f"CKA between losses, layer by layer — {name}",
-            target("cka_between_losses.png"),
-        )
-        for (a, b), matrix in cross_matrices.items():
-            if a == b:
-                continue
-            plots.heatmap(
-                matrix,
-                ticks,
-                ticks,
-                f"CKA: {a} (rows) vs {b} (columns)\n{name}",
-                target(f"cka_{_file_part(a)}_vs_{_file_part(b)}.png"),
-                xlabel=f"layer of {b}",
-                ylabel=f"layer of {a}",
-            )
-    points = [
-        (run.results["class_separation"], run.results["transfer_acc"], run.label)
-        for run in runs
-        if run.results["transfer_acc"] is not None
-    ]
-    if points:
-        plots.scatter(
-            [p[0] for p in points],
-            [p[1] for p in points],
-            [p[2] for p in points],
-            f"Class separation vs transfer — {name}",
-            "class separation R² (test, penultimate)",
-            "linear-probe accuracy on held-out classes",
-            target("separation_vs_transfer.png"),
-        )
-    return written
-
-
-def _file_part(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)

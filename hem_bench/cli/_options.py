@@ -31,12 +31,16 @@ def key_value(text: str) -> tuple[str, str]:
     return key.strip().replace("-", "_"), value.strip()
 
 
-def add_key_value_flag(group: argparse._ArgumentGroup, flag: str, help: str) -> None:
+def add_key_value_flag(
+    group: argparse._ArgumentGroup, flag: str, help: str, dest: str | None = None
+) -> None:
     """A repeatable ``FLAG KEY=VALUE`` argument (``--loss-param``, ``--task-option``),
-    collected as a list of pairs."""
+    collected as a list of pairs (under ``dest``, by default the flag's name)."""
+    keywords = {"dest": dest} if dest else {}
     group.add_argument(
-        flag, action="append", type=key_value, default=[], metavar="KEY=VALUE", help=help
-    )
+        flag, action="append", type=key_value, default=[], metavar="KEY=VALUE", help=help,
+        **keywords,
+    )  # fmt: skip
 
 
 def add_task_option_flags(group: argparse._ArgumentGroup) -> None:
@@ -46,7 +50,7 @@ def add_task_option_flags(group: argparse._ArgumentGroup) -> None:
 
 def task_options_from(args: argparse.Namespace) -> dict[str, str]:
     """``--task-option`` pairs, then the shorthand flags (which win)."""
-    options = dict(args.task_option)
+    options = dict(getattr(args, "task_options", None) or getattr(args, "task_option", None) or [])
     for dest in TASK_OPTION_FLAGS:
         value = getattr(args, dest, None)
         if value is not None:

@@ -16,113 +16,20 @@ import argparse
 import sys
 from typing import Any
 
-from hem_bench.cli._options import (
-    add_key_value_flag,
-    add_task_option_flags,
-    task_options_from,
-)
-
-#: flags copied into the configuration when given (dest -> config field)
-SETTINGS = (
-    "task",
-    "loss",
-    "dataset",
-    "data_dir",
-    "model",
-    "head",
-    "dropout",
-    "final_l2",
-    "seed",
-    "max_epochs",
-    "batch_size",
-    "lr",
-    "weight_decay",
-    "optimizer",
-    "output_bias",
-    "precision",
-    "accelerator",
-    "devices",
-    "strategy",
-    "threads",
-    "out",
-)
+from hem_bench.cli._options import add_task_option_flags, task_options_from
+from hem_bench.cli._settings import add_setting_flags, settings_from
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    what = parser.add_argument_group("what to run")
-    what.add_argument("--task", help="task (hem-bench tasks lists them; default ood)")
-    what.add_argument("--loss", help="loss (hem-bench losses lists them; default ce)")
-    add_key_value_flag(
-        what,
-        "--loss-param",
-        "a parameter of the loss, typed by the loss (repeatable), e.g. margin=2",
-    )
-    what.add_argument(
-        "--dataset", help="data set (hem-bench datasets lists them; default: the task's)"
-    )
-    what.add_argument("--data-dir", help="folder holding data sets that are not shipped")
-    what.add_argument(
-        "--download", action="store_true", default=None, help="fetch missing data sets"
-    )
-    what.add_argument(
-        "--no-verify",
-        dest="verify",
-        action="store_false",
-        default=None,
-        help="load data files whose checksums do not match the official release",
-    )
-    add_key_value_flag(
-        what, "--task-option", "a setting of the task (hem-bench tasks lists them; repeatable)"
-    )
-    add_task_option_flags(what)
-    model = parser.add_argument_group(
-        "model and recipe (defaults: the task's recipe for the data set)"
-    )
-    model.add_argument("--model", help="built-in model or timm/<name>")
-    model.add_argument("--head", choices=("linear", "cosine"), help="output layer (default linear)")
-    model.add_argument("--dropout", type=float, help="dropout on the penultimate layer (default 0)")
-    model.add_argument(
-        "--final-l2",
-        type=float,
-        help="extra L2 penalty lambda/2 ‖W‖² on the final layer (default 0)",
-    )
-    model.add_argument("--seed", type=int, help="random seed (default 0)")
-    model.add_argument("--max-epochs", type=int, help="training epochs")
-    model.add_argument("--batch-size", type=int, help="training batch size")
-    model.add_argument("--lr", type=float, help="initial learning rate")
-    model.add_argument("--weight-decay", type=float, help="weight decay")
-    model.add_argument(
-        "--optimizer", choices=("sgd", "adamw"), help="sgd (with momentum 0.9) or adamw"
-    )
-    model.add_argument(
-        "--output-bias",
-        choices=("default", "prior"),
-        help="start of the output layer's bias: the layer's default, or the log frequency of "
-        "each class in the training set",
-    )
-    engine = parser.add_argument_group("engineering (passed to Lightning's Trainer)")
-    engine.add_argument("--precision", help="32-true (default), bf16-mixed, 16-mixed, 64-true, ...")
-    engine.add_argument("--accelerator", help="auto (default), cpu, gpu, mps")
-    engine.add_argument(
-        "--devices", help="number of devices, 'auto', or a list like 0,1 (default 1)"
-    )
-    engine.add_argument("--strategy", help="auto (default), ddp, ddp_spawn, fsdp, ...")
-    engine.add_argument(
-        "--threads",
-        type=int,
-        help="CPU threads of torch (default: torch's default here); part of the run id",
-    )
-    engine.add_argument(
-        "--compile", action="store_true", default=None, help="torch.compile the model"
-    )
-    engine.add_argument(
-        "--channels-last",
-        action="store_true",
-        default=None,
-        help="channels-last memory format for the model (faster convolutions on GPUs)",
-    )
-    output = parser.add_argument_group("output")
-    output.add_argument("--out", help="results folder (default results/)")
+def add_arguments(parser: argparse.ArgumentParser, config_class: type | None = None) -> None:
+    """The run's flags: one per setting of the configuration model (``config_class``, by
+    default :class:`~hem_bench.config.RunConfig`; see :mod:`hem_bench.cli._settings`), the
+    task options' shorthands, and what the command does with the run."""
+    from hem_bench.settings import GROUPS
+
+    groups = {key: parser.add_argument_group(title) for key, title in GROUPS.items()}
+    add_setting_flags(groups, config_class)
+    add_task_option_flags(groups["what"])
+    output = groups["output"]
     output.add_argument("--config", metavar="FILE.yaml", help="settings file; flags override it")
     output.add_argument(
         "--print-config", action="store_true", help="print the resolved settings and exit"
@@ -133,42 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     output.add_argument(
         "--force", action="store_true", help="run again even if a completed record exists"
     )
-    output.add_argument("--no-progress", action="store_true", help="no progress bar")
-    output.add_argument(
-        "--logger",
-        action="append",
-        choices=("csv", "tensorboard", "wandb", "mlflow"),
-        metavar="NAME",
-        help="experiment logger: csv (default), tensorboard, wandb (offline unless WANDB_MODE "
-        "says otherwise) or mlflow (MLFLOW_TRACKING_URI, else <out>/mlruns); repeatable",
-    )
-    output.add_argument(
-        "--plugin",
-        action="append",
-        default=[],
-        metavar="FILE.py",
-        help="a Python file that registers losses (repeatable)",
-    )
+    parser.set_defaults(_config_class=config_class)
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        name: getattr(args, name) for name in SETTINGS if getattr(args, name, None) is not None
-    }
-    for name in ("download", "verify", "compile", "channels_last"):
-        if getattr(args, name) is not None:
-            values[name] = getattr(args, name)
-    if args.loss_param:
-        values["loss_params"] = dict(args.loss_param)
+    """The settings the flags gave, the task options' shorthands merged in."""
+    values = settings_from(args, getattr(args, "_config_class", None))
     options = task_options_from(args)
     if options:
         values["task_options"] = options
-    if args.plugin:
-        values["plugins"] = list(args.plugin)
-    if args.no_progress:
-        values["progress"] = False
-    if getattr(args, "logger", None):
-        values["loggers"] = list(args.logger)
     return values
 
 
@@ -176,8 +56,10 @@ def resolve(args: argparse.Namespace):
     """The resolved configuration of ``args`` (:func:`hem_bench.checks.resolve_settings`,
     the one validation); raises :class:`~hem_bench.errors.ConfigError` on bad input."""
     from hem_bench.checks import resolve_settings
+    from hem_bench.config import RunConfig
 
-    return resolve_settings(args.config, overrides_from(args))
+    config_class = getattr(args, "_config_class", None) or RunConfig
+    return resolve_settings(args.config, overrides_from(args), config_class)
 
 
 def summary_rows(record: dict, task=None) -> list[dict[str, str]]:

@@ -12,12 +12,8 @@ import argparse
 import sys
 from typing import Any
 
-from hem_bench.cli._options import (
-    add_key_value_flag,
-    add_task_option_flags,
-    task_options_from,
-)
-from hem_bench.cli.run import SETTINGS as RUN_SETTINGS
+from hem_bench.cli._options import add_task_option_flags, task_options_from
+from hem_bench.cli._settings import add_setting_flags, settings_from
 from hem_bench.errors import ConfigError, quote
 
 
@@ -25,8 +21,16 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in str(text).split(",") if part.strip()]
 
 
-#: run settings a sweep applies to every run: those of ``run`` except the grid's axes
-SETTINGS = tuple(s for s in RUN_SETTINGS if s not in ("task", "loss", "dataset", "model", "seed"))
+#: settings a sweep sets itself, or takes apart for the tasks and losses that have them
+OWN = ("progress", "task_options", "loss_params")
+#: help texts of a sweep's flags that say more than ``hem-bench run``'s
+HELPS = {
+    "threads": "CPU threads of each run (default: torch's default divided among the local "
+    "workers, or --slurm-cpus); part of each run id, as for hem-bench run",
+    "task_options": "a task setting, applied to the tasks that have it (repeatable)",
+    "loss_params": "a loss parameter, applied to the losses that have it (repeatable), "
+    "e.g. margin=2",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,37 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     what.add_argument("--dry-run", action="store_true", help="list the runs and exit")
     settings = parser.add_argument_group("settings of every run (as for hem-bench run)")
-    settings.add_argument("--data-dir")
-    settings.add_argument("--download", action="store_true", default=None)
-    settings.add_argument("--no-verify", dest="verify", action="store_false", default=None)
-    settings.add_argument("--head", choices=("linear", "cosine"))
-    settings.add_argument("--dropout", type=float)
-    settings.add_argument("--final-l2", type=float)
-    settings.add_argument("--max-epochs", type=int)
-    settings.add_argument("--batch-size", type=int)
-    settings.add_argument("--lr", type=float)
-    settings.add_argument("--weight-decay", type=float)
-    settings.add_argument("--precision")
-    settings.add_argument("--accelerator")
-    settings.add_argument("--devices")
-    settings.add_argument("--strategy")
-    settings.add_argument(
-        "--threads",
-        type=int,
-        help="CPU threads of each run (default: torch's default divided among the local "
-        "workers, or --slurm-cpus); part of each run id, as for hem-bench run",
-    )
-    add_key_value_flag(
-        settings, "--task-option", "a task setting, applied to the tasks that have it (repeatable)"
-    )
+    # every run setting that is not an axis of the grid: the flags of hem-bench run
+    add_setting_flags({"settings": settings}, axes=False, skip=("progress",), helps=HELPS)
     add_task_option_flags(settings)
-    add_key_value_flag(
-        settings,
-        "--loss-param",
-        "a loss parameter, applied to the losses that have it (repeatable), e.g. margin=2",
-    )
-    settings.add_argument("--out", help="results folder (default results/)")
-    settings.add_argument("--plugin", action="append", default=[], metavar="FILE.py")
     launch = parser.add_argument_group("where the runs go")
     launch.add_argument("--launcher", choices=("local", "slurm"), default="local")
     launch.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
@@ -121,7 +97,7 @@ def sweep_spec(args: argparse.Namespace) -> dict[str, Any]:
         "models": [None],
         "settings": {},
         "per_task": {},
-        "loss_params": dict(args.loss_param),
+        "loss_params": dict(args.loss_params or []),
     }
     if args.preset:
         preset = PRESETS[args.preset]
@@ -146,15 +122,8 @@ def sweep_spec(args: argparse.Namespace) -> dict[str, Any]:
     if args.seeds:
         spec["seeds"] = _csv(args.seeds)
     spec["seeds"] = _seeds(spec["seeds"], "--seeds" if args.seeds else "seeds")
-    for name in SETTINGS:
-        value = getattr(args, name, None)
-        if value is not None:
-            spec["settings"][name] = value
-    for name in ("download", "verify"):
-        if getattr(args, name) is not None:
-            spec["settings"][name] = getattr(args, name)
-    if args.plugin:
-        spec["settings"]["plugins"] = list(args.plugin)
+    given = settings_from(args, axes=False)
+    spec["settings"].update({k: v for k, v in given.items() if k not in OWN})
     spec["settings"]["progress"] = False
     options = task_options_from(args)
     if options:
@@ -222,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         if value < least:
             raise ConfigError(f"{flag} must be at least {least}; got {value}")
-    load_plugin_files(args.plugin)
+    load_plugin_files(args.plugins or [])
     spec = sweep_spec(args)
     if spec["settings"].get("threads") is None:  # part of the run ids: fixed per run
         from hem_bench.sweep import threads_per_worker

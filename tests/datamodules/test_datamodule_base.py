@@ -103,8 +103,8 @@ def test_from_config_reads_the_run_settings():
 
 
 def test_the_ignore_label_is_defined_once():
-    import hem_bench.datamodules.real as real
     import hem_bench.datamodules.segmentation as segmentation
+    import hem_bench.datamodules.segmentation_sets as real
     import hem_bench.metrics.segmentation as metrics
 
     assert IGNORE_INDEX == 255

@@ -39,7 +39,7 @@ def snapshot(folder: Path) -> dict[str, tuple]:
 def small_mnist(monkeypatch):
     """The real loader, its result cut to 3,000 training and 500 test digits (a real run
     of a task on them takes seconds)."""
-    from hem_bench.datamodules import real
+    from hem_bench.datamodules import mnist_family as real
 
     load = real._load_mnist_family
 
@@ -132,7 +132,10 @@ def test_the_mnist_preset_grid(tmp_path):
     write_mnist(tmp_path, "MNIST")
     tasks = list(CLASSIFICATION_TASKS)
     configs = preset_grid("mnist", tasks=tasks, settings={"data_dir": str(tmp_path)})
-    assert len(configs) == 5 * 7 * 5
+    # the main grid, and the continual arm: cross-entropy without replay, seeds 0-4
+    assert len(configs) == 5 * 7 * 5 + 5
+    arm = [c for c in configs if c.task == "continual" and c.task_options["buffer"] == 0]
+    assert {(c.loss, c.seed) for c in arm} == {("ce", s) for s in range(5)}
     assert {c.dataset for c in configs} == {"mnist"} and {c.threads for c in configs} == {1}
     assert {c.seed for c in configs} == {0, 1, 2, 3, 4}
     by_task = {t: [c for c in configs if c.task == t] for t in tasks}
