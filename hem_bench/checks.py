@@ -179,8 +179,8 @@ def limits_text() -> str:
     """The limits of the numeric settings as one sentence (the README quotes it; a test
     checks that the two agree)."""
     from hem_bench.config import LIMITS
-    from hem_bench.settings import flag_of
     from hem_bench.losses._base import PARAM_MAX
+    from hem_bench.settings import flag_of
     from hem_bench.tasks.ood import NOISE_MAX
     from hem_bench.tasks.options import EPS_MAX
 
