@@ -1,5 +1,6 @@
 """nox sessions: tests, lint, bench (the performance benchmarks in tests/perf/), leaderboard
-(the committed example leaderboard in results/example/, made again)."""
+(the committed example leaderboard in results/example/, made again) and mnist (the committed
+MNIST example in results/mnist/, made again from a data folder)."""
 
 import nox
 
@@ -64,3 +65,28 @@ def leaderboard(session: nox.Session) -> None:
         "--format",
         "md,csv,html,json,png",
     )
+
+
+@nox.session
+def mnist(session: nox.Session) -> None:
+    """Make the MNIST example again (results/mnist/): the mnist preset on the MNIST files
+    of the data folder given after ``--`` (``nox -s mnist -- DIR``; runs whose record exists
+    are kept), the representation analysis of its classify runs (written into their
+    records), then its tables and report."""
+    if len(session.posargs) != 1:
+        session.error("give the data folder holding MNIST/raw: nox -s mnist -- DIR")
+    (data_dir,) = session.posargs
+    session.install("-e", ".[test]")
+    runs = "results/mnist/runs"
+    session.run(
+        "hem-bench", "sweep", "--preset", "mnist", "--data-dir", data_dir, "--workers", "2",
+        "--no-progress", "--out", runs,
+    )  # fmt: skip
+    session.run(
+        "hem-bench", "analyze", "--results", runs, "--task", "classify", "--write-records",
+        "--no-plots", "--out", session.create_tmp(),
+    )  # fmt: skip
+    session.run(
+        "hem-bench", "leaderboard", "--results", runs, "--out", "results/mnist", "--format",
+        "md,csv,html,json,png",
+    )  # fmt: skip

@@ -12,8 +12,10 @@ same way whichever door it came in by, and always before any data is loaded:
    loggers' packages, the run folder's path, and :func:`check_engine`: accelerator,
    precision, strategy and devices against this machine.
 
-What can only be known later (a data file that is corrupt, a loss that diverges) fails the
-run with a failed record and exit code 1.
+What can only be known once data is read stops the run the same way (a data set missing
+or corrupt: :class:`~hem_bench.errors.DataNotFoundError`, exit code 2, no record); what can
+only be known while training (a loss that diverges) fails the run with a failed record and
+exit code 1.
 
 Imports neither torch nor lightning at import time.
 """

@@ -87,7 +87,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def sweep_spec(args: argparse.Namespace) -> dict[str, Any]:
     """The grid and its settings from the preset, the sweep file and the flags (in order)."""
     from hem_bench.config import read_yaml
-    from hem_bench.sweep import PRESETS, check_settings
+    from hem_bench.presets import PRESETS
+    from hem_bench.sweep import check_settings
 
     spec: dict[str, Any] = {
         "tasks": [],
@@ -179,7 +180,8 @@ def _apply_task_options(spec: dict[str, Any], options: dict[str, str]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hem_bench.plugins import load_plugin_files
-    from hem_bench.sweep import PRESETS, grid, preset_grid, run_local, run_slurm
+    from hem_bench.presets import PRESETS, preset_grid
+    from hem_bench.sweep import grid, run_local, run_slurm
 
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1; got {args.workers}")

@@ -9,58 +9,41 @@ makes of the committed records today.
 
 from __future__ import annotations
 
-import io
-import json
-import re
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
 
-import hem_bench
-from hem_bench.results.leaderboard import build, key_metrics
-from hem_bench.results.markdown import markdown_document
-from hem_bench.results.record import SCHEMA_VERSION
-from hem_bench.results.store import load_results
-from hem_bench.sweep import PRESETS, preset_grid
+from hem_bench.presets import PRESETS, preset_grid
 from hem_bench.tasks import get_task
+from tests.results.examples import (
+    ROOT,
+    check_readme_markers,
+    check_records_complete,
+    check_report_and_versions,
+    check_runs_are_the_preset,
+    check_tables,
+    load_board,
+    load_records,
+    stale,
+)
+from tests.results.examples import metric as _metric
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "results" / "example"
 RUNS = EXAMPLE / "runs"
-STALE = (
-    "results/example is out of date: regenerate it with the commands in results/example/README.md"
-)
+STALE = stale(EXAMPLE)
 
 
 @pytest.fixture(scope="module")
 def records() -> list[dict]:
-    paths = sorted(RUNS.glob("*/record.json"))
-    assert paths, f"no records under {RUNS}"
-    return [json.loads(p.read_text()) for p in paths]
+    return load_records(RUNS)
 
 
 @pytest.fixture(scope="module")
 def board():
-    results = load_results(RUNS, warn=False)
-    return results, build(results.frame, baseline="ce", baseline_required=False)
+    return load_board(RUNS)
 
 
 def test_the_records_are_the_embedded_preset_as_it_is_now(records):
-    expected = {c.run_id: c for c in preset_grid("embedded")}
-    found = {r["run_id"]: r for r in records}
-    missing = sorted(
-        f"{c.task}/{c.loss}/seed{c.seed}/lr{c.lr}" for k, c in expected.items() if k not in found
-    )
-    extra = sorted(
-        f"{r['task']}/{r['loss']}/seed{r['seed']}/lr{r['config']['lr']}"
-        for k, r in found.items()
-        if k not in expected
-    )
-    assert not missing and not extra, (
-        f"{STALE} (preset runs without a record: {missing[:5]}; records not in the preset: {extra[:5]})"
-    )
+    check_runs_are_the_preset(records, preset_grid("embedded"), EXAMPLE)
     preset = PRESETS["embedded"]
     main_grid = len(preset["tasks"]) * len(preset["losses"]) * len(preset["seeds"])
     arms = sum(
@@ -125,78 +108,19 @@ def test_cross_entropy_reaches_the_segmentation_floor_in_the_example(records):
 
 
 def test_the_records_are_complete_and_of_this_version(records):
-    for r in records:
-        where = f"{r['task']}/{r['loss']}/seed{r['seed']}"
-        assert r["status"] == "completed", where
-        assert r["schema_version"] == SCHEMA_VERSION, (
-            f"{STALE} ({where}: schema {r['schema_version']})"
-        )
-        assert r["env"]["hem_bench"] == hem_bench.__version__, (
-            f"{STALE} ({where}: hem-bench {r['env']['hem_bench']})"
-        )
-        missing = [
-            m
-            for m in key_metrics(r["task"])
-            if m not in r["metrics"] and m != r["headline"]["name"]
-        ]
-        assert not missing, f"{STALE} ({where} lacks the key metrics {missing})"
-        assert r["metrics"][r["headline"]["name"]] == r["headline"]["value"]
-    ood = [r for r in records if r["task"] == "ood"]
-    for r in ood:  # the ROC curves of the report are drawn from the stored scores
-        run_dir = RUNS / f"{r['task']}-{r['dataset']}-{r['loss']}-seed{r['seed']}-{r['run_id'][:8]}"
-        assert (run_dir / "scores" / "ood_scores.npz").is_file(), run_dir
+    check_records_complete(records, EXAMPLE)
 
 
 def test_the_committed_tables_are_what_the_leaderboard_makes_of_the_records(board):
-    results, board = board
-    n = len(preset_grid("embedded"))
-    assert results.counts()["used"] == n and not results.skipped
-    expected = {
-        "overall.csv": board.overall.to_csv(index=False),
-        "paired-ce.csv": board.paired_numeric().to_csv(index=False),
-    }
-    for table in board.tables:
-        expected[f"{table.name}.csv"] = table.numeric().to_csv(index=False)
-    for name, text in expected.items():
-        path = EXAMPLE / name
-        assert path.is_file(), f"{STALE} ({name} is missing)"
-        try:  # numbers to 1e-9: the last digit of a float may differ between pandas versions
-            pd.testing.assert_frame_equal(
-                pd.read_csv(path), pd.read_csv(io.StringIO(text)), rtol=1e-9, atol=1e-12
-            )
-        except AssertionError as exc:
-            raise AssertionError(f"{STALE} ({name} differs: {exc})") from None
-    committed = (EXAMPLE / "leaderboard.md").read_text()
-    header = committed.splitlines()[2]
-    assert header.startswith(
-        f"Aggregated {n} run records of {n} found under results/example/runs"
-    ), header
-    assert committed == markdown_document(board, header), f"{STALE} (leaderboard.md differs)"
+    check_tables(EXAMPLE, board, len(preset_grid("embedded")))
 
 
 def test_the_report_and_the_readme_describe_this_example(records, board):
-    _, board = board
-    html = (EXAMPLE / "report.html").read_text()
-    for loss in board.losses:
-        assert f">{loss}<" in html
-    assert "<img" in html and "data:image/png;base64," in html
-    readme = (EXAMPLE / "README.md").read_text()
-    assert (
-        "hem-bench sweep --preset embedded --workers 2 --no-progress --out results/example/runs"
-        in readme
+    commands = (
+        "hem-bench sweep --preset embedded --workers 2 --no-progress --out results/example/runs",
+        "hem-bench leaderboard --results results/example/runs --out results/example",
     )
-    assert "hem-bench leaderboard --results results/example/runs --out results/example" in readme
-    env = records[0]["env"]
-    for package in ("python", "torch", "lightning", "hem_bench"):
-        versions = {r["env"][package] for r in records}
-        assert versions == {env[package]}, (
-            f"records made with several {package} versions: {versions}"
-        )
-        assert re.search(rf"\b{re.escape(env[package])}\b", readme), (
-            f"README lacks {package} {env[package]}"
-        )
-    dates = sorted(r["finished_at"][:10] for r in records)
-    assert dates[-1] in readme, f"README lacks the date {dates[-1]}"
+    check_report_and_versions(EXAMPLE, records, board[1], commands)
 
 
 def test_every_plot_is_drawn_from_the_real_records_of_every_task(board):
@@ -229,41 +153,8 @@ def test_every_plot_is_drawn_from_the_real_records_of_every_task(board):
         assert (EXAMPLE / "plots" / f"{name}.png").is_file(), f"{STALE} (plots/{name}.png)"
 
 
-def _between(text: str, start: str, end: str) -> str:
-    assert start in text and end in text, f"README lacks the markers {start} ... {end}"
-    return text[text.index(start) + len(start) : text.index(end)].strip()
-
-
 def test_the_readme_numbers_are_generated_from_the_records(board):
-    """Every number of the example README's findings and claims is what the leaderboard
-    makes of the records now (the blocks between the markers are written by
-    ``hem-bench leaderboard --format md``)."""
-    from hem_bench.results.markdown import (
-        CLAIMS_END,
-        CLAIMS_START,
-        FINDINGS_END,
-        FINDINGS_START,
-        claims_section,
-        findings_section,
-    )
-
-    _, board = board
-    readme = (EXAMPLE / "README.md").read_text()
-    expected = "\n".join(findings_section(board)[1:]).strip()
-    assert _between(readme, FINDINGS_START, FINDINGS_END) == expected, (
-        f"{STALE} (the README's findings differ)"
-    )
-    expected = "\n".join(claims_section(board)).strip()
-    assert _between(readme, CLAIMS_START, CLAIMS_END) == expected, (
-        f"{STALE} (the README's claims differ)"
-    )
-
-
-def _metric(records: list[dict], task: str, loss: str, key: str, lr_main: bool = True) -> list:
-    rows = [r for r in records if r["task"] == task and r["loss"] == loss]
-    if lr_main:
-        rows = [r for r in rows if r["config"]["lr"] == get_task(task).recipe(r["dataset"]).lr]
-    return [r["metrics"][key] for r in sorted(rows, key=lambda r: r["seed"])]
+    check_readme_markers(EXAMPLE, board[1])
 
 
 def test_the_readme_describes_the_grid_of_the_records(records):

@@ -127,7 +127,7 @@ def test_the_family_shares_one_recipe_per_task():
 
 
 def test_the_mnist_preset_grid(tmp_path):
-    from hem_bench.sweep import preset_grid
+    from hem_bench.presets import preset_grid
 
     write_mnist(tmp_path, "MNIST")
     tasks = list(CLASSIFICATION_TASKS)
@@ -183,7 +183,7 @@ def test_the_mnist_preset_takes_a_segmentation_set_only_for_segmentation(tmp_pat
 
 def test_the_mnist_preset_segments_mnist_scenes(tmp_path):
     from hem_bench.datamodules.base import available_datasets
-    from hem_bench.sweep import PRESETS, preset_grid
+    from hem_bench.presets import PRESETS, preset_grid
 
     assert PRESETS["mnist"]["datasets"]["segmentation"] == "mnist-scenes"
     if "mnist-scenes" not in available_datasets():
