@@ -54,7 +54,8 @@ def _runs(board) -> str:
         return ""
     runs = int(protocols["runs"].sum())
     parts = [
-        f"{p} ({int(r)} runs: {int(n)} losses × {int(s)} seeds)"
+        f"{p} ({int(r)} run{'s' * (int(r) != 1)}: {int(n)} loss{'es' * (int(n) != 1)} × "
+        f"{int(s)} seed{'s' * (int(s) != 1)})"
         for p, r, n, s in zip(
             protocols["protocol"], protocols["runs"], protocols["losses"], protocols["seeds"]
         )
