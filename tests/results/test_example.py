@@ -195,9 +195,9 @@ def test_the_readme_statements_hold_for_the_records(records, board):
             diagonal = [row[i] for i, row in enumerate(r["accuracy_matrix"])]
             assert diagonal[0] > 0.9 and max(diagonal[1:]) < 0.05, diagonal
             assert abs(r["metrics"]["bwt"]) < 0.05
-    # unknown-class rejection: hem below ce on every seed
+    # unknown-class rejection: hem's mean below ce's, below on three of five seeds
     hem, ce = _metric(records, "ood", "hem", "auroc"), _metric(records, "ood", "ce", "auroc")
-    assert all(h < c for h, c in zip(hem, ce)) and len(hem) == 5
+    assert np.mean(hem) < np.mean(ce) and sum(h < c for h, c in zip(hem, ce)) == 3
     mean = {
         (loss, key): float(np.mean(_metric(records, "ood", loss, key)))
         for loss in preset["losses"]
@@ -225,7 +225,7 @@ def test_the_readme_statements_hold_for_the_records(records, board):
                         > mean[(loss, f"{weak}/{noise}/auroc")]
                     )
         nearly = all(mean[(loss, f"{d}/uniform/auroc")] > 0.97 for d in ("mahalanobis", "vim"))
-        assert nearly == (loss not in ("hem-plus", "logitnorm")), loss
+        assert nearly == (loss in ("logit-adjusted", "dice", "focal")), loss
     # LogitNorm last or next to last on each classification benchmark; Dice far behind ce
     # on imbalanced data and continual learning
     overall = board.overall.set_index("loss")
