@@ -203,82 +203,66 @@ MNIST_COMMON = {
 }
 
 
-@register_dataset(
-    DatasetInfo(
-        name="mnist",
-        license="CC BY-SA 3.0",
-        homepage="http://yann.lecun.com/exdb/mnist/",
-        paper="LeCun, Bottou, Bengio & Haffner 1998, Gradient-based learning applied to "
-        "document recognition",
-        mean=(0.1307,),
-        std=(0.3081,),
-        folder="MNIST/raw",
-        description="70,000 handwritten digits, 28x28 grey, 10 classes (60,000 train)",
-        **MNIST_COMMON,
+def _register(class_name: str, what: str, **fields: Any):
+    """Registers the loader of one MNIST-family set (``fields``: its
+    :class:`~hem_bench.datamodules.base.DatasetInfo` beside what the family shares), read as
+    torchvision's ``class_name`` reads it; returns the loader."""
+    info = DatasetInfo(**fields, **MNIST_COMMON)
+
+    def load(
+        data_dir: Path,
+        download: bool,
+        *,
+        seed: int = 0,
+        verify: bool = True,
+        cache: bool = True,
+        **options: Any,
+    ) -> LoadedData:
+        return _load_mnist_family(info.name, class_name, data_dir, download, verify, cache)
+
+    load.__name__ = "load_" + info.name.replace("-", "_")
+    load.__doc__ = (
+        f"{what}'s 60,000 training and 10,000 test images (torchvision ``{class_name}``)."
     )
+    return register_dataset(info)(load)
+
+
+load_mnist = _register(
+    "MNIST",
+    "MNIST",
+    name="mnist",
+    license="CC BY-SA 3.0",
+    homepage="http://yann.lecun.com/exdb/mnist/",
+    paper="LeCun, Bottou, Bengio & Haffner 1998, Gradient-based learning applied to "
+    "document recognition",
+    mean=(0.1307,),
+    std=(0.3081,),
+    folder="MNIST/raw",
+    description="70,000 handwritten digits, 28x28 grey, 10 classes (60,000 train)",
 )
-def load_mnist(
-    data_dir: Path,
-    download: bool,
-    *,
-    seed: int = 0,
-    verify: bool = True,
-    cache: bool = True,
-    **options: Any,
-) -> LoadedData:
-    """MNIST's 60,000 training and 10,000 test digits (torchvision ``MNIST``)."""
-    return _load_mnist_family("mnist", "MNIST", data_dir, download, verify, cache)
-
-
-@register_dataset(
-    DatasetInfo(
-        name="fashion-mnist",
-        license="MIT",
-        homepage="https://github.com/zalandoresearch/fashion-mnist",
-        paper="Xiao, Rasul & Vollgraf 2017, Fashion-MNIST: a novel image dataset for "
-        "benchmarking machine learning algorithms",
-        mean=(0.2860,),
-        std=(0.3530,),
-        folder="FashionMNIST/raw",
-        description="70,000 Zalando article images, 28x28 grey, 10 classes (60,000 train)",
-        **MNIST_COMMON,
-    )
+load_fashion_mnist = _register(
+    "FashionMNIST",
+    "Fashion-MNIST",
+    name="fashion-mnist",
+    license="MIT",
+    homepage="https://github.com/zalandoresearch/fashion-mnist",
+    paper="Xiao, Rasul & Vollgraf 2017, Fashion-MNIST: a novel image dataset for "
+    "benchmarking machine learning algorithms",
+    mean=(0.2860,),
+    std=(0.3530,),
+    folder="FashionMNIST/raw",
+    description="70,000 Zalando article images, 28x28 grey, 10 classes (60,000 train)",
 )
-def load_fashion_mnist(
-    data_dir: Path,
-    download: bool,
-    *,
-    seed: int = 0,
-    verify: bool = True,
-    cache: bool = True,
-    **options: Any,
-) -> LoadedData:
-    """Fashion-MNIST's 60,000 training and 10,000 test images (torchvision ``FashionMNIST``)."""
-    return _load_mnist_family("fashion-mnist", "FashionMNIST", data_dir, download, verify, cache)
-
-
-@register_dataset(
-    DatasetInfo(
-        name="kmnist",
-        license="CC BY-SA 4.0",
-        homepage="https://github.com/rois-codh/kmnist",
-        paper="Clanuwat, Bober-Irizar, Kitamoto, Lamb, Yamamoto & Ha 2018, Deep learning for "
-        "classical Japanese literature",
-        mean=(0.1918,),
-        std=(0.3483,),
-        folder="KMNIST/raw",
-        description="70,000 cursive Japanese (Kuzushiji) characters, 28x28 grey, 10 classes",
-        **MNIST_COMMON,
-    )
+load_kmnist = _register(
+    "KMNIST",
+    "Kuzushiji-MNIST",
+    name="kmnist",
+    license="CC BY-SA 4.0",
+    homepage="https://github.com/rois-codh/kmnist",
+    paper="Clanuwat, Bober-Irizar, Kitamoto, Lamb, Yamamoto & Ha 2018, Deep learning for "
+    "classical Japanese literature",
+    mean=(0.1918,),
+    std=(0.3483,),
+    folder="KMNIST/raw",
+    description="70,000 cursive Japanese (Kuzushiji) characters, 28x28 grey, 10 classes",
 )
-def load_kmnist(
-    data_dir: Path,
-    download: bool,
-    *,
-    seed: int = 0,
-    verify: bool = True,
-    cache: bool = True,
-    **options: Any,
-) -> LoadedData:
-    """Kuzushiji-MNIST's 60,000 training and 10,000 test images (torchvision ``KMNIST``)."""
-    return _load_mnist_family("kmnist", "KMNIST", data_dir, download, verify, cache)
