@@ -173,36 +173,52 @@ def is_claim(verdict: str) -> bool:
     return str(verdict).startswith("claim")
 
 
+def paired_cells(paired: pd.DataFrame, decimals: int = DECIMALS) -> dict[str, list]:
+    """The cells of the paired comparisons as text, shared by the Markdown table
+    (:func:`paired_text`) and the report's HTML table: headline with its better direction,
+    pairs, per-seed differences, mean difference, its interval, the two p-values, the
+    corrected p-value and the power of an undecided comparison; differences to ``decimals``."""
+    return {
+        "headline": [
+            f"{h} {'↑' if hib else '↓'}"
+            for h, hib in zip(paired["headline"], paired["higher_is_better"])
+        ],
+        "n": list(paired["n"].astype(int)),
+        "per-seed diff": [
+            ", ".join(f"{s}: {x:+.{decimals}f}" for s, x in zip(seeds, diffs))
+            for seeds, diffs in zip(paired["seeds"], paired["differences"])
+        ],
+        "mean diff": [_signed(v, decimals) for v in paired["mean diff"]],
+        "95% CI": [
+            "–" if pd.isna(lo) else f"[{lo:+.{decimals}f}, {hi:+.{decimals}f}]"
+            for lo, hi in zip(paired["ci low"], paired["ci high"])
+        ],
+        "wilcoxon p": [p_value(v) for v in paired["wilcoxon p"]],
+        "t-test p": [p_value(v) for v in paired["t-test p"]],
+        "holm p": [p_value(v) for v in paired["holm p"]],
+        "power": [power_cell(d, s, n) for d, s, n in zip(*_power_columns(paired))],
+    }
+
+
 def paired_text(paired: pd.DataFrame) -> pd.DataFrame:
     """The paired comparisons as text for Markdown: estimate, interval, p-values, the
-    corrected p-value, the verdict and the power of an undecided one, in that order."""
+    corrected p-value (with its family), the verdict and the power of an undecided one, in
+    that order."""
+    cells = paired_cells(paired)
     return pd.DataFrame(
         {
             "benchmark": paired["benchmark"],
             "loss": paired["loss"],
             "baseline": paired["baseline"],
-            "headline": [
-                f"{h} {'↑' if hib else '↓'}"
-                for h, hib in zip(paired["headline"], paired["higher_is_better"])
-            ],
-            "n": paired["n"].astype(int),
-            "per-seed diff": [
-                ", ".join(f"{s}: {x:+.{DECIMALS}f}" for s, x in zip(seeds, diffs))
-                for seeds, diffs in zip(paired["seeds"], paired["differences"])
-            ],
-            "mean diff": [_signed(v) for v in paired["mean diff"]],
-            "95% CI": [
-                "–" if pd.isna(lo) else f"[{lo:+.{DECIMALS}f}, {hi:+.{DECIMALS}f}]"
-                for lo, hi in zip(paired["ci low"], paired["ci high"])
-            ],
-            "wilcoxon p": [p_value(v) for v in paired["wilcoxon p"]],
-            "t-test p": [p_value(v) for v in paired["t-test p"]],
+            **{k: cells[k] for k in ("headline", "n", "per-seed diff", "mean diff", "95% CI")},
+            "wilcoxon p": cells["wilcoxon p"],
+            "t-test p": cells["t-test p"],
             "Holm p": [
-                p_value(v) + (f" ({f})" if f and not pd.isna(v) else "")
-                for v, f in zip(paired["holm p"], paired["family"])
+                p + (f" ({f})" if f and not pd.isna(v) else "")
+                for p, v, f in zip(cells["holm p"], paired["holm p"], paired["family"])
             ],
             "verdict": paired["verdict"],
-            "80% power for": [power_cell(d, s, n) for d, s, n in zip(*_power_columns(paired))],
+            "80% power for": cells["power"],
         }
     )
 
@@ -222,8 +238,8 @@ def power_cell(detectable: float, sd: float, needed: Any) -> str:
     return f"{size}({sd:.1f} sd); observed: {seeds}"
 
 
-def _signed(value: float) -> str:
-    return "–" if pd.isna(value) else f"{value:+.{DECIMALS}f}"
+def _signed(value: float, decimals: int = DECIMALS) -> str:
+    return "–" if pd.isna(value) else f"{value:+.{decimals}f}"
 
 
 def p_value(value: float) -> str:

@@ -16,7 +16,6 @@ import pandas as pd
 from hem_bench.results.html import (
     DECIMALS,
     Cell,
-    arrow,
     escape,
     html_table,
     loss_html,
@@ -27,7 +26,7 @@ from hem_bench.results.html import (
     wrap_slashes,
 )
 from hem_bench.results.leaderboard import Leaderboard
-from hem_bench.results.paired import is_claim, power_cell
+from hem_bench.results.paired import is_claim, paired_cells
 from hem_bench.results.stats import ALPHA, DECIDABLE_EFFECT, WILCOXON_MIN_PAIRS
 
 Papers = dict[str, tuple[str, str]]
@@ -127,41 +126,20 @@ def paired_frame(board: Leaderboard) -> pd.DataFrame:
     """The paired comparisons as text, rounded for reading, in the order estimate ->
     interval -> p-values -> corrected p -> verdict -> power."""
     paired = board.paired
+    cells = paired_cells(paired, DECIMALS)  # the report's decimals
     return pd.DataFrame(
         {
             "loss": paired["loss"],
             "benchmark": paired["benchmark"],
-            "headline": [
-                f"{h} {arrow(bool(hib))}"
-                for h, hib in zip(paired["headline"], paired["higher_is_better"])
-            ],
-            "n": paired["n"].astype(int),
-            "per-seed diff": [
-                ", ".join(f"{s}: {x:+.{DECIMALS}f}" for s, x in zip(seeds, diffs))
-                for seeds, diffs in zip(paired["seeds"], paired["differences"])
-            ],
-            "mean diff": [_signed(v) for v in paired["mean diff"]],
-            "95% CI": [
-                "–" if pd.isna(lo) else f"[{lo:+.{DECIMALS}f}, {hi:+.{DECIMALS}f}]"
-                for lo, hi in zip(paired["ci low"], paired["ci high"])
-            ],
-            "Wilcoxon p": [p_value(v) for v in paired["wilcoxon p"]],
-            "t-test p": [p_value(v) for v in paired["t-test p"]],
-            "Holm p": [p_value(v) for v in paired["holm p"]],
+            **{k: cells[k] for k in ("headline", "n", "per-seed diff", "mean diff", "95% CI")},
+            "Wilcoxon p": cells["wilcoxon p"],
+            "t-test p": cells["t-test p"],
+            "Holm p": cells["holm p"],
             "family": [f or "–" for f in paired["family"]],
             "verdict": paired["verdict"],
-            "80% power for; observed needs": [
-                power_cell(d, s, n)
-                for d, s, n in zip(
-                    paired["detectable effect"], paired["detectable sd"], paired["seeds needed"]
-                )
-            ],
+            "80% power for; observed needs": cells["power"],
         }
     )
-
-
-def _signed(value: float) -> str:
-    return "–" if pd.isna(value) else f"{value:+.{DECIMALS}f}"
 
 
 def paired_matrix_html(board: Leaderboard, papers: Papers) -> str:
