@@ -7,6 +7,14 @@ segmentation-models-pytorch, ...), plus the optional ones a run used (its logger
 commit is read with ``git rev-parse HEAD`` when the imported package lives in a git work
 tree (an editable install of a checkout); ``git_dirty`` says whether tracked files differ
 from that commit. An installed wheel has no commit; the version then identifies it.
+
+``cpu`` names the processor and ``cpu_capability`` the vector instructions torch's CPU
+kernels chose on it (``AVX512``, ``AVX2``, ...; ``torch.backends.cpu``). They are part of
+what a run was: the same run (same code, versions, seed and thread count) trains to
+slightly different weights on a processor with other vector instructions, because the
+kernels round differently; every metric then moves a little. The run id leaves them out
+(a run is the same experiment anywhere); the record keeps them, so that a difference can be
+traced to the machine.
 """
 
 from __future__ import annotations
@@ -52,6 +60,21 @@ def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
 
 
 @lru_cache(maxsize=1)
+def cpu_name() -> str:
+    """The processor's name: the ``model name`` of ``/proc/cpuinfo`` on Linux, else what
+    :func:`platform.processor` says ('' when nothing says)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+@lru_cache(maxsize=1)
 def git_state() -> dict[str, Any]:
     """``{"git_commit": sha, "git_dirty": bool}`` when this package is in a git checkout,
     else ``{}``."""
@@ -94,6 +117,8 @@ def environment() -> dict[str, Any]:
         "torch": torch.__version__,
         "lightning": lightning.__version__,
         "cpu_threads": torch.get_num_threads(),
+        "cpu": cpu_name(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         **git_state(),
         "packages": package_versions(),

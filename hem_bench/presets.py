@@ -41,8 +41,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             # PGD (the headline); a single run evaluates AutoAttack too
             "adversarial": {"task_options": {"attacks": "fgsm,pgd", "autoattack_n": 0}},
         },
-        # one CPU thread per run, whatever the machine: the run ids (and the metrics) of the
-        # grid are the same everywhere
+        # one CPU thread per run, whatever the machine: the run ids of the grid are the same
+        # everywhere (the metrics, on processors with the same vector instructions)
         "threads": 1,
         "arms": [
             {

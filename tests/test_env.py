@@ -54,3 +54,22 @@ def test_env_holds_the_git_commit_of_the_checkout():
     ).stdout.strip()
     assert state["git_dirty"] == bool(dirty)
     assert environment()["git_commit"] == head
+
+
+def test_env_names_the_processor_and_the_vector_instructions_torch_uses():
+    """The same run rounds differently on processors with other vector instructions: the
+    record says which it ran on."""
+    import platform
+    from pathlib import Path
+
+    import torch
+
+    env = environment()
+    assert env["cpu_capability"] == torch.backends.cpu.get_cpu_capability() != ""
+    if platform.system() == "Linux" and Path("/proc/cpuinfo").is_file():
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        assert env["cpu"] == (names[0] if names else platform.processor())

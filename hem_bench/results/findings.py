@@ -71,6 +71,7 @@ def _runs(board) -> str:
                 versions.append(f"{package} {found.pop()}")
         if versions:
             text += f" Made with {', '.join(versions)}."
+        text += _processors(records)
     codes = sorted({v for text in protocols.get("code versions", []) for v in _split(text)})
     if len(codes) > 1:
         by = {
@@ -81,6 +82,29 @@ def _runs(board) -> str:
         }
         text += " Code versions: " + "; ".join(f"{c}: {', '.join(p)}" for c, p in by.items()) + "."
     return text
+
+
+def _processors(records: list[dict[str, Any]]) -> str:
+    """The processors the records ran on (their ``env.cpu`` and the vector instructions
+    torch used, ``env.cpu_capability``; records older than these fields say nothing), and a
+    warning where they differ: the same run's metrics then differ a little from one to the
+    other."""
+    found = sorted(
+        {
+            f"{env.get('cpu') or 'an unnamed processor'} ({env['cpu_capability']})"
+            for env in (r.get("env") or {} for r in records)
+            if env.get("cpu_capability")
+        }
+    )
+    if not found:
+        return ""
+    if len(found) == 1:
+        return f" On {found[0]}."
+    return (
+        f" On {len(found)} kinds of processor ({'; '.join(found)}): a run's metrics differ a "
+        "little between processors whose vector instructions differ (the kernels round "
+        "differently), so differences between losses of that size may be the machine's."
+    )
 
 
 def _split(text: str) -> list[str]:

@@ -195,3 +195,36 @@ def test_analysis_tables_from_records_with_analysis_metrics(tmp_path):
     plain = tmp_path / "plain"
     write(plain, "ce-0", record("classify", "digits", "ce", 0, {"acc": 0.9}, "acc"))
     assert build(load_results(plain).frame).analysis == []
+
+
+@pytest.mark.parametrize(
+    "cpus, expected",
+    [
+        ([None, None], None),
+        ([("AMD EPYC", "AVX2")] * 2, "On AMD EPYC (AVX2)."),
+        (
+            [("Intel Xeon", "AVX512"), ("AMD EPYC", "AVX2")],
+            "On 2 kinds of processor (AMD EPYC (AVX2); Intel Xeon (AVX512)): a run's metrics "
+            "differ a little",
+        ),
+    ],
+)
+def test_the_findings_name_the_processors_the_records_ran_on(tmp_path, cpus, expected):
+    """The same run trains to slightly other weights on a processor with other vector
+    instructions: the findings say which processors the records come from, and warn when
+    they are several (records without the fields say nothing)."""
+    from hem_bench.results.findings import findings
+
+    for seed, cpu in enumerate(cpus):
+        for loss, acc in (("ce", 0.9), ("hem", 0.8)):
+            env = {} if cpu is None else {"cpu": cpu[0], "cpu_capability": cpu[1]}
+            write(
+                tmp_path,
+                f"{loss}-{seed}",
+                record("classify", "digits", loss, seed, {"acc": acc + seed / 100}, "acc", env=env),
+            )
+    text = findings(build(load_results(tmp_path).frame))[0]
+    if expected is None:
+        assert " On " not in text, text
+    else:
+        assert expected in text, text
