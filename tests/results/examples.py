@@ -170,3 +170,37 @@ def metric(records: list[dict], task: str, loss: str, key: str, lr_main: bool = 
     if lr_main:
         rows = [r for r in rows if r["config"]["lr"] == get_task(task).recipe(r["dataset"]).lr]
     return [r["metrics"][key] for r in sorted(rows, key=lambda r: r["seed"])]
+
+
+def runs_by_seed(
+    records: list[dict], task: str, loss: str, seeds: list[int], folder: Path, buffer=None
+) -> list[dict]:
+    """The records of ``task`` and ``loss``, by seed, which must be ``seeds`` (continual:
+    those with the recipe's replay buffer, or with ``buffer``)."""
+    rows = [r for r in records if r["task"] == task and r["loss"] == loss]
+    if task == "continual":
+        default = get_task("continual").options.model_fields["buffer"].default
+        wanted = default if buffer is None else buffer
+        rows = [r for r in rows if r["config"]["task_options"]["buffer"] == wanted]
+    rows = sorted(rows, key=lambda r: r["seed"])
+    assert [r["seed"] for r in rows] == seeds, f"{stale(folder)} ({task}/{loss}: {rows})"
+    return rows
+
+
+def continual_shortfalls(
+    replay: list[dict], plain: list[dict], diagonal: float, bwt: float
+) -> list[str]:
+    """Where continual runs with replay fall short, seed by seed: an experience not learnt
+    to ``diagonal`` right after training on it, backward transfer above ``bwt`` (no
+    forgetting to speak of), or an average accuracy not above the run without replay
+    (``plain``, the same seed)."""
+    short = []
+    for r, fine_tuned in zip(replay, plain):
+        for i, row in enumerate(r["accuracy_matrix"]):
+            if row[i] < diagonal:
+                short.append(f"continual seed {r['seed']} experience {i}: {row[i]:.3f}")
+        if r["metrics"]["bwt"] > bwt:
+            short.append(f"continual seed {r['seed']} bwt {r['metrics']['bwt']:.3f}")
+        if r["metrics"]["avg_acc"] <= fine_tuned["metrics"]["avg_acc"]:
+            short.append(f"continual seed {r['seed']}: replay no better than fine-tuning")
+    return short

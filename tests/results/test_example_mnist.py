@@ -15,8 +15,10 @@ from tests.results.examples import (
     check_report_and_versions,
     check_runs_are_the_preset,
     check_tables,
+    continual_shortfalls,
     load_board,
     load_records,
+    runs_by_seed,
     stale,
 )
 
@@ -63,14 +65,7 @@ def board():
 def _ce(records: list[dict], task: str, buffer: int | None = None) -> list[dict]:
     """Cross-entropy's records of ``task`` at the recipe's settings, by seed (continual: with
     the recipe's replay buffer, or with ``buffer``)."""
-    rows = [r for r in records if r["task"] == task and r["loss"] == "ce"]
-    if task == "continual":
-        default = get_task("continual").options.model_fields["buffer"].default
-        wanted = default if buffer is None else buffer
-        rows = [r for r in rows if r["config"]["task_options"]["buffer"] == wanted]
-    rows = sorted(rows, key=lambda r: r["seed"])
-    assert [r["seed"] for r in rows] == SEEDS, f"{stale(MNIST)} ({task}: seeds {rows})"
-    return rows
+    return runs_by_seed(records, task, "ce", SEEDS, MNIST, buffer)
 
 
 def test_the_records_are_the_mnist_preset_as_it_is_now(records, configs):
@@ -96,14 +91,7 @@ def test_cross_entropy_reaches_every_floor_on_every_seed(records):
         if not low <= value <= high:
             short.append(f"adversarial seed {r['seed']} robust_acc {value:.4f} not in {low}-{high}")
     replay, plain = _ce(records, "continual"), _ce(records, "continual", buffer=0)
-    for r, fine_tuned in zip(replay, plain):
-        for i, row in enumerate(r["accuracy_matrix"]):
-            if row[i] < CE_CONTINUAL_DIAGONAL:
-                short.append(f"continual seed {r['seed']} experience {i}: {row[i]:.3f}")
-        if r["metrics"]["bwt"] > CE_CONTINUAL_BWT:
-            short.append(f"continual seed {r['seed']} bwt {r['metrics']['bwt']:.3f}")
-        if r["metrics"]["avg_acc"] <= fine_tuned["metrics"]["avg_acc"]:
-            short.append(f"continual seed {r['seed']}: replay no better than fine-tuning")
+    short += continual_shortfalls(replay, plain, CE_CONTINUAL_DIAGONAL, CE_CONTINUAL_BWT)
     assert not short, f"cross-entropy is below its floor: {'; '.join(short)}"
 
 
