@@ -23,7 +23,11 @@ A comparison has exactly one verdict wherever it is shown:
 - **Every undecided verdict states its power** (:mod:`~hem_bench.results.power`): the
   smallest effect the design detects with 80 % power at Holm's first step α/m of its family,
   in standard deviations of the per-seed differences and in the metric's units at the
-  observed spread, and the seeds the observed effect would need for that power.
+  observed spread, and the seeds the observed effect would need for that power, never
+  fewer than a design needs to be decidable at that level. A descriptive test's family is
+  taken to be every candidate test of its family (m counts them all): the family it would
+  be in had every design been decidable, so that its seeds-needed figure is one at which
+  it would enter the family, not one it already has.
 
 Verdicts of a claim's test (``relation`` ``better``, ``worse`` or ``equal``): "holds" when
 its corrected p is below α in the claimed direction (for ``equal``: the equivalence test's
@@ -109,7 +113,7 @@ def decide(tests: list[Test], family: str, alpha: float = ALPHA) -> int:
     verdict and power (module docstring); returns the family's size."""
     designs = [t.design if not math.isnan(t.p) else None for t in tests]
     keep = admitted(designs, alpha)
-    size = sum(keep)
+    size, candidates = sum(keep), sum(d is not None for d in designs)
     corrected = holm([t.p for t, k in zip(tests, keep) if k]) if size else []
     values = iter(corrected)
     for test, kept in zip(tests, keep):
@@ -124,7 +128,10 @@ def decide(tests: list[Test], family: str, alpha: float = ALPHA) -> int:
             test.status = "descriptive"
         test.verdict = _verdict(test, alpha)
         if test.status in ("undecided", "descriptive"):
-            level = alpha / (size + (0 if kept else 1))
+            # an admitted test's family is the family; a descriptive one is judged in the
+            # family of every candidate test, the one it would be in if every design could
+            # decide (its whole design group left out together, not one test alone)
+            level = alpha / (size if kept else max(size + 1, candidates))
             test.power = power_of(test, level)
     return size
 
@@ -161,16 +168,23 @@ def power_of(test: Test, level: float) -> dict[str, Any]:
     out: dict[str, Any] = {"level": level}
     if test.kind == "correlation":
         out["detectable"] = power.spearman_detectable(test.n, level)
-        out["needed"] = power.spearman_points_needed(test.estimate, level)
+        needed = power.spearman_points_needed(test.estimate, level)
+        kind = test.design.kind if test.design is not None else "exact"
+        # a t-approximated design counts n - 1 units for n points
+        fewest = power.fewest_decidable(level, kind) + (kind == "t")
+        out["needed"] = needed and max(needed, fewest)
         return out
     out["detectable sd"] = power.detectable_effect(test.n, level)
     spread = test.sd if test.sd > 0 else math.nan
     out["detectable"] = out["detectable sd"] * spread
     effect = test.estimate / spread if spread > 0 else math.nan
     if test.kind == "equivalence":
-        out["needed"] = power.equivalence_seeds_needed(effect, test.margin / spread, level)
+        needed = power.equivalence_seeds_needed(effect, test.margin / spread, level)
     else:
-        out["needed"] = power.seeds_needed(effect, level)
+        needed = power.seeds_needed(effect, level)
+    # never fewer seeds than a design needs to be decidable at that level
+    fewest = power.fewest_decidable(level)
+    out["needed"] = needed and (max(needed, fewest) if fewest <= power.MAX_SEEDS else None)
     return out
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 
-from hem_bench.results.stats import MIN_PAIRS
+from hem_bench.results.stats import EXACT_SPEARMAN, MIN_PAIRS, Design
 
 #: the largest number of seeds (or losses) a seeds-needed figure reports; beyond: None
 MAX_SEEDS = 1000
@@ -80,6 +80,21 @@ def seeds_needed(effect: float, level: float, power: float = POWER) -> int | Non
     if not effect or math.isnan(effect):
         return None
     return _fewest(lambda n: t_power(effect, n, level) >= power)
+
+
+def fewest_decidable(level: float, kind: str = "t") -> int:
+    """The fewest seeds (``kind`` ``t``) or points of an exact Spearman test (``exact``)
+    whose design can be significant at ``level`` (:meth:`~hem_bench.results.stats.Design.decidable`
+    in a family of one at that level): a seeds-needed figure is never below it, since a
+    design under it is shown descriptively whatever it observes."""
+    if kind == "exact":
+        n = 2
+        while n <= EXACT_SPEARMAN and not Design("exact", n, 2.0 / math.factorial(n)).decidable(
+            1, level
+        ):
+            n += 1
+        return n
+    return _fewest(lambda n: Design("t", n).decidable(1, level)) or MAX_SEEDS + 1
 
 
 def _fewest(enough) -> int | None:

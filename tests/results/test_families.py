@@ -76,6 +76,17 @@ def threshold(n: int, m: int) -> float:
     return stats.t.ppf(1 - ALPHA / (2 * m), n - 1) / math.sqrt(n)
 
 
+def fewest(m: int) -> int:
+    """The fewest seeds whose t-test can be significant at Holm's first step of a family of
+    m (threshold <= 5 sd), by scanning."""
+    return min(n for n in range(2, 1001) if threshold(n, m) <= 5.0)
+
+
+def clamped(needed: int | None, m: int) -> int | None:
+    """A seeds-needed figure raised to the fewest seeds decidable in a family of m."""
+    return needed and max(needed, fewest(m))
+
+
 def family_of(ns: list[int]) -> list[bool]:
     """By brute force over the sets closed under "more seeds first": the largest set whose
     every member could be significant (threshold <= 5 sd) at the set's size."""
@@ -175,7 +186,7 @@ def test_claims_family_verdicts_and_power(board):
     assert null.power["detectable sd"] == pytest.approx(detectable(5, level), abs=1e-6)
     assert null.power["detectable"] == pytest.approx(detectable(5, level) * sd, abs=1e-6)
     observed = (data[("imbalanced", "hem", 0.1)] - BASE).mean() / sd
-    assert null.power["needed"] == seeds_for(observed, level)
+    assert null.power["needed"] == clamped(seeds_for(observed, level), 5)
     seg = parts["segmentation/digit-scenes|HEM better than CE at segmentation"].test
     assert seg.verdict == "holds" and seg.corrected == pytest.approx(corrected["segmentation"])
     arm = parts["segmentation/digit-scenes (lr=0.0003)|HEM better than CE at segmentation"]
@@ -183,6 +194,10 @@ def test_claims_family_verdicts_and_power(board):
     assert arm.test.p == pytest.approx(raw["arm"]) and not arm.counts
     assert arm.test.power["level"] == pytest.approx(ALPHA / 6)  # the family it would join
     assert arm.test.power["detectable sd"] == pytest.approx(detectable(3, ALPHA / 6), abs=1e-6)
+    # however large its effect, the arm would need the seeds that make it decidable there
+    arm_d = tests["arm"][1]
+    arm_needed = seeds_for(arm_d.mean() / arm_d.std(ddof=1), ALPHA / 6)
+    assert arm.test.power["needed"] == clamped(arm_needed, 6) > 3
     eq = parts["classify/digits|HEM as accurate as CE on clean data"].test
     assert eq.p == pytest.approx(raw["classify"]) and eq.corrected == pytest.approx(
         corrected["classify"]
@@ -201,13 +216,15 @@ def test_claims_family_verdicts_and_power(board):
         "HEM better than CE on imbalanced data", "what the grid shows"
     ]
     assert f"80 % power only for ±{detectable(5, level) * sd:.4f}" in text
-    needed = seeds_for(observed, level)
+    needed = clamped(seeds_for(observed, level), 5)
     assert f"would need {needed or 'more than 1000'} seeds" in text
 
 
 def test_exploratory_family_and_power(board):
     """Against ce: logitnorm and focal on ood (n = 5) form the exploratory family; focal and
-    dice in the 3-seed arm are descriptive (a family of 4 would need 12 sd from them); the
+    dice in the 3-seed arm are descriptive (a family of 4 would need 12 sd from them), their
+    power judged in that family of every candidate (4, not 3: the two are kept out
+    together), their seeds needed never below what makes them decidable there; the
     comparisons that are claims keep the claims' verdicts and are not in it."""
     board, _ = board
     data = known()
@@ -238,12 +255,17 @@ def test_exploratory_family_and_power(board):
     level = ALPHA / 2
     assert paired.loc[keys[1], "detectable sd"] == pytest.approx(detectable(5, level), abs=1e-6)
     expected = seeds_for(d.mean() / d.std(ddof=1), level)
+    expected = clamped(expected, 2)
     needed = paired.loc[keys[1], "seeds needed"]
     assert needed == expected or (expected is None and math.isnan(needed))
     for key in keys[2:]:
         assert paired.loc[key, "verdict"].startswith("descriptive (n=3")
         assert math.isnan(paired.loc[key, "holm p"]) and not paired.loc[key, "family"]
-        assert paired.loc[key, "detectable sd"] == pytest.approx(detectable(3, ALPHA / 3), abs=1e-6)
+        assert paired.loc[key, "detectable sd"] == pytest.approx(detectable(3, ALPHA / 4), abs=1e-6)
+        d = candidates[key]
+        expected = seeds_for(d.mean() / d.std(ddof=1), ALPHA / 4)
+        needed = paired.loc[key, "seeds needed"]
+        assert (expected is None and math.isnan(needed)) or needed == clamped(expected, 4)
     for key in (("ood/digits", "hem"), ("imbalanced/digits", "hem"), ("classify/digits", "hem")):
         assert paired.loc[key, "family"] == "claims" and paired.loc[key, "verdict"].startswith(
             "claim"
