@@ -210,7 +210,8 @@ def _claims(board) -> str:
         return ""
     counts = table["holds here?"].value_counts()
     text = (
-        f"Of {len(table)} claims ({board.claims_family} tests in the claims' family): "
+        f"Of {len(table)} claims ({board.claims_family} test{'s' * (board.claims_family != 1)} in the "
+        "claims' family): "
         f"{counts.get('holds', 0)} hold, {counts.get('does not hold', 0)} do not hold, "
         f"{counts.get('inconclusive', 0)} are inconclusive."
     )
