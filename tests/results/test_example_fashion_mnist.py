@@ -177,6 +177,10 @@ def test_the_readme_statements_hold_for_the_records(records):
         abs(h - c) < 0.02 for h, c in zip(each("adversarial", "hem", "robust_acc"), ce_robust)
     )
     assert all(max(each("adversarial", loss, "robust_acc/pgd/0.3")) < 0.01 for loss in LOSSES)
+    auto = "robust_acc/autoattack/0.06"
+    assert all(
+        h < c for h, c in zip(each("adversarial", "hem", auto), each("adversarial", "ce", auto))
+    )
     # imbalanced: logit-adjusted best on every seed; hem-plus above hem; dice, logitnorm < 0.5
     balanced = {loss: each("imbalanced", loss, "balanced_acc") for loss in LOSSES}
     for seed in range(len(SEEDS)):

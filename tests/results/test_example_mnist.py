@@ -185,6 +185,11 @@ def test_the_readme_statements_hold_for_the_records(records):
         ours = _per_seed(records, "adversarial", loss, "robust_acc")
         assert all(a > b for a, b in zip(ours, ce_robust)), loss
     assert all(mean("adversarial", loss, "robust_acc/pgd/0.3") < 0.01 for loss in losses)
+    # and under AutoAttack at the headline budget
+    ce_auto = _per_seed(records, "adversarial", "ce", "robust_acc/autoattack/0.06")
+    for loss in ("hem", "hem-plus"):
+        ours = _per_seed(records, "adversarial", loss, "robust_acc/autoattack/0.06")
+        assert len(ours) == len(SEEDS) and all(a > b for a, b in zip(ours, ce_auto)), loss
     # unknown classes: ce's MSP AUROC above hem's and hem-plus's on every seed
     ce_auroc = _per_seed(records, "ood", "ce", "auroc")
     for loss in ("hem", "hem-plus"):

@@ -142,7 +142,8 @@ def test_the_mnist_preset_grid(tmp_path):
     classify = by_task["classify"][0].task_options
     assert classify["corruption_subset"] == 1000 and classify["severities"] == "1,3,5"
     adversarial = by_task["adversarial"][0].task_options
-    assert adversarial["attack_subset"] == 1000 and adversarial["autoattack_n"] == 0
+    assert adversarial["attack_subset"] == 1000 and adversarial["autoattack_n"] == 200
+    assert adversarial["attacks"] == "fgsm,pgd,autoattack"
     # no other 28x28 set in the folder: the noise sets only
     assert {c.task_options["ood_sets"] for c in by_task["ood"]} == {""}
 
