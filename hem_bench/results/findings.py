@@ -86,19 +86,20 @@ def _runs(board) -> str:
 
 def _processors(records: list[dict[str, Any]]) -> str:
     """The processors the records ran on (their ``env.cpu`` and the vector instructions
-    torch used, ``env.cpu_capability``; records older than these fields say nothing), and a
+    torch used, ``env.cpu_capability``; when older records lack the fields, how many say), and a
     warning where they differ: the same run's metrics then differ a little from one to the
     other."""
-    found = sorted(
-        {
-            f"{env.get('cpu') or 'an unnamed processor'} ({env['cpu_capability']})"
-            for env in (r.get("env") or {} for r in records)
-            if env.get("cpu_capability")
-        }
-    )
+    named = [
+        f"{env.get('cpu') or 'an unnamed processor'} ({env['cpu_capability']})"
+        for env in (r.get("env") or {} for r in records)
+        if env.get("cpu_capability")
+    ]
+    found = sorted(set(named))
     if not found:
         return ""
     if len(found) == 1:
+        if len(named) < len(records):  # older records do not name their processor
+            return f" On {found[0]}, as {len(named)} of the {len(records)} records say."
         return f" On {found[0]}."
     return (
         f" On {len(found)} kinds of processor ({'; '.join(found)}): a run's metrics differ a "

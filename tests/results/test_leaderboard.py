@@ -202,6 +202,7 @@ def test_analysis_tables_from_records_with_analysis_metrics(tmp_path):
     [
         ([None, None], None),
         ([("AMD EPYC", "AVX2")] * 2, "On AMD EPYC (AVX2)."),
+        ([None, ("AMD EPYC", "AVX2")], "On AMD EPYC (AVX2), as 2 of the 4 records say."),
         (
             [("Intel Xeon", "AVX512"), ("AMD EPYC", "AVX2")],
             "On 2 kinds of processor (AMD EPYC (AVX2); Intel Xeon (AVX512)): a run's metrics "
